@@ -1,0 +1,37 @@
+# Pantau: everything a fresh Debian machine needs is installed from here.
+PYTHON ?= python3
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+PIP    := $(VENV)/bin/pip
+# Debian packages the tests run for real (broker, Prometheus, Alertmanager, usb.ids).
+DEB_PACKAGES := mosquitto prometheus prometheus-alertmanager usbutils hwdata
+DEB_BINARIES := /usr/sbin/mosquitto /usr/bin/promtool /usr/bin/amtool /usr/share/misc/usb.ids
+
+.PHONY: test lint deps venv system-deps clean
+
+test: deps
+	$(PY) -m pytest -q tests
+
+lint: deps
+	$(VENV)/bin/ruff check agent collector tests
+	$(VENV)/bin/mypy
+
+deps: system-deps $(VENV)/.installed
+
+system-deps:
+	@missing=0; for b in $(DEB_BINARIES); do [ -e $$b ] || missing=1; done; \
+	if [ $$missing = 1 ]; then \
+	  echo "installing Debian packages: $(DEB_PACKAGES)"; \
+	  if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
+	  $$SUDO apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends $(DEB_PACKAGES) >/dev/null; \
+	fi
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PIP) install -q --upgrade pip
+	$(PIP) install -q -e '.[dev]'
+	touch $@
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

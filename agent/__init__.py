@@ -1,0 +1,3 @@
+"""Pantau station agent."""
+
+__version__ = "0.1.0"

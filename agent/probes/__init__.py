@@ -1,0 +1,71 @@
+"""Probes: one file, one class each, listed in the explicit registry `PROBES`.
+
+A probe turns what it can observe (through the injectable `ProbeEnv`) into a
+`ProbeResult`. Probes are synchronous and must bound their own time (timeouts
+on every network call, no I/O to USB devices unless a component opts in).
+Components' `since` is kept by the service, which sees the transitions.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar, Protocol
+
+from agent.config import AgentConfig
+from agent.protocol import Check, ComponentStatus, Device, Host, UnexpectedDevice
+
+
+@dataclass(frozen=True, slots=True)
+class ComponentReading:
+    id: str
+    kind: str
+    required: bool
+    status: ComponentStatus
+    detail: str = ""
+    device: Device | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ProbeResult:
+    components: tuple[ComponentReading, ...] = ()
+    checks: tuple[Check, ...] = ()
+    unexpected: tuple[UnexpectedDevice, ...] = ()
+    host: Host | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ProbeEnv:
+    """Everything a probe reads from the outside world, injectable for tests."""
+
+    usb_backend: Any = None  # a pyusb backend object; None = libusb1 found by pyusb
+    sysfs_root: Path = Path("/sys")
+    clock: Callable[[], float] = time.time
+    monotonic: Callable[[], float] = time.monotonic
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+class Probe(Protocol):
+    name: ClassVar[str]
+
+    def probe(self) -> ProbeResult: ...
+
+
+ProbeFactory = Callable[[AgentConfig, ProbeEnv], Probe]
+
+
+def registry() -> dict[str, ProbeFactory]:
+    """The explicit probe registry. Imports are local so `probe --help` stays fast."""
+    from agent.probes.checks import ChecksProbe
+    from agent.probes.display import DisplayProbe
+    from agent.probes.host import HostProbe
+    from agent.probes.usb import UsbProbe
+
+    return {
+        "usb": UsbProbe,
+        "display": DisplayProbe,
+        "host": HostProbe,
+        "checks": ChecksProbe,
+    }

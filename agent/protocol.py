@@ -1,0 +1,280 @@
+"""Pantau wire protocol v1: topics, payload types, encode and strict decode.
+
+This is the one module both sides share: the agent builds these Structs and
+encodes them, the collector decodes with the same types. A message that does
+not fit is refused with a `Rejected` carrying one reason from `REJECT_REASONS`,
+a bounded set so the collector can count rejections per reason.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Annotated, Final, Literal
+
+import msgspec
+
+PROTOCOL_VERSION: Final = 1
+DEFAULT_TOPIC_ROOT: Final = "pantau"
+# Both sides cap payloads before sending or parsing: Mosquitto drops oversized
+# messages silently and paho's network thread can die on them.
+MAX_PAYLOAD_BYTES: Final = 256 * 1024
+ID_PATTERN: Final = r"^[a-z0-9][a-z0-9_-]{0,62}$"
+_ID_RE: Final = re.compile(ID_PATTERN)
+
+MessageKind = Literal["status", "heartbeat", "event", "ack", "command"]
+MESSAGE_KINDS: Final[tuple[MessageKind, ...]] = ("status", "heartbeat", "event", "ack", "command")
+ComponentStatus = Literal["ok", "missing", "failed", "unknown"]
+COMPONENT_STATUSES: Final[tuple[ComponentStatus, ...]] = ("ok", "missing", "failed", "unknown")
+CheckStatus = Literal["ok", "failed", "unknown"]
+CHECK_STATUSES: Final[tuple[CheckStatus, ...]] = ("ok", "failed", "unknown")
+StationLinkState = Literal["online", "offline", "lost"]
+
+RejectReason = Literal["oversize", "decode", "schema", "version", "topic", "mismatch"]
+REJECT_REASONS: Final[tuple[RejectReason, ...]] = (
+    "oversize", "decode", "schema", "version", "topic", "mismatch",
+)
+
+Id = Annotated[str, msgspec.Meta(pattern=ID_PATTERN)]
+Ratio = Annotated[float, msgspec.Meta(ge=0.0, le=1.0)]
+NonNegative = Annotated[float, msgspec.Meta(ge=0.0)]
+Seq = Annotated[int, msgspec.Meta(ge=0)]
+HexId = Annotated[str, msgspec.Meta(pattern=r"^[0-9a-f]{4}$")]
+Short = Annotated[str, msgspec.Meta(max_length=256)]
+Detail = Annotated[str, msgspec.Meta(max_length=1024)]
+BootId = Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
+
+
+class Rejected(Exception):
+    """A message that does not fit the contract; `reason` is one of REJECT_REASONS."""
+
+    def __init__(self, reason: RejectReason, detail: str) -> None:
+        super().__init__(f"{reason}: {detail}")
+        self.reason: RejectReason = reason
+        self.detail = detail
+
+
+class PayloadTooLarge(ValueError):
+    """Raised by `encode` instead of handing an oversized payload to the broker."""
+
+
+# --- payload types -----------------------------------------------------------
+
+class Device(msgspec.Struct, frozen=True, kw_only=True):
+    vid: HexId
+    pid: HexId
+    serial: Short = ""
+    bus: int = 0
+    port: Short = ""
+    speed: Short = ""
+    manufacturer: Short = ""
+    product: Short = ""
+
+
+class Component(msgspec.Struct, frozen=True, kw_only=True):
+    id: Id
+    kind: Short
+    required: bool
+    status: ComponentStatus
+    since: float
+    detail: Detail = ""
+    device: Device | None = None
+
+
+class Check(msgspec.Struct, frozen=True, kw_only=True):
+    id: Id
+    kind: Short
+    status: CheckStatus
+    latency_s: NonNegative | None = None
+    detail: Detail = ""
+
+
+class UnexpectedDevice(msgspec.Struct, frozen=True, kw_only=True):
+    vid: HexId
+    pid: HexId
+    product: Short = ""
+    port: Short = ""
+    serial: Short = ""
+
+
+class Disk(msgspec.Struct, frozen=True, kw_only=True):
+    mount: Short
+    used_ratio: Ratio
+    free_bytes: Annotated[int, msgspec.Meta(ge=0)]
+
+
+class Host(msgspec.Struct, frozen=True, kw_only=True):
+    hostname: Short
+    boot_time: float
+    cpu_ratio: Ratio
+    load1: NonNegative
+    memory_used_ratio: Ratio
+    swap_used_ratio: Ratio
+    disks: list[Disk] = []
+    temperature_c: float | None = None
+    clock_offset_s: float | None = None
+
+
+class AgentInfo(msgspec.Struct, frozen=True, kw_only=True):
+    version: Short
+    uptime_s: NonNegative
+
+
+class Heartbeat(msgspec.Struct, frozen=True, kw_only=True):
+    v: int
+    site: Id
+    station: Id
+    seq: Seq
+    boot_id: BootId
+    ts: float
+    interval_s: Annotated[float, msgspec.Meta(gt=0.0, le=86400.0)]
+    agent: AgentInfo
+    host: Host | None = None
+    components: Annotated[list[Component], msgspec.Meta(max_length=256)] = []
+    checks: Annotated[list[Check], msgspec.Meta(max_length=256)] = []
+    unexpected: Annotated[list[UnexpectedDevice], msgspec.Meta(max_length=256)] = []
+
+
+class Status(msgspec.Struct, frozen=True, kw_only=True):
+    """Birth (`online`), Last Will (`lost`) and clean stop (`offline`)."""
+
+    state: StationLinkState
+    boot_id: BootId
+    session: Seq
+    ts: float | None = None
+    reason: Short = ""
+    v: int = PROTOCOL_VERSION
+
+
+class Event(msgspec.Struct, frozen=True, kw_only=True):
+    """One component transition; `(station, boot_id, seq)` identifies it exactly once."""
+
+    v: int
+    site: Id
+    station: Id
+    boot_id: BootId
+    seq: Seq
+    ts: float
+    component: Id
+    from_: ComponentStatus = msgspec.field(name="from")
+    to: ComponentStatus
+    detail: Detail = ""
+
+
+class Ack(msgspec.Struct, frozen=True, kw_only=True):
+    """Collector → agent: every event of `boot_id` up to and including `seq` is stored."""
+
+    boot_id: BootId
+    seq: Seq
+
+
+class Command(msgspec.Struct, frozen=True, kw_only=True):
+    cmd: Short
+
+
+Payload = Heartbeat | Status | Event | Ack | Command
+_TYPES: Final[dict[MessageKind, type[Payload]]] = {
+    "status": Status, "heartbeat": Heartbeat, "event": Event, "ack": Ack, "command": Command,
+}
+
+
+class _Versioned(msgspec.Struct):
+    v: object = PROTOCOL_VERSION
+
+
+# --- topics ------------------------------------------------------------------
+
+@dataclass(frozen=True, slots=True)
+class TopicParts:
+    site: str
+    station: str
+    kind: MessageKind
+
+
+def is_valid_id(value: str) -> bool:
+    return _ID_RE.fullmatch(value) is not None
+
+
+def topic_for(site: str, station: str, kind: MessageKind, root: str = DEFAULT_TOPIC_ROOT) -> str:
+    if not (is_valid_id(site) and is_valid_id(station)):
+        raise ValueError(f"site {site!r} / station {station!r} must match {ID_PATTERN}")
+    return f"{root}/v{PROTOCOL_VERSION}/{site}/{station}/{kind}"
+
+
+def subscription_filters(
+    kinds: tuple[MessageKind, ...], sites: tuple[str, ...] = (), root: str = DEFAULT_TOPIC_ROOT
+) -> list[str]:
+    """MQTT filters for `kinds`, for every site or only the given ones (sharding)."""
+    scopes = list(sites) or ["+"]
+    return [f"{root}/v{PROTOCOL_VERSION}/{s}/+/{k}" for s in scopes for k in kinds]
+
+
+def parse_topic(topic: str, root: str = DEFAULT_TOPIC_ROOT) -> TopicParts:
+    parts = topic.split("/")
+    if len(parts) != 5 or parts[0] != root:
+        raise Rejected("topic", f"{topic!r} is not {root}/v1/<site>/<station>/<kind>")
+    if parts[1] != f"v{PROTOCOL_VERSION}":
+        raise Rejected("version", f"topic version {parts[1]!r} is not v{PROTOCOL_VERSION}")
+    _, _, site, station, kind = parts
+    if not (is_valid_id(site) and is_valid_id(station)):
+        raise Rejected("topic", f"site/station in {topic!r} must match {ID_PATTERN}")
+    if kind not in MESSAGE_KINDS:
+        raise Rejected("topic", f"unknown message kind {kind!r} in {topic!r}")
+    return TopicParts(site, station, kind)  # type: ignore[arg-type]
+
+
+# --- encode / decode ---------------------------------------------------------
+
+_ENCODER: Final = msgspec.json.Encoder()
+_DECODERS: Final = {kind: msgspec.json.Decoder(t) for kind, t in _TYPES.items()}
+_VERSION_DECODER: Final = msgspec.json.Decoder(_Versioned)
+
+
+def encode(payload: Payload, limit: int = MAX_PAYLOAD_BYTES) -> bytes:
+    data = _ENCODER.encode(payload)
+    if len(data) > limit:
+        raise PayloadTooLarge(
+            f"{type(payload).__name__} payload is {len(data)} bytes, over the {limit}-byte cap"
+        )
+    return data
+
+
+def decode(kind: MessageKind, payload: bytes, limit: int = MAX_PAYLOAD_BYTES) -> Payload:
+    """Decode one payload of `kind`, or raise `Rejected` with a named reason."""
+    if len(payload) > limit:
+        raise Rejected("oversize", f"{kind} payload of {len(payload)} bytes exceeds {limit}")
+    try:
+        msg = _DECODERS[kind].decode(payload)
+    except msgspec.ValidationError as exc:
+        _raise_if_wrong_version(kind, payload)
+        raise Rejected("schema", f"{kind}: {exc}") from None
+    except msgspec.DecodeError as exc:
+        raise Rejected("decode", f"{kind}: {exc}") from None
+    version = getattr(msg, "v", PROTOCOL_VERSION)
+    if version != PROTOCOL_VERSION:
+        raise Rejected("version", f"{kind} has v={version}, this side speaks v{PROTOCOL_VERSION}")
+    return msg
+
+
+def _raise_if_wrong_version(kind: MessageKind, payload: bytes) -> None:
+    # A v2 payload usually fails the v1 schema first; name the real cause.
+    try:
+        version = _VERSION_DECODER.decode(payload).v
+    except (msgspec.ValidationError, msgspec.DecodeError):
+        return
+    if version != PROTOCOL_VERSION:
+        raise Rejected("version", f"{kind} has v={version!r}, this side speaks v{PROTOCOL_VERSION}")
+
+
+def decode_message(
+    topic: str, payload: bytes, root: str = DEFAULT_TOPIC_ROOT, limit: int = MAX_PAYLOAD_BYTES
+) -> tuple[TopicParts, Payload]:
+    """Parse topic and payload together; a payload naming another station is `mismatch`."""
+    parts = parse_topic(topic, root)
+    msg = decode(parts.kind, payload, limit)
+    if isinstance(msg, Heartbeat | Event) and (msg.site, msg.station) != (parts.site, parts.station):
+        raise Rejected(
+            "mismatch",
+            f"payload says {msg.site}/{msg.station} but topic says {parts.site}/{parts.station}",
+        )
+    return parts, msg

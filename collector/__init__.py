@@ -1,0 +1,3 @@
+"""Pantau central collector."""
+
+__version__ = "0.1.0"
