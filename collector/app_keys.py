@@ -1,0 +1,51 @@
+"""Typed aiohttp app keys: the shared objects every route handler reads.
+
+`collector.app` creates these objects once and stores them under these keys;
+`collector.api` / `collector.page` / `/metrics` read them. Handlers run on the
+event loop thread, the same thread that applies MQTT messages to the Fleet, so
+they may read Fleet and IngestStats directly without locks. Store reads do
+blocking SQLite I/O: call them via `asyncio.to_thread` (the Store opens a
+separate read connection per call, so that is safe).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from aiohttp import web
+
+if TYPE_CHECKING:
+    from collector.config import CollectorConfig
+    from collector.fleet import Fleet
+    from collector.stats import IngestStats
+    from collector.store import Store
+
+
+@dataclass(slots=True)
+class Health:
+    """Readiness as /readyz sees it; written by the ingest session on the loop thread."""
+
+    broker_connected: bool = False
+    # True once the subscription was acked and the burst of retained
+    # status/heartbeat messages it triggered has been applied (see ingest.py).
+    retained_loaded: bool = False
+
+    @property
+    def ready(self) -> bool:
+        return self.broker_connected and self.retained_loaded
+
+    def reason(self) -> str:
+        """Why the collector is not ready, for the 503 body; "" when ready."""
+        if not self.broker_connected:
+            return "not connected to the MQTT broker"
+        if not self.retained_loaded:
+            return "still loading retained station state from the broker"
+        return ""
+
+
+FLEET_KEY: web.AppKey[Fleet] = web.AppKey("pantau_fleet")
+STATS_KEY: web.AppKey[IngestStats] = web.AppKey("pantau_stats")
+STORE_KEY: web.AppKey[Store] = web.AppKey("pantau_store")
+CONFIG_KEY: web.AppKey[CollectorConfig] = web.AppKey("pantau_config")
+HEALTH_KEY: web.AppKey[Health] = web.AppKey("pantau_health")
