@@ -1,0 +1,224 @@
+"""Pure core of the agent loop: probe readings → components, events, heartbeats.
+
+No I/O and no clocks of its own: the service passes `now` in, so tests drive it
+with plain numbers. What lives here is the part that must be exactly right —
+when a status began (`since`), what counts as a transition, how events and
+heartbeats are numbered within one boot.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from agent.config import AgentConfig
+from agent.probes import ComponentReading, ProbeResult
+from agent.protocol import (
+    PROTOCOL_VERSION,
+    AgentInfo,
+    Check,
+    Component,
+    ComponentStatus,
+    Event,
+    Heartbeat,
+    Host,
+    UnexpectedDevice,
+)
+
+MAX_DETAIL = 1024  # protocol.Detail
+MAX_LIST = 256  # protocol caps every heartbeat list at 256 entries
+
+
+@dataclass(frozen=True, slots=True)
+class Transition:
+    component: str
+    from_: ComponentStatus
+    to: ComponentStatus
+    detail: str
+
+
+@dataclass(frozen=True, slots=True)
+class Observation:
+    """One poll, digested: what the heartbeat shows and what changed since the last poll."""
+
+    components: tuple[Component, ...]
+    checks: tuple[Check, ...]
+    unexpected: tuple[UnexpectedDevice, ...]
+    events: tuple[Event, ...]
+    changed: bool  # deserves an immediate heartbeat
+
+
+def clip(text: str, limit: int = MAX_DETAIL) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _serial(component: Component | ComponentReading) -> str | None:
+    return component.device.serial if component.device is not None else None
+
+
+def _serial_swap(prev: Component, reading: ComponentReading) -> str | None:
+    """Detail for an ok → ok event when the matched part was swapped for another unit."""
+    if prev.status != "ok" or reading.status != "ok":
+        return None
+    old, new = _serial(prev), _serial(reading)
+    if old is None or new is None or old == new:
+        return None
+    return f"serial changed from {old or '(none)'} to {new or '(none)'}"
+
+
+def advance(
+    prev: Component | None, reading: ComponentReading, now: float
+) -> tuple[Component, Transition | None]:
+    """The component after this reading, and the transition it makes (if any)."""
+    since = now if prev is None or prev.status != reading.status else prev.since
+    component = Component(
+        id=reading.id, kind=reading.kind, required=reading.required, status=reading.status,
+        since=since, detail=clip(reading.detail), device=reading.device,
+    )
+    if prev is None:  # first sight after start: a state, not a change
+        return component, None
+    if prev.status != reading.status:
+        return component, Transition(reading.id, prev.status, reading.status, component.detail)
+    swap = _serial_swap(prev, reading)
+    if swap is not None:
+        return component, Transition(reading.id, "ok", "ok", swap)
+    return component, None
+
+
+class ComponentTracker:
+    """Remembers the last component states so `since` survives across polls."""
+
+    def __init__(self) -> None:
+        self._last: dict[str, Component] = {}
+
+    def observe(
+        self, readings: Iterable[ComponentReading], now: float
+    ) -> tuple[tuple[Component, ...], tuple[Transition, ...]]:
+        current: dict[str, Component] = {}
+        transitions: list[Transition] = []
+        for reading in readings:
+            component, transition = advance(self._last.get(reading.id), reading, now)
+            current[reading.id] = component
+            if transition is not None:
+                transitions.append(transition)
+        self._last = current
+        return tuple(current.values()), tuple(transitions)
+
+
+class EventNumberer:
+    """Turns transitions into protocol events numbered 1, 2, 3 … within one boot."""
+
+    def __init__(self, site: str, station: str, boot_id: str, first_seq: int = 1) -> None:
+        self._site, self._station, self._boot_id = site, station, boot_id
+        self._next = first_seq
+
+    def make(self, transition: Transition, ts: float) -> Event:
+        event = Event(
+            v=PROTOCOL_VERSION, site=self._site, station=self._station,
+            boot_id=self._boot_id, seq=self._next, ts=ts, component=transition.component,
+            from_=transition.from_, to=transition.to, detail=clip(transition.detail),
+        )
+        self._next += 1
+        return event
+
+
+class ChangeWatch:
+    """True when a value differs from the previous one; the first value is not a change."""
+
+    def __init__(self) -> None:
+        self._last: object = _UNSET
+
+    def changed(self, value: object) -> bool:
+        prev, self._last = self._last, value
+        return prev is not _UNSET and prev != value
+
+
+_UNSET = object()
+
+
+def _unexpected_key(devices: Sequence[UnexpectedDevice]) -> tuple[tuple[str, ...], ...]:
+    return tuple(sorted((d.vid, d.pid, d.port, d.serial) for d in devices))
+
+
+def _check_key(checks: Sequence[Check]) -> tuple[tuple[str, str], ...]:
+    return tuple((c.id, c.status) for c in checks)
+
+
+class StationState:
+    """Everything the loop must remember between polls, for one agent boot."""
+
+    def __init__(self, site: str, station: str, boot_id: str) -> None:
+        self._components = ComponentTracker()
+        self._events = EventNumberer(site, station, boot_id)
+        self._unexpected = ChangeWatch()
+        self._checks = ChangeWatch()
+
+    def observe(self, result: ProbeResult, now: float) -> Observation:
+        components, transitions = self._components.observe(result.components, now)
+        events = tuple(self._events.make(t, now) for t in transitions)
+        unexpected_changed = self._unexpected.changed(_unexpected_key(result.unexpected))
+        checks_changed = self._checks.changed(_check_key(result.checks))
+        return Observation(
+            components=components, checks=result.checks, unexpected=result.unexpected,
+            events=events, changed=bool(events) or unexpected_changed or checks_changed,
+        )
+
+
+class HeartbeatBuilder:
+    """Builds heartbeats numbered 1, 2, 3 … within one boot."""
+
+    def __init__(self, config: AgentConfig, boot_id: str, version: str) -> None:
+        self._config, self._boot_id, self._version = config, boot_id, version
+        self._seq = 0
+
+    def build(
+        self, observation: Observation, host: Host | None, ts: float, uptime_s: float
+    ) -> Heartbeat:
+        self._seq += 1
+        return Heartbeat(
+            v=PROTOCOL_VERSION, site=self._config.site, station=self._config.station,
+            seq=self._seq, boot_id=self._boot_id, ts=ts,
+            interval_s=self._config.intervals.heartbeat_s,
+            agent=AgentInfo(version=self._version, uptime_s=max(0.0, uptime_s)),
+            host=host,
+            components=list(observation.components[:MAX_LIST]),
+            checks=list(observation.checks[:MAX_LIST]),
+            # A hostile hub could list hundreds of devices; the count past the cap
+            # is still visible in the agent log, the heartbeat stays valid.
+            unexpected=list(observation.unexpected[:MAX_LIST]),
+        )
+
+
+# --- probe results -------------------------------------------------------------
+
+def merge_results(results: Iterable[ProbeResult]) -> ProbeResult:
+    """One result from all probes, in probe order; the last host figures win."""
+    components: list[ComponentReading] = []
+    checks: list[Check] = []
+    unexpected: list[UnexpectedDevice] = []
+    host: Host | None = None
+    for result in results:
+        components.extend(result.components)
+        checks.extend(result.checks)
+        unexpected.extend(result.unexpected)
+        host = result.host if result.host is not None else host
+    return ProbeResult(tuple(components), tuple(checks), tuple(unexpected), host)
+
+
+def failed_probe_result(config: AgentConfig, probe_name: str, error: str) -> ProbeResult:
+    """What a probe that raised stands for: its components and checks become `unknown`.
+
+    A probe owns the components whose kind is its name (usb, display) and the
+    `checks` probe owns every configured check; the host probe owns no component.
+    """
+    detail = clip(f"{probe_name} probe could not run: {error}")
+    components = tuple(
+        ComponentReading(id=spec.id, kind=spec.kind, required=spec.required,
+                         status="unknown", detail=detail)
+        for spec in config.components if spec.kind == probe_name
+    )
+    checks = tuple(
+        Check(id=spec.id, kind=spec.kind, status="unknown", detail=detail)
+        for spec in config.checks
+    ) if probe_name == "checks" else ()
+    return ProbeResult(components=components, checks=checks)
