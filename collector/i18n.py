@@ -1,0 +1,238 @@
+"""Every string a person reads on the status page, in English and Bahasa Indonesia.
+
+The page is read in district offices as well as at the ministry, so each key
+must exist in both languages with the same `{placeholders}` (a test checks
+this). Page code never writes prose itself: it calls `text(lang, key, ...)`.
+"""
+
+from __future__ import annotations
+
+from typing import Final, Literal
+
+Lang = Literal["en", "id"]
+LANGS: Final[tuple[Lang, ...]] = ("en", "id")
+DEFAULT_LANG: Final[Lang] = "en"
+
+EN: Final[dict[str, str]] = {
+    "html_lang": "en",
+    "title": "Pantau: e-KTP station status",
+    "station_title": "Station {station}",
+    "switch_lang": "Bahasa Indonesia",
+    "updated": "Updated {when}; this page refreshes every {every} seconds.",
+    "fleet_stations": "stations",
+    "fleet_ready": "ready",
+    "fleet_down": "down",
+    "fleet_planned": "planned",
+    "fleet_sites_enrolling": "{n} of {total} offices can enroll today",
+    "fleet_empty": "No stations are registered or reporting yet.",
+    "region_none": "(no region)",
+    "site_ready": "{ready} of {total} stations ready",
+    "site_can_enroll": "can enroll today",
+    "site_cannot_enroll": "cannot enroll today",
+    "site_unregistered": "not in the registry",
+    "site_rollout": "Rollout: {planned} planned station(s) not installed yet",
+    "site_ok": "No problems.",
+    "problem_station": "{station} is {state} since {when}",
+    "problem_part": "{station}: {component} {status} since {when}",
+    "problem_unexpected": "{station}: {n} unexpected USB device(s) attached",
+    "mark_bad": "PROBLEM",
+    "mark_ok": "OK",
+    "state_online": "online",
+    "state_offline": "shut down",
+    "state_lost": "connection lost",
+    "state_stale": "silent",
+    "state_never_seen": "never seen",
+    "state_planned": "planned",
+    "status_ok": "ok",
+    "status_missing": "missing",
+    "status_failed": "failed",
+    "status_unknown": "unknown",
+    "yes": "yes",
+    "no": "no",
+    "never": "never",
+    "just_now": "just now",
+    "ago": "{dur} ago",
+    "ahead": "{dur} ahead",
+    "dur_s": "{n} s",
+    "dur_min": "{n} min",
+    "dur_h": "{n} h",
+    "dur_d": "{n} days",
+    "back": "Back to the overview",
+    "summary": "Summary",
+    "field_state": "State",
+    "field_site": "Office",
+    "field_profile": "Profile",
+    "field_registered": "Registered",
+    "field_hostname": "Host name",
+    "field_agent": "Agent version",
+    "field_heartbeat": "Last heartbeat",
+    "field_clock_offset": "Clock offset",
+    "components": "Components",
+    "col_component": "Component",
+    "col_kind": "Kind",
+    "col_required": "Required",
+    "col_status": "Status",
+    "col_since": "Since",
+    "col_detail": "Detail",
+    "col_device": "Device",
+    "checks": "Network checks",
+    "col_check": "Check",
+    "col_latency": "Latency",
+    "host": "Host health",
+    "host_cpu": "CPU",
+    "host_load": "Load (1 min)",
+    "host_memory": "Memory used",
+    "host_swap": "Swap used",
+    "host_temperature": "Temperature",
+    "host_boot": "Booted",
+    "host_disk": "Disk {mount}: {used} used, {free} free",
+    "host_none": "No host health reported yet.",
+    "unexpected": "Unexpected USB devices",
+    "col_port": "Port",
+    "events": "Recent events",
+    "col_time": "Time",
+    "col_change": "Change",
+    "none": "None.",
+    "not_found": "There is no station {station}.",
+    "not_found_hint": "Check the id in the overview or in the registry (fleet.toml).",
+}
+
+ID: Final[dict[str, str]] = {
+    "html_lang": "id",
+    "title": "Pantau: status stasiun e-KTP",
+    "station_title": "Stasiun {station}",
+    "switch_lang": "English",
+    "updated": "Diperbarui {when}; halaman ini dimuat ulang tiap {every} detik.",
+    "fleet_stations": "stasiun",
+    "fleet_ready": "siap",
+    "fleet_down": "mati",
+    "fleet_planned": "direncanakan",
+    "fleet_sites_enrolling": "{n} dari {total} kantor bisa melayani perekaman hari ini",
+    "fleet_empty": "Belum ada stasiun yang terdaftar atau melapor.",
+    "region_none": "(tanpa wilayah)",
+    "site_ready": "{ready} dari {total} stasiun siap",
+    "site_can_enroll": "bisa melayani perekaman hari ini",
+    "site_cannot_enroll": "tidak bisa melayani perekaman hari ini",
+    "site_unregistered": "tidak ada di registri",
+    "site_rollout": "Peluncuran: {planned} stasiun direncanakan belum terpasang",
+    "site_ok": "Tidak ada masalah.",
+    "problem_station": "{station} {state} sejak {when}",
+    "problem_part": "{station}: {component} {status} sejak {when}",
+    "problem_unexpected": "{station}: {n} perangkat USB tak dikenal terpasang",
+    "mark_bad": "MASALAH",
+    "mark_ok": "BAIK",
+    "state_online": "daring",
+    "state_offline": "dimatikan",
+    "state_lost": "koneksi terputus",
+    "state_stale": "tidak ada kabar",
+    "state_never_seen": "belum pernah terlihat",
+    "state_planned": "direncanakan",
+    "status_ok": "baik",
+    "status_missing": "tidak ada",
+    "status_failed": "rusak",
+    "status_unknown": "tidak diketahui",
+    "yes": "ya",
+    "no": "tidak",
+    "never": "belum pernah",
+    "just_now": "baru saja",
+    "ago": "{dur} lalu",
+    "ahead": "{dur} lebih cepat",
+    "dur_s": "{n} detik",
+    "dur_min": "{n} menit",
+    "dur_h": "{n} jam",
+    "dur_d": "{n} hari",
+    "back": "Kembali ke ringkasan",
+    "summary": "Ringkasan",
+    "field_state": "Keadaan",
+    "field_site": "Kantor",
+    "field_profile": "Profil",
+    "field_registered": "Terdaftar",
+    "field_hostname": "Nama host",
+    "field_agent": "Versi agen",
+    "field_heartbeat": "Detak terakhir",
+    "field_clock_offset": "Selisih jam",
+    "components": "Komponen",
+    "col_component": "Komponen",
+    "col_kind": "Jenis",
+    "col_required": "Wajib",
+    "col_status": "Status",
+    "col_since": "Sejak",
+    "col_detail": "Rincian",
+    "col_device": "Perangkat",
+    "checks": "Pemeriksaan jaringan",
+    "col_check": "Pemeriksaan",
+    "col_latency": "Latensi",
+    "host": "Kesehatan server",
+    "host_cpu": "CPU",
+    "host_load": "Beban (1 menit)",
+    "host_memory": "Memori terpakai",
+    "host_swap": "Swap terpakai",
+    "host_temperature": "Suhu",
+    "host_boot": "Dinyalakan",
+    "host_disk": "Disk {mount}: {used} terpakai, {free} kosong",
+    "host_none": "Belum ada laporan kesehatan server.",
+    "unexpected": "Perangkat USB tak dikenal",
+    "col_port": "Port",
+    "events": "Kejadian terbaru",
+    "col_time": "Waktu",
+    "col_change": "Perubahan",
+    "none": "Tidak ada.",
+    "not_found": "Stasiun {station} tidak ada.",
+    "not_found_hint": "Periksa id di ringkasan atau di registri (fleet.toml).",
+}
+
+STRINGS: Final[dict[Lang, dict[str, str]]] = {"en": EN, "id": ID}
+
+
+def text(lang: Lang, key: str, **values: object) -> str:
+    """The string `key` in `lang`, with `values` filled in (callers escape the result)."""
+    return STRINGS[lang][key].format(**values)
+
+
+def choose_lang(query: str | None, accept_language: str | None) -> Lang:
+    """`?lang=` wins; otherwise the best supported Accept-Language entry; else English."""
+    if query in LANGS:
+        return query
+    best: tuple[float, Lang] | None = None
+    for position, entry in enumerate((accept_language or "").split(",")):
+        tag, _, params = entry.strip().partition(";")
+        base = tag.strip().lower().split("-")[0]
+        if base not in LANGS:
+            continue
+        weight = _quality(params) - position * 1e-6  # earlier wins among equal weights
+        if weight > 0 and (best is None or weight > best[0]):
+            best = (weight, base)
+    return best[1] if best else DEFAULT_LANG
+
+
+def _quality(params: str) -> float:
+    for param in params.split(";"):
+        name, _, value = param.strip().partition("=")
+        if name == "q":
+            try:
+                return max(0.0, min(1.0, float(value)))
+            except ValueError:
+                return 0.0
+    return 1.0
+
+
+def duration(lang: Lang, seconds: float) -> str:
+    """A coarse, readable length of time: "5 min" / "5 menit"."""
+    s = int(abs(seconds))
+    if s < 60:
+        return text(lang, "dur_s", n=s)
+    if s < 3600:
+        return text(lang, "dur_min", n=s // 60)
+    if s < 86400:
+        return text(lang, "dur_h", n=s // 3600)
+    return text(lang, "dur_d", n=s // 86400)
+
+
+def relative_time(lang: Lang, ts: float | None, now: float) -> str:
+    """ "5 min ago" / "5 menit lalu"; a time ahead of `now` (station clock ahead) says so."""
+    if ts is None:
+        return text(lang, "never")
+    delta = now - ts
+    if abs(delta) < 5:
+        return text(lang, "just_now")
+    return text(lang, "ago" if delta > 0 else "ahead", dur=duration(lang, delta))
