@@ -10,7 +10,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping, Sequence
 
 UsbSpeed = Literal["low", "full", "high", "super", "super_plus"]
 USB_SPEED_ORDER: tuple[UsbSpeed, ...] = ("low", "full", "high", "super", "super_plus")
@@ -124,3 +127,23 @@ class AgentConfig:
     queue: QueueConfig = field(default_factory=QueueConfig)
     profiles: tuple[str, ...] = ()  # names of included profiles, for station_info
     max_payload_bytes: int = 256 * 1024
+
+
+# Parsing lives in agent.config_load / config_schema / config_parse, which
+# import the types above; these wrappers import them late to avoid a cycle.
+
+def load_config(path: Path, profile_dirs: Sequence[Path] | None = None) -> AgentConfig:
+    """Read `path`, resolve its `include` profiles (default dirs: /etc/pantau/profiles,
+    then the repo's deploy/profiles), merge, check everything; raise `ConfigError`."""
+    from agent.config_load import load_agent_config
+
+    return load_agent_config(Path(path), profile_dirs)
+
+
+def parse_broker_table(
+    table: Mapping[str, object], file: str, key_prefix: str = "broker"
+) -> BrokerConfig:
+    """The `[broker]` table exactly as the agent reads it (the collector reuses this)."""
+    from agent.config_load import parse_broker
+
+    return parse_broker(table, file, key_prefix)

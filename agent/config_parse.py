@@ -1,0 +1,211 @@
+"""Typed readers over one TOML table, so every refusal names file, dotted key and reason.
+
+A `Section` is one table of one file plus the dotted path that leads to it
+(`components[2].match[0]`). Field parsers take `(section, name)` and return the
+checked value or raise `ConfigError`; schemas elsewhere are plain dicts of them,
+which keeps "what keys exist" and "what each one accepts" in one table.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from agent.config import ConfigError
+from agent.protocol import ID_PATTERN, is_valid_id
+
+FieldParser = Callable[["Section", str], Any]
+_HEX4 = re.compile(r"^[0-9a-fA-F]{4}$")
+ID_HINT = (
+    f"an id matching {ID_PATTERN} (lowercase letters, digits, '-' and '_', at most 63 characters)"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Section:
+    data: Mapping[str, object]
+    file: str
+    prefix: str = ""  # dotted path of this table; "" for the top level
+    base_dir: Path = Path(".")  # relative paths in the file resolve against its directory
+
+    def key(self, name: str) -> str:
+        return f"{self.prefix}.{name}" if self.prefix else name
+
+    def error(self, name: str, reason: str) -> ConfigError:
+        return ConfigError(self.file, self.key(name), reason)
+
+    def check_keys(self, allowed: Mapping[str, object]) -> None:
+        for name in self.data:
+            if name not in allowed:
+                raise self.error(name, f"unknown key; expected one of: {', '.join(allowed)}")
+
+    def require(self, name: str, hint: str) -> None:
+        if name not in self.data:
+            raise self.error(name, f"missing; expected {hint}")
+
+    def child(self, name: str) -> Section:
+        value = self.data[name]
+        if not isinstance(value, dict):
+            raise self.error(name, f"expected a table [{self.key(name)}], got {describe(value)}")
+        return Section(value, self.file, self.key(name), self.base_dir)
+
+    def children(self, name: str, example: str) -> list[Section]:
+        """An array of tables, each a Section keyed `name[i]`."""
+        value = self.data[name]
+        if not isinstance(value, list) or not all(isinstance(v, dict) for v in value):
+            reason = f"expected an array of tables like {example}, got {describe(value)}"
+            raise self.error(name, reason)
+        return [
+            Section(item, self.file, f"{self.key(name)}[{i}]", self.base_dir)
+            for i, item in enumerate(value)
+        ]
+
+    def fields(self, schema: Mapping[str, FieldParser]) -> dict[str, Any]:
+        """The keys present in this table, each checked by its parser (partial on purpose)."""
+        self.check_keys(schema)
+        return {name: parse(self, name) for name, parse in schema.items() if name in self.data}
+
+
+def describe(value: object) -> str:
+    """How a TOML value looks to the person who wrote it, for 'got ...' in messages."""
+    if isinstance(value, bool):
+        return f"boolean {str(value).lower()}"
+    if isinstance(value, int):
+        return f"integer {value}"
+    if isinstance(value, float):
+        return f"float {value}"
+    if isinstance(value, str):
+        return f"string {json.dumps(value)}"
+    if isinstance(value, list):
+        return "an array"
+    if isinstance(value, dict):
+        return "a table"
+    return f"a {type(value).__name__}"
+
+
+# --- scalar parsers -------------------------------------------------------------
+
+def text(sec: Section, name: str) -> str:
+    value = sec.data[name]
+    if not isinstance(value, str):
+        raise sec.error(name, f"expected a string, got {describe(value)}")
+    return value
+
+
+def nonempty_text(sec: Section, name: str) -> str:
+    value = text(sec, name)
+    if not value.strip():
+        raise sec.error(name, "expected a non-empty string, got an empty one")
+    return value
+
+
+def boolean(sec: Section, name: str) -> bool:
+    value = sec.data[name]
+    if not isinstance(value, bool):
+        raise sec.error(name, f"expected true or false, got {describe(value)}")
+    return value
+
+
+def ident(sec: Section, name: str) -> str:
+    value = sec.data[name]
+    if not isinstance(value, str) or not is_valid_id(value):
+        raise sec.error(name, f"expected {ID_HINT}, got {describe(value)}")
+    return value
+
+
+def hex_id(sec: Section, name: str) -> int:
+    value = sec.data[name]
+    if not isinstance(value, str) or not _HEX4.match(value):
+        raise sec.error(name, f'expected 4 hex digits like "05ba", got {describe(value)}')
+    return int(value, 16)
+
+
+def choice(*options: str) -> FieldParser:
+    def parse(sec: Section, name: str) -> str:
+        value = sec.data[name]
+        if value not in options:
+            wanted = " or ".join(json.dumps(o) for o in options)
+            raise sec.error(name, f"expected {wanted}, got {describe(value)}")
+        return str(value)
+
+    return parse
+
+
+def seconds(minimum: float = 0.0, maximum: float = 86400.0) -> FieldParser:
+    """A duration in seconds, strictly above `minimum` and at most `maximum`."""
+
+    def parse(sec: Section, name: str) -> float:
+        value = sec.data[name]
+        ok = isinstance(value, int | float) and not isinstance(value, bool)
+        if not ok or not minimum < float(value) <= maximum:  # type: ignore[arg-type]
+            raise sec.error(
+                name, f"expected seconds > {minimum:g} and <= {maximum:g}, got {describe(value)}"
+            )
+        return float(value)  # type: ignore[arg-type]
+
+    return parse
+
+
+def integer(lo: int, hi: int | None = None) -> FieldParser:
+    def parse(sec: Section, name: str) -> int:
+        value = sec.data[name]
+        ok = isinstance(value, int) and not isinstance(value, bool)
+        if not ok or value < lo or (hi is not None and value > hi):  # type: ignore[operator]
+            bound = f"from {lo} to {hi}" if hi is not None else f">= {lo}"
+            raise sec.error(name, f"expected an integer {bound}, got {describe(value)}")
+        return value  # type: ignore[return-value]
+
+    return parse
+
+
+def text_list(sec: Section, name: str) -> tuple[str, ...]:
+    value = sec.data[name]
+    if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
+        wanted = 'expected an array of non-empty strings like ["a", "b"]'
+        raise sec.error(name, f"{wanted}, got {describe(value)}")
+    return tuple(value)
+
+
+def int_list(lo: int, hi: int) -> FieldParser:
+    def parse(sec: Section, name: str) -> tuple[int, ...]:
+        value = sec.data[name]
+        if not isinstance(value, list) or not all(
+            isinstance(v, int) and not isinstance(v, bool) and lo <= v <= hi for v in value
+        ):
+            wanted = f"expected an array of integers from {lo} to {hi}"
+            raise sec.error(name, f"{wanted}, got {describe(value)}")
+        return tuple(value)
+
+    return parse
+
+
+def path(sec: Section, name: str) -> Path:
+    return sec.base_dir / Path(nonempty_text(sec, name)).expanduser()
+
+
+def readable_file(sec: Section, name: str) -> Path:
+    """A file the agent must read at run time: refuse now rather than at first connect."""
+    found = path(sec, name)
+    try:
+        with found.open("rb"):
+            pass
+    except OSError as exc:
+        reason = exc.strerror or type(exc).__name__
+        raise sec.error(
+            name, f'cannot read "{found}" ({reason}); expected an existing file the agent can read'
+        ) from None
+    return found
+
+
+def parse_host_port(target: str) -> tuple[str, int]:
+    """`host:port` or `[v6addr]:port` → (host, port); ValueError says what is wrong."""
+    host, sep, port_text = target.rpartition(":")
+    if host.startswith("[") and host.endswith("]"):
+        host = host[1:-1]
+    if not sep or not host or not port_text.isdigit() or not 0 < int(port_text) < 65536:
+        raise ValueError(f'expected "host:port" like "10.0.0.5:443", got {json.dumps(target)}')
+    return host, int(port_text)
