@@ -7,10 +7,15 @@ PIP    := $(VENV)/bin/pip
 DEB_PACKAGES := mosquitto prometheus prometheus-alertmanager usbutils hwdata
 DEB_BINARIES := /usr/sbin/mosquitto /usr/bin/promtool /usr/bin/amtool /usr/share/misc/usb.ids
 
-.PHONY: test lint deps venv system-deps clean
+.PHONY: test test-hil lint deps venv system-deps clean
 
 test: deps
-	$(PY) -m pytest -q tests
+	$(PY) -m pytest -q -m "not hil" tests
+
+# The agent in a QEMU guest with hot-plugged emulated USB devices (tests/hil/).
+# Set-up is cached under /var/cache/pantau-hil; skips only where QEMU cannot be installed.
+test-hil: deps
+	$(PY) -m pytest -q -m hil -s tests/hil
 
 lint: deps
 	$(VENV)/bin/ruff check agent collector tests
