@@ -1,0 +1,270 @@
+"""The fleet state machine: pure, single-threaded, time passed in.
+
+Messages (already decoded by agent.protocol) go in through `apply_*`, time
+through `tick(now)`; state comes out as frozen views and as `Transition`s for
+the history store. Nothing here does I/O, so every rule is testable with an
+injected clock and the ingest can call it inline without a thread hop.
+
+States: `online` (birth or heartbeat), `offline` (clean stop), `lost` (Last
+Will), `stale` (silent for stale_factor x interval_s), `never_seen`
+(registered active, never reported), `planned` (registered planned, not
+reporting yet). Retired stations are hidden and their messages refused.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from agent import protocol
+from collector.event_ledger import EventLedger
+from collector.registry import Registry, StationEntry
+from collector.site_rollup import SiteView, site_views
+from collector.station import STATION_STATES, StationRecord, StationState, StationView
+
+__all__ = [
+    "STATION_STATES", "EventOutcome", "Fleet", "Outcome", "SiteView", "StationState",
+    "StationView", "Transition",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class Transition:
+    station: str
+    site: str
+    old: StationState | None  # None: a station the collector had not known before
+    new: StationState
+    at: float
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    accepted: bool
+    reason: str = ""  # in stats.REJECT_REASONS when not accepted
+    unregistered: bool = False  # accepted from a station the registry does not know
+
+
+@dataclass(frozen=True, slots=True)
+class EventOutcome:
+    accepted: bool
+    new: bool
+    ack_seq: int | None  # ack everything of (station, boot_id) up to this seq
+    reason: str = ""
+    unregistered: bool = False
+
+
+def _initial_state(entry: StationEntry) -> StationState:
+    return "planned" if entry.lifecycle == "planned" else "never_seen"
+
+
+class Fleet:
+    def __init__(
+        self, registry: Registry, *, now: float, stale_factor: float = 3.0,
+        grace_s: float | None = None,
+    ) -> None:
+        self._registry = registry
+        self._stale_factor = stale_factor
+        # Staleness counts from start at the earliest, so a restart raises no
+        # false alarms; grace_s can stretch that further (e.g. a slow broker).
+        self._started = now
+        self._grace_until = now + grace_s if grace_s is not None else now
+        self._stations: dict[str, StationRecord] = {}
+        self._sorted: list[StationRecord] | None = None
+        self._ledger = EventLedger()
+        self._transitions: list[Transition] = []
+        self._generation = 0
+        for entry in registry.stations.values():
+            if entry.lifecycle != "retired":
+                self._add(StationRecord(entry.id, entry.site, entry, _initial_state(entry), now))
+
+    # --- messages ------------------------------------------------------------
+
+    def apply_status(
+        self, site: str, station: str, status: protocol.Status, now: float
+    ) -> Outcome:
+        if self._is_retired(station):
+            return Outcome(False, "retired")
+        rec = self._stations.get(station)
+        if rec is None:
+            rec = self._adopt(site, station, status.state, now, _status_reason(status))
+        elif status.state == "online" and rec.birth_is_older(status):
+            return Outcome(False, "out_of_order")
+        elif status.state != "online" and rec.down_is_stale(status):
+            return Outcome(False, "stale_will")
+        if status.state == "online":
+            rec.take_birth(status, now)
+        else:
+            rec.take_down(status)
+        self._move(rec, status.state, now, _status_reason(status))
+        self._touch(rec)
+        return Outcome(True, unregistered=not rec.registered)
+
+    def apply_heartbeat(self, hb: protocol.Heartbeat, now: float) -> Outcome:
+        if self._is_retired(hb.station):
+            return Outcome(False, "retired")
+        rec = self._stations.get(hb.station)
+        if rec is None:
+            rec = self._adopt(hb.site, hb.station, "online", now, "heartbeat")
+        elif rec.heartbeat_out_of_order(hb):
+            return Outcome(False, "out_of_order")
+        if rec.revives_on(hb):
+            self._move(rec, "online", now, "heartbeat")
+        rec.take_heartbeat(hb, now)
+        self._follow_site(rec, hb.site)
+        self._touch(rec)
+        return Outcome(True, unregistered=not rec.registered)
+
+    def apply_event(self, ev: protocol.Event, now: float) -> EventOutcome:
+        if self._is_retired(ev.station):
+            return EventOutcome(False, False, None, "retired")
+        result = self._ledger.record(ev)
+        unregistered = ev.station not in self._registry.stations
+        if result.full:
+            return EventOutcome(False, False, result.ack_seq, "out_of_order", unregistered)
+        if not result.new:
+            return EventOutcome(True, False, result.ack_seq, "duplicate", unregistered)
+        self._generation += 1  # recent_events changed
+        return EventOutcome(True, True, result.ack_seq, "", unregistered)
+
+    def restore_event_marks(self, marks: Mapping[tuple[str, str], int]) -> None:
+        self._ledger.restore(marks)
+
+    # --- time and registry ---------------------------------------------------
+
+    def tick(self, now: float) -> list[Transition]:
+        """Turn online stations silent for stale_factor x interval_s stale."""
+        made: list[Transition] = []
+        for rec in self._stations.values():
+            if rec.state != "online":
+                continue
+            window = self._stale_factor * rec.interval_s
+            deadline = max(max(rec.fresh_ref, self._started) + window, self._grace_until)
+            if now > deadline:
+                made.extend(self._move(rec, "stale", now, f"no heartbeat for {window:g}s"))
+                self._touch(rec)
+        return made
+
+    def drain_transitions(self) -> list[Transition]:
+        drained, self._transitions = self._transitions, []
+        return drained
+
+    def set_registry(self, registry: Registry, now: float) -> None:
+        """Adopt a reloaded registry, keeping everything learnt from messages."""
+        self._registry = registry
+        for station_id in list(self._stations):
+            rec = self._stations[station_id]
+            entry = registry.stations.get(station_id)
+            if entry is None or entry.lifecycle == "retired":
+                self._unregister(rec, entry)
+            elif entry != rec.entry:
+                self._reregister(rec, entry, now)
+        for entry in registry.stations.values():
+            if entry.id not in self._stations and entry.lifecycle != "retired":
+                rec = StationRecord(entry.id, entry.site, entry, _initial_state(entry), now)
+                self._add(rec)
+                self._record(rec, None, now, "added to registry")
+        self._generation += 1
+
+    # --- queries -------------------------------------------------------------
+
+    def station(self, station_id: str) -> StationView | None:
+        rec = self._stations.get(station_id)
+        return None if rec is None else rec.view()
+
+    def stations(self) -> list[StationView]:
+        """Every shown station, sorted by (site, station)."""
+        if self._sorted is None:
+            self._sorted = sorted(self._stations.values(), key=lambda r: (r.site, r.id))
+        return [rec.view() for rec in self._sorted]
+
+    def sites(self) -> list[SiteView]:
+        return site_views(self._registry, self.stations())
+
+    def recent_events(self, station_id: str) -> list[protocol.Event]:
+        return self._ledger.recent(station_id)
+
+    def event_mark(self, station_id: str, boot_id: str) -> int | None:
+        """The contiguous high-water mark of (station, boot_id), for acks and tests."""
+        return self._ledger.mark(station_id, boot_id)
+
+    @property
+    def generation(self) -> int:
+        return self._generation
+
+    @property
+    def registry(self) -> Registry:
+        return self._registry
+
+    # --- internals -----------------------------------------------------------
+
+    def _is_retired(self, station: str) -> bool:
+        entry = self._registry.stations.get(station)
+        return entry is not None and entry.lifecycle == "retired"
+
+    def _add(self, rec: StationRecord) -> None:
+        self._stations[rec.id] = rec
+        self._sorted = None
+        self._touch(rec)
+
+    def _adopt(
+        self, site: str, station: str, state: StationState, now: float, reason: str
+    ) -> StationRecord:
+        """First message from a station the collector did not know: shown, never dropped."""
+        entry = self._registry.stations.get(station)
+        rec = StationRecord(station, entry.site if entry else site, entry, state, now)
+        self._add(rec)
+        self._record(rec, None, now, reason)
+        return rec
+
+    def _unregister(self, rec: StationRecord, entry: StationEntry | None) -> None:
+        if entry is not None or rec.state in ("never_seen", "planned"):
+            # Retired, or removed before it ever reported: hide it.
+            del self._stations[rec.id]
+            self._sorted = None
+        elif rec.entry is not None:
+            rec.entry = None  # removed but reporting: keep showing it, unregistered
+            self._touch(rec)
+
+    def _reregister(self, rec: StationRecord, entry: StationEntry, now: float) -> None:
+        rec.entry = entry
+        if rec.site != entry.site:
+            rec.site = entry.site
+            self._sorted = None
+        if rec.state in ("planned", "never_seen"):
+            self._move(rec, _initial_state(entry), now, "registry changed")
+        self._touch(rec)
+
+    def _follow_site(self, rec: StationRecord, site: str) -> None:
+        # The registry decides a registered station's site; an unregistered one
+        # is shown where it says it is.
+        if rec.entry is None and rec.site != site:
+            rec.site = site
+            self._sorted = None
+
+    def _move(
+        self, rec: StationRecord, new: StationState, now: float, reason: str
+    ) -> list[Transition]:
+        if rec.state == new:
+            return []
+        old, rec.state, rec.state_since = rec.state, new, now
+        return [self._record(rec, old, now, reason)]
+
+    def _record(
+        self, rec: StationRecord, old: StationState | None, now: float, reason: str
+    ) -> Transition:
+        transition = Transition(rec.id, rec.site, old, rec.state, now, reason)
+        self._transitions.append(transition)
+        return transition
+
+    def _touch(self, rec: StationRecord) -> None:
+        self._generation += 1
+        rec.changed(self._generation)
+
+
+def _status_reason(status: protocol.Status) -> str:
+    if status.state == "online":
+        return f"birth (session {status.session})"
+    if status.state == "lost":
+        return "last will: connection lost"
+    return f"clean stop: {status.reason}" if status.reason else "clean stop"

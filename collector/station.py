@@ -1,0 +1,189 @@
+"""One station's state in the collector: the mutable record and its frozen view.
+
+The record keeps only what the views and the ordering rules need — the parts
+of the last heartbeat (not the Heartbeat object itself) and the identities of
+the last birth and heartbeat. Unchanged parts keep the *same* tuple object
+across heartbeats, so the /metrics renderer can skip them with an `is` check.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Final, Literal, TypeVar
+
+from agent import protocol
+from collector.registry import Lifecycle, StationEntry
+
+StationState = Literal["online", "offline", "lost", "stale", "never_seen", "planned"]
+STATION_STATES: Final[tuple[StationState, ...]] = (
+    "online", "offline", "lost", "stale", "never_seen", "planned",
+)
+DOWN_STATES: Final[frozenset[StationState]] = frozenset({"offline", "lost"})
+DEFAULT_INTERVAL_S: Final = 15.0
+_OFFSET_WINDOW: Final = 4
+_T = TypeVar("_T")
+
+
+@dataclass(frozen=True, slots=True)
+class StationView:
+    station: str
+    site: str
+    state: StationState
+    state_since: float
+    registered: bool
+    lifecycle: Lifecycle | None
+    profile: str
+    boot_id: str | None
+    session: int | None
+    hostname: str
+    agent_version: str
+    last_heartbeat_ts: float | None  # the agent's ts
+    last_seen: float | None  # receipt time (collector clock)
+    interval_s: float
+    clock_offset_s: float | None  # agent ts - receipt time, max over the last few
+    components: tuple[protocol.Component, ...]
+    checks: tuple[protocol.Check, ...]
+    unexpected: tuple[protocol.UnexpectedDevice, ...]
+    host: protocol.Host | None
+    up: bool  # online and fresh (tick() turns a silent station stale)
+    ready: bool  # up, has reported, and every required component ok
+    version: int  # increases on any change to this view (for render caches)
+
+
+def _same_or_new(old: tuple[_T, ...], new: list[_T]) -> tuple[_T, ...]:
+    fresh = tuple(new)
+    return old if fresh == old else fresh
+
+
+class StationRecord:
+    __slots__ = (
+        "_offsets", "_view", "agent_version", "birth", "boot_id", "checks", "components",
+        "down_boot", "entry", "fresh_ref", "hb_boot", "hb_seq", "hb_ts", "host", "hostname",
+        "id", "interval_s", "last_seen", "site", "state", "state_since", "unexpected",
+        "version",
+    )
+
+    def __init__(
+        self, station_id: str, site: str, entry: StationEntry | None,
+        state: StationState, now: float,
+    ) -> None:
+        self.id, self.site, self.entry = station_id, site, entry
+        self.state, self.state_since = state, now
+        self.birth: tuple[str, int, float | None] | None = None  # (boot_id, session, ts)
+        self.down_boot: str | None = None  # boot whose Will / clean stop put us down
+        self.boot_id: str | None = None
+        self.hb_boot: str | None = None
+        self.hb_seq = -1
+        self.hb_ts: float | None = None
+        self.last_seen: float | None = None
+        self.fresh_ref = now  # receipt time of the last sign of life (birth or heartbeat)
+        self.interval_s = DEFAULT_INTERVAL_S
+        self._offsets: tuple[float, ...] = ()
+        self.hostname = self.agent_version = ""
+        self.components: tuple[protocol.Component, ...] = ()
+        self.checks: tuple[protocol.Check, ...] = ()
+        self.unexpected: tuple[protocol.UnexpectedDevice, ...] = ()
+        self.host: protocol.Host | None = None
+        self.version = 0
+        self._view: StationView | None = None
+
+    # --- ordering rules ------------------------------------------------------
+
+    def birth_is_older(self, status: protocol.Status) -> bool:
+        """A birth from this boot with a lower session is a late one; other boots always win."""
+        return (
+            self.birth is not None
+            and status.boot_id == self.birth[0]
+            and status.session < self.birth[1]
+        )
+
+    def down_is_stale(self, status: protocol.Status) -> bool:
+        """A Will / clean stop from a session older than the current birth (late Will)."""
+        if self.birth is None:
+            return False
+        boot, session, ts = self.birth
+        if status.boot_id == boot:
+            return status.session < session
+        return status.ts is not None and ts is not None and status.ts < ts
+
+    def heartbeat_out_of_order(self, hb: protocol.Heartbeat) -> bool:
+        if hb.boot_id == self.hb_boot:
+            return hb.seq <= self.hb_seq
+        if self.birth is not None and hb.boot_id == self.birth[0]:
+            # The boot that announced itself last is current even if its clock
+            # was set back since the previous boot.
+            return False
+        return self.hb_ts is not None and hb.ts < self.hb_ts
+
+    def revives_on(self, hb: protocol.Heartbeat) -> bool:
+        """Whether this heartbeat brings the station (back) online.
+
+        A heartbeat from the very boot whose Will or clean stop we hold is a
+        late or retained copy: a live agent publishes a new birth after every
+        reconnect (and republishes it when it sees its own stale Will).
+        """
+        if self.state == "online":
+            return False
+        return not (self.state in DOWN_STATES and hb.boot_id == self.down_boot)
+
+    # --- updates -------------------------------------------------------------
+
+    def take_birth(self, status: protocol.Status, now: float) -> None:
+        self.birth = (status.boot_id, status.session, status.ts)
+        self.boot_id = status.boot_id
+        self.down_boot = None
+        self.fresh_ref = now
+
+    def take_down(self, status: protocol.Status) -> None:
+        self.down_boot = status.boot_id
+
+    def take_heartbeat(self, hb: protocol.Heartbeat, now: float) -> None:
+        self.hb_boot, self.hb_seq, self.hb_ts = hb.boot_id, hb.seq, hb.ts
+        self.boot_id = hb.boot_id
+        self.last_seen = self.fresh_ref = now
+        self.interval_s = hb.interval_s
+        self._offsets = (*self._offsets[1 - _OFFSET_WINDOW:], hb.ts - now)
+        self.hostname = hb.host.hostname if hb.host is not None else ""
+        self.agent_version = hb.agent.version
+        self.components = _same_or_new(self.components, hb.components)
+        self.checks = _same_or_new(self.checks, hb.checks)
+        self.unexpected = _same_or_new(self.unexpected, hb.unexpected)
+        self.host = self.host if hb.host == self.host else hb.host
+
+    def changed(self, version: int) -> None:
+        self.version = version
+        self._view = None
+
+    # --- view ----------------------------------------------------------------
+
+    @property
+    def registered(self) -> bool:
+        return self.entry is not None
+
+    def view(self) -> StationView:
+        if self._view is None:
+            self._view = self._build_view()
+        return self._view
+
+    def _build_view(self) -> StationView:
+        up = self.state == "online"
+        ready = up and self.hb_ts is not None and all(
+            c.status == "ok" for c in self.components if c.required
+        )
+        birth = self.birth
+        entry = self.entry
+        return StationView(
+            station=self.id, site=self.site, state=self.state, state_since=self.state_since,
+            registered=entry is not None,
+            lifecycle=entry.lifecycle if entry is not None else None,
+            profile=entry.profile if entry is not None else "",
+            boot_id=self.boot_id,
+            session=birth[1] if birth is not None and birth[0] == self.boot_id else None,
+            hostname=self.hostname, agent_version=self.agent_version,
+            last_heartbeat_ts=self.hb_ts, last_seen=self.last_seen, interval_s=self.interval_s,
+            # Network delay only ever makes (ts - receipt) smaller, so the max
+            # of the last few samples is the best estimate of the true offset.
+            clock_offset_s=max(self._offsets) if self._offsets else None,
+            components=self.components, checks=self.checks, unexpected=self.unexpected,
+            host=self.host, up=up, ready=ready, version=self.version,
+        )
