@@ -1,0 +1,167 @@
+"""Collector configuration: TOML file + command-line flags → frozen CollectorConfig.
+
+Every key has a default, so `pantau-collector run --broker mqtt://host:1883`
+runs with no file at all; flags override the file. Refusals are `ConfigError`
+(shared with the agent) naming the file (or the flag), the key and the reason.
+The `[broker]` table is read by the agent's own parser, so both sides accept
+exactly the same keys and URLs.
+
+Default HTTP port 9620: unassigned in Prometheus' default-port allocations
+list, near the exporters' 91xx-97xx range. Listens on loopback unless told.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import re
+import socket
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Final
+
+from agent.config import BrokerConfig, parse_broker_table
+from agent.config_load import read_toml
+from agent.config_parse import FieldParser, Section, describe, ident, parse_host_port, path
+from agent.config_schema import BROKER
+from agent.protocol import DEFAULT_TOPIC_ROOT
+
+DEFAULT_CONFIG_PATH: Final = Path("/etc/pantau/collector.toml")
+DEFAULT_HTTP_PORT: Final = 9620
+
+
+def default_data_dir(environ: Mapping[str, str] | None = None) -> Path:
+    """systemd's StateDirectory, else /var/lib for root, else the user's XDG state dir."""
+    env = os.environ if environ is None else environ
+    if env.get("STATE_DIRECTORY"):
+        return Path(env["STATE_DIRECTORY"].split(":")[0])
+    if os.geteuid() == 0:
+        return Path("/var/lib/pantau-collector")
+    xdg = env.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
+    return Path(xdg) / "pantau-collector"
+
+
+def default_client_id() -> str:
+    """Fixed per machine, so the broker keeps our session across restarts, yet two
+    replicas on two machines do not take over each other's session."""
+    host = re.sub(r"[^A-Za-z0-9_-]", "-", socket.gethostname()) or "localhost"
+    return f"pantau-collector-{host}"[:64]
+
+
+@dataclass(frozen=True, slots=True)
+class HttpConfig:
+    host: str = "127.0.0.1"
+    port: int = DEFAULT_HTTP_PORT
+
+
+@dataclass(frozen=True, slots=True)
+class StateConfig:
+    data_dir: Path = field(default_factory=default_data_dir)
+    stale_factor: float = 3.0  # stale after stale_factor * the station's interval_s
+    retention_days: float = 90.0
+
+
+@dataclass(frozen=True, slots=True)
+class CollectorConfig:
+    source: str = "<defaults>"  # the file this came from, for messages
+    broker: BrokerConfig = field(default_factory=BrokerConfig)
+    http: HttpConfig = field(default_factory=HttpConfig)
+    state: StateConfig = field(default_factory=StateConfig)
+    registry: Path | None = None  # None: no registry, every station shows as unregistered
+    sites: tuple[str, ...] = ()  # empty: all sites; else only these (sharding)
+    topic_root: str = DEFAULT_TOPIC_ROOT
+
+
+@dataclass(frozen=True, slots=True)
+class CliOverrides:
+    broker: str | None = None
+    listen: str | None = None
+    registry: Path | None = None
+    data_dir: Path | None = None
+
+
+def _number(lo: float, hi: float) -> FieldParser:
+    def parse(sec: Section, name: str) -> float:
+        value = sec.data[name]
+        ok = isinstance(value, int | float) and not isinstance(value, bool)
+        if not ok or not lo < float(value) <= hi:  # type: ignore[arg-type]
+            wanted = f"a number > {lo:g} and <= {hi:g}"
+            raise sec.error(name, f"expected {wanted}, got {describe(value)}")
+        return float(value)  # type: ignore[arg-type]
+
+    return parse
+
+
+def _listen(sec: Section, name: str) -> HttpConfig:
+    value = sec.data[name]
+    try:
+        host, port = parse_host_port(value if isinstance(value, str) else "")
+    except ValueError:
+        raise sec.error(name, f'expected "host:port" like "127.0.0.1:{DEFAULT_HTTP_PORT}", '
+                              f"got {describe(value)}") from None
+    return HttpConfig(host, port)
+
+
+def _sites(sec: Section, name: str) -> tuple[str, ...]:
+    value = sec.data[name]
+    if not isinstance(value, list):
+        wanted = 'an array of site ids like ["medan-baru"]'
+        raise sec.error(name, f"expected {wanted}, got {describe(value)}")
+    return tuple(ident(Section({f"{name}[{i}]": v}, sec.file), f"{name}[{i}]")
+                 for i, v in enumerate(value))
+
+
+def _topic_root(sec: Section, name: str) -> str:
+    return str(BROKER["topic_root"](sec, name))
+
+
+_TOP: Final[dict[str, FieldParser]] = {
+    "registry": path, "sites": _sites, "topic_root": _topic_root,
+    "broker": lambda s, n: None, "http": lambda s, n: None, "state": lambda s, n: None,
+}
+_HTTP: Final[dict[str, FieldParser]] = {"listen": _listen}
+_STATE: Final[dict[str, FieldParser]] = {
+    "data_dir": path,
+    "stale_factor": _number(1.0, 1000.0),
+    "retention_days": _number(0.0, 36500.0),
+}
+
+
+def load_collector_config(path: Path | None, overrides: CliOverrides) -> CollectorConfig:
+    """Read `path` (None: /etc/pantau/collector.toml if it exists, else defaults), apply flags."""
+    if path is None and DEFAULT_CONFIG_PATH.exists():
+        path = DEFAULT_CONFIG_PATH
+    data: dict[str, Any] = read_toml(path) if path is not None else {}
+    top = Section(data, str(path or "<defaults>"), "", path.parent if path else Path("."))
+    fields = top.fields(_TOP)
+    broker = _broker(top, overrides.broker)
+    http = _table(top, "http", _HTTP).get("listen", HttpConfig())
+    if overrides.listen is not None:
+        http = _listen(Section({"--listen": overrides.listen}, "command line"), "--listen")
+    state = StateConfig(**_table(top, "state", _STATE))
+    if overrides.data_dir is not None:
+        state = dataclasses.replace(state, data_dir=overrides.data_dir)
+    root = fields.get("topic_root", DEFAULT_TOPIC_ROOT)
+    return CollectorConfig(
+        source=top.file, broker=dataclasses.replace(broker, topic_root=root), http=http,
+        state=state, registry=overrides.registry or fields.get("registry"),
+        sites=fields.get("sites", ()), topic_root=root,
+    )
+
+
+def _table(top: Section, name: str, schema: Mapping[str, FieldParser]) -> dict[str, Any]:
+    return top.child(name).fields(schema) if name in top.data else {}
+
+
+def _broker(top: Section, url_flag: str | None) -> BrokerConfig:
+    table: dict[str, object] = dict(top.child("broker").data) if "broker" in top.data else {}
+    if "topic_root" in table:
+        raise top.error("broker.topic_root", "not a collector key; set the top-level topic_root")
+    if url_flag is not None:
+        parse_broker_table({"url": url_flag}, "command line", "--broker")  # name the flag if bad
+        table["url"] = url_flag
+    broker = parse_broker_table(table, top.file, "broker")
+    if broker.client_id is None:
+        broker = dataclasses.replace(broker, client_id=default_client_id())
+    return broker
