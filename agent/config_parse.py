@@ -57,7 +57,7 @@ class Section:
         """An array of tables, each a Section keyed `name[i]`."""
         value = self.data[name]
         if not isinstance(value, list) or not all(isinstance(v, dict) for v in value):
-            reason = f"expected an array of tables like {example}, got {describe(value)}"
+            reason = f"expected {example}, got {describe(value)}"
             raise self.error(name, reason)
         return [
             Section(item, self.file, f"{self.key(name)}[{i}]", self.base_dir)
@@ -120,7 +120,10 @@ def ident(sec: Section, name: str) -> str:
 def hex_id(sec: Section, name: str) -> int:
     value = sec.data[name]
     if not isinstance(value, str) or not _HEX4.match(value):
-        raise sec.error(name, f'expected 4 hex digits like "05ba", got {describe(value)}')
+        got = describe(value)
+        if isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= 0xFFFF:
+            got += f' (quote it: "{value:04x}")'
+        raise sec.error(name, f'expected 4 hex digits like "05ba", got {got}')
     return int(value, 16)
 
 
@@ -128,7 +131,8 @@ def choice(*options: str) -> FieldParser:
     def parse(sec: Section, name: str) -> str:
         value = sec.data[name]
         if value not in options:
-            wanted = " or ".join(json.dumps(o) for o in options)
+            quoted = [json.dumps(o) for o in options]
+            wanted = " or ".join(quoted) if len(options) == 2 else f"one of {', '.join(quoted)}"
             raise sec.error(name, f"expected {wanted}, got {describe(value)}")
         return str(value)
 
@@ -162,23 +166,29 @@ def integer(lo: int, hi: int | None = None) -> FieldParser:
     return parse
 
 
-def text_list(sec: Section, name: str) -> tuple[str, ...]:
+def _items(sec: Section, name: str, wanted: str) -> list[object]:
     value = sec.data[name]
-    if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
-        wanted = 'expected an array of non-empty strings like ["a", "b"]'
-        raise sec.error(name, f"{wanted}, got {describe(value)}")
-    return tuple(value)
+    if not isinstance(value, list):
+        raise sec.error(name, f"expected {wanted}, got {describe(value)}")
+    return value
+
+
+def text_list(sec: Section, name: str) -> tuple[str, ...]:
+    items = _items(sec, name, 'an array of non-empty strings like ["a", "b"]')
+    for i, item in enumerate(items):
+        if not isinstance(item, str) or not item:
+            raise sec.error(f"{name}[{i}]", f"expected a non-empty string, got {describe(item)}")
+    return tuple(items)  # type: ignore[arg-type]
 
 
 def int_list(lo: int, hi: int) -> FieldParser:
     def parse(sec: Section, name: str) -> tuple[int, ...]:
-        value = sec.data[name]
-        if not isinstance(value, list) or not all(
-            isinstance(v, int) and not isinstance(v, bool) and lo <= v <= hi for v in value
-        ):
-            wanted = f"expected an array of integers from {lo} to {hi}"
-            raise sec.error(name, f"{wanted}, got {describe(value)}")
-        return tuple(value)
+        items = _items(sec, name, f"an array of integers from {lo} to {hi}")
+        for i, item in enumerate(items):
+            if not isinstance(item, int) or isinstance(item, bool) or not lo <= item <= hi:
+                wanted = f"expected an integer from {lo} to {hi}"
+                raise sec.error(f"{name}[{i}]", f"{wanted}, got {describe(item)}")
+        return tuple(items)  # type: ignore[arg-type]
 
     return parse
 
