@@ -1,0 +1,161 @@
+"""The central stack on private loopback ports, configured from the files in deploy/.
+
+Prometheus evaluates the real rule files from deploy/prometheus and
+Alertmanager runs the real routes and inhibitions from deploy/alertmanager.
+Only what cannot apply on one laptop is rewritten: ports, paths, receivers
+(all pointed at one webhook, or none), and — with `time_scale` < 1 — every
+`for:` and Alertmanager grouping delay, scaled so a test sees in seconds what
+production sees in minutes (the order of the durations, which inhibition
+relies on, is kept).
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from stack.processes import Service, StackError, free_port, http_ok, tcp_open
+
+REPO = Path(__file__).resolve().parent.parent
+DEPLOY = REPO / "deploy"
+_DURATION = re.compile(r"^(\d+)(ms|s|m|h|d)$")
+_UNIT_S = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def scale_duration(text: str, factor: float, floor_ms: int = 200) -> str:
+    match = _DURATION.match(text.strip())
+    if not match:
+        raise StackError(f"cannot scale duration {text!r}: expected forms like 90s, 5m, 1h")
+    ms = int(int(match[1]) * _UNIT_S[match[2]] * 1000 * factor)
+    return f"{max(ms, floor_ms)}ms"
+
+
+def binary(*names: str) -> str:
+    for name in names:
+        found = shutil.which(name) or next((p for p in (f"/usr/sbin/{name}", f"/usr/bin/{name}")
+                                            if Path(p).exists()), None)
+        if found:
+            return found
+    raise StackError(f"{' or '.join(names)} is not installed: run `make deps` (Debian packages "
+                     "mosquitto, prometheus, prometheus-alertmanager)")
+
+
+@dataclass
+class CentralStack:
+    workdir: Path
+    registry: Path
+    time_scale: float = 1.0
+    webhook_url: str | None = None
+    scrape_interval_s: float = 5.0
+    ports: dict[str, int] = field(default_factory=dict)
+    services: list[Service] = field(default_factory=list)
+
+    def url(self, part: str) -> str:
+        scheme = "mqtt" if part == "mosquitto" else "http"
+        return f"{scheme}://127.0.0.1:{self.ports[part]}"
+
+    def start(self) -> CentralStack:
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        for part in ("mosquitto", "collector", "alertmanager", "prometheus"):
+            self.ports[part] = free_port()
+        try:
+            for make in (self._mosquitto, self._collector, self._alertmanager, self._prometheus):
+                self.services.append(make().start())
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def stop(self) -> None:
+        for service in reversed(self.services):
+            service.stop()
+        self.services.clear()
+
+    def service(self, name: str) -> Service:
+        return next(s for s in self.services if s.name == name)
+
+    def _log(self, name: str) -> Path:
+        return self.workdir / f"{name}.log"
+
+    def _mosquitto(self) -> Service:
+        conf = self.workdir / "mosquitto.conf"
+        conf.write_text(f"listener {self.ports['mosquitto']} 127.0.0.1\nallow_anonymous true\n"
+                        f"persistence true\npersistence_location {self.workdir}/\n"
+                        "max_queued_messages 100000\n")
+        return Service("mosquitto", [binary("mosquitto"), "-c", str(conf)], self._log("mosquitto"),
+                       tcp_open(self.ports["mosquitto"]))
+
+    def _collector(self) -> Service:
+        exe = Path(sys.executable).parent / "pantau-collector"
+        argv = [str(exe), "run", "--broker", self.url("mosquitto"),
+                "--listen", f"127.0.0.1:{self.ports['collector']}",
+                "--registry", str(self.registry), "--data-dir", str(self.workdir / "collector")]
+        return Service("collector", argv, self._log("collector"), http_ok(self.url("collector") + "/healthz"))
+
+    def _alertmanager(self) -> Service:
+        conf = self.workdir / "alertmanager.yml"
+        conf.write_text(yaml.safe_dump(self.alertmanager_config(), sort_keys=False))
+        argv = [binary("prometheus-alertmanager", "alertmanager"), f"--config.file={conf}",
+                f"--storage.path={self.workdir / 'alertmanager-data'}",
+                f"--web.listen-address=127.0.0.1:{self.ports['alertmanager']}",
+                "--cluster.listen-address="]
+        return Service("alertmanager", argv, self._log("alertmanager"),
+                       http_ok(self.url("alertmanager") + "/-/ready"))
+
+    def _prometheus(self) -> Service:
+        conf = self.workdir / "prometheus.yml"
+        conf.write_text(yaml.safe_dump(self.prometheus_config(), sort_keys=False))
+        argv = [binary("prometheus"), f"--config.file={conf}",
+                f"--storage.tsdb.path={self.workdir / 'prometheus-data'}",
+                f"--web.listen-address=127.0.0.1:{self.ports['prometheus']}"]
+        return Service("prometheus", argv, self._log("prometheus"), http_ok(self.url("prometheus") + "/-/ready"))
+
+    def prometheus_config(self) -> dict[str, Any]:
+        interval = f"{int(self.scrape_interval_s * 1000)}ms"
+        return {
+            "global": {"scrape_interval": interval, "evaluation_interval": interval},
+            "rule_files": [str(self._scaled_rules(p)) for p in sorted((DEPLOY / "prometheus").glob("*.yml"))
+                           if p.name != "prometheus.yml"],
+            "alerting": {"alertmanagers": [{"static_configs": [
+                {"targets": [f"127.0.0.1:{self.ports['alertmanager']}"]}]}]},
+            "scrape_configs": [{"job_name": "pantau-collector", "static_configs": [
+                {"targets": [f"127.0.0.1:{self.ports['collector']}"]}]}],
+        }
+
+    def _scaled_rules(self, source: Path) -> Path:
+        doc = yaml.safe_load(source.read_text())
+        for group in doc.get("groups", []):
+            for rule in group.get("rules", []):
+                if "for" in rule and self.time_scale != 1.0:
+                    rule["for"] = scale_duration(rule["for"], self.time_scale)
+        target = self.workdir / f"rules-{source.name}"
+        target.write_text(yaml.safe_dump(doc, sort_keys=False))
+        return target
+
+    def alertmanager_config(self) -> dict[str, Any]:
+        doc: dict[str, Any] = yaml.safe_load((DEPLOY / "alertmanager" / "alertmanager.yml").read_text())
+        doc["templates"] = [str(DEPLOY / "alertmanager" / t) if not Path(t).is_absolute() else t
+                            for t in doc.get("templates", [])]
+        doc.pop("global", None)  # SMTP/Telegram secrets and hosts: none on a laptop
+        for receiver in doc.get("receivers", []):
+            name = receiver["name"]
+            receiver.clear()
+            receiver["name"] = name
+            if self.webhook_url:
+                receiver["webhook_configs"] = [{"url": self.webhook_url, "send_resolved": True}]
+        if self.time_scale != 1.0:
+            self._scale_route(doc["route"])
+        return doc
+
+    def _scale_route(self, route: dict[str, Any]) -> None:
+        for key in ("group_wait", "group_interval", "repeat_interval"):
+            if key in route:
+                route[key] = scale_duration(route[key], self.time_scale)
+        for child in route.get("routes", []):
+            self._scale_route(child)
