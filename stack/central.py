@@ -38,12 +38,15 @@ def scale_duration(text: str, factor: float, floor_ms: int = 200) -> str:
 
 def binary(*names: str) -> str:
     for name in names:
-        found = shutil.which(name) or next((p for p in (f"/usr/sbin/{name}", f"/usr/bin/{name}")
-                                            if Path(p).exists()), None)
+        found = shutil.which(name) or next(
+            (p for p in (f"/usr/sbin/{name}", f"/usr/bin/{name}") if Path(p).exists()), None
+        )
         if found:
             return found
-    raise StackError(f"{' or '.join(names)} is not installed: run `make deps` (Debian packages "
-                     "mosquitto, prometheus, prometheus-alertmanager)")
+    raise StackError(
+        f"{' or '.join(names)} is not installed: run `make deps` (Debian packages "
+        "mosquitto, prometheus, prometheus-alertmanager)"
+    )
 
 
 @dataclass
@@ -85,47 +88,89 @@ class CentralStack:
 
     def _mosquitto(self) -> Service:
         conf = self.workdir / "mosquitto.conf"
-        conf.write_text(f"listener {self.ports['mosquitto']} 127.0.0.1\nallow_anonymous true\n"
-                        f"persistence true\npersistence_location {self.workdir}/\n"
-                        "max_queued_messages 100000\n")
-        return Service("mosquitto", [binary("mosquitto"), "-c", str(conf)], self._log("mosquitto"),
-                       tcp_open(self.ports["mosquitto"]))
+        conf.write_text(
+            f"listener {self.ports['mosquitto']} 127.0.0.1\nallow_anonymous true\n"
+            f"persistence true\npersistence_location {self.workdir}/\n"
+            "max_queued_messages 100000\n"
+        )
+        return Service(
+            "mosquitto",
+            [binary("mosquitto"), "-c", str(conf)],
+            self._log("mosquitto"),
+            tcp_open(self.ports["mosquitto"]),
+        )
 
     def _collector(self) -> Service:
         exe = Path(sys.executable).parent / "pantau-collector"
-        argv = [str(exe), "run", "--broker", self.url("mosquitto"),
-                "--listen", f"127.0.0.1:{self.ports['collector']}",
-                "--registry", str(self.registry), "--data-dir", str(self.workdir / "collector")]
-        return Service("collector", argv, self._log("collector"), http_ok(self.url("collector") + "/healthz"))
+        argv = [
+            str(exe),
+            "run",
+            "--broker",
+            self.url("mosquitto"),
+            "--listen",
+            f"127.0.0.1:{self.ports['collector']}",
+            "--registry",
+            str(self.registry),
+            "--data-dir",
+            str(self.workdir / "collector"),
+        ]
+        return Service(
+            "collector", argv, self._log("collector"), http_ok(self.url("collector") + "/healthz")
+        )
 
     def _alertmanager(self) -> Service:
         conf = self.workdir / "alertmanager.yml"
         conf.write_text(yaml.safe_dump(self.alertmanager_config(), sort_keys=False))
-        argv = [binary("prometheus-alertmanager", "alertmanager"), f"--config.file={conf}",
-                f"--storage.path={self.workdir / 'alertmanager-data'}",
-                f"--web.listen-address=127.0.0.1:{self.ports['alertmanager']}",
-                "--cluster.listen-address="]
-        return Service("alertmanager", argv, self._log("alertmanager"),
-                       http_ok(self.url("alertmanager") + "/-/ready"))
+        argv = [
+            binary("prometheus-alertmanager", "alertmanager"),
+            f"--config.file={conf}",
+            f"--storage.path={self.workdir / 'alertmanager-data'}",
+            f"--web.listen-address=127.0.0.1:{self.ports['alertmanager']}",
+            "--cluster.listen-address=",
+        ]
+        return Service(
+            "alertmanager",
+            argv,
+            self._log("alertmanager"),
+            http_ok(self.url("alertmanager") + "/-/ready"),
+        )
 
     def _prometheus(self) -> Service:
         conf = self.workdir / "prometheus.yml"
         conf.write_text(yaml.safe_dump(self.prometheus_config(), sort_keys=False))
-        argv = [binary("prometheus"), f"--config.file={conf}",
-                f"--storage.tsdb.path={self.workdir / 'prometheus-data'}",
-                f"--web.listen-address=127.0.0.1:{self.ports['prometheus']}"]
-        return Service("prometheus", argv, self._log("prometheus"), http_ok(self.url("prometheus") + "/-/ready"))
+        argv = [
+            binary("prometheus"),
+            f"--config.file={conf}",
+            f"--storage.tsdb.path={self.workdir / 'prometheus-data'}",
+            f"--web.listen-address=127.0.0.1:{self.ports['prometheus']}",
+        ]
+        return Service(
+            "prometheus",
+            argv,
+            self._log("prometheus"),
+            http_ok(self.url("prometheus") + "/-/ready"),
+        )
 
     def prometheus_config(self) -> dict[str, Any]:
         interval = f"{int(self.scrape_interval_s * 1000)}ms"
         return {
             "global": {"scrape_interval": interval, "evaluation_interval": interval},
-            "rule_files": [str(self._scaled_rules(p)) for p in sorted((DEPLOY / "prometheus").glob("*.yml"))
-                           if p.name != "prometheus.yml"],
-            "alerting": {"alertmanagers": [{"static_configs": [
-                {"targets": [f"127.0.0.1:{self.ports['alertmanager']}"]}]}]},
-            "scrape_configs": [{"job_name": "pantau-collector", "static_configs": [
-                {"targets": [f"127.0.0.1:{self.ports['collector']}"]}]}],
+            "rule_files": [
+                str(self._scaled_rules(p))
+                for p in sorted((DEPLOY / "prometheus").glob("*.yml"))
+                if p.name != "prometheus.yml"
+            ],
+            "alerting": {
+                "alertmanagers": [
+                    {"static_configs": [{"targets": [f"127.0.0.1:{self.ports['alertmanager']}"]}]}
+                ]
+            },
+            "scrape_configs": [
+                {
+                    "job_name": "pantau-collector",
+                    "static_configs": [{"targets": [f"127.0.0.1:{self.ports['collector']}"]}],
+                }
+            ],
         }
 
     def _scaled_rules(self, source: Path) -> Path:
@@ -139,9 +184,13 @@ class CentralStack:
         return target
 
     def alertmanager_config(self) -> dict[str, Any]:
-        doc: dict[str, Any] = yaml.safe_load((DEPLOY / "alertmanager" / "alertmanager.yml").read_text())
-        doc["templates"] = [str(DEPLOY / "alertmanager" / t) if not Path(t).is_absolute() else t
-                            for t in doc.get("templates", [])]
+        doc: dict[str, Any] = yaml.safe_load(
+            (DEPLOY / "alertmanager" / "alertmanager.yml").read_text()
+        )
+        doc["templates"] = [
+            str(DEPLOY / "alertmanager" / t) if not Path(t).is_absolute() else t
+            for t in doc.get("templates", [])
+        ]
         doc.pop("global", None)  # SMTP/Telegram secrets and hosts: none on a laptop
         for receiver in doc.get("receivers", []):
             name = receiver["name"]

@@ -29,6 +29,7 @@ def http_ok(url: str) -> Callable[[], bool]:
                 return 200 <= int(resp.status) < 300
         except (urllib.error.URLError, ConnectionError, TimeoutError):
             return False
+
     return check
 
 
@@ -39,6 +40,7 @@ def tcp_open(port: int) -> Callable[[], bool]:
                 return True
         except OSError:
             return False
+
     return check
 
 
@@ -53,15 +55,22 @@ class Service:
 
     def start(self) -> Service:
         with open(self.log, "ab") as log:
-            self.proc = subprocess.Popen(list(self.argv), stdout=log, stderr=subprocess.STDOUT,
-                                         stdin=subprocess.DEVNULL, start_new_session=True)
+            self.proc = subprocess.Popen(
+                list(self.argv),
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
+            )
         deadline = time.monotonic() + self.ready_timeout_s
         while not self.ready():
             if self.proc.poll() is not None:
                 raise StackError(f"{self.name} exited with {self.proc.returncode}; see {self.log}")
             if time.monotonic() > deadline:
                 self.stop()
-                raise StackError(f"{self.name} not ready after {self.ready_timeout_s:.0f} s; see {self.log}")
+                raise StackError(
+                    f"{self.name} not ready after {self.ready_timeout_s:.0f} s; see {self.log}"
+                )
             time.sleep(0.05)  # readiness poll of a child process, bounded by the deadline
         return self
 

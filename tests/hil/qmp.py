@@ -64,7 +64,11 @@ class Qmp:
         def match() -> float | None:
             for at, msg in self.events:
                 got = msg.get("data", {})
-                if at >= since and msg["event"] == name and all(got.get(k) == v for k, v in data.items()):
+                if (
+                    at >= since
+                    and msg["event"] == name
+                    and all(got.get(k) == v for k, v in data.items())
+                ):
                     return at
             return None
 

@@ -8,7 +8,6 @@ missing; plug it back → ok; an unknown flash drive → unexpected; a new seria
 from __future__ import annotations
 
 import json
-import socket
 import subprocess
 import sys
 import time
@@ -80,15 +79,29 @@ def qemu_ready() -> None:
 
 
 @pytest.fixture
-def collector(tmp_path: Path, broker_factory: Callable[..., MosquittoBroker]) -> Iterator[tuple[MosquittoBroker, str]]:
+def collector(
+    tmp_path: Path, broker_factory: Callable[..., MosquittoBroker]
+) -> Iterator[tuple[MosquittoBroker, str]]:
     broker = broker_factory()
     port = free_port()
     (tmp_path / "fleet.toml").write_text(FLEET_TOML)
     log = open(tmp_path / "collector.log", "w")  # noqa: SIM115
     proc = subprocess.Popen(
-        [str(BIN / "pantau-collector"), "run", "--broker", broker.url, "--listen", f"127.0.0.1:{port}",
-         "--registry", str(tmp_path / "fleet.toml"), "--data-dir", str(tmp_path / "data")],
-        stdout=log, stderr=subprocess.STDOUT)
+        [
+            str(BIN / "pantau-collector"),
+            "run",
+            "--broker",
+            broker.url,
+            "--listen",
+            f"127.0.0.1:{port}",
+            "--registry",
+            str(tmp_path / "fleet.toml"),
+            "--data-dir",
+            str(tmp_path / "data"),
+        ],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
     base = f"http://127.0.0.1:{port}"
     wait_for(lambda: _status(base + "/readyz") == 200, 30, what="collector /readyz")
     yield broker, base
@@ -103,7 +116,7 @@ def _status(url: str) -> int | None:
             return int(resp.status)
     except urllib.error.HTTPError as exc:
         return exc.code
-    except (urllib.error.URLError, ConnectionError, socket.timeout):
+    except (TimeoutError, urllib.error.URLError, ConnectionError):
         return None
 
 
@@ -111,7 +124,7 @@ def _station(base: str) -> dict[str, Any] | None:
     try:
         with urllib.request.urlopen(f"{base}/api/v1/stations/{STATION}", timeout=2) as resp:
             return json.loads(resp.read())  # type: ignore[no-any-return]
-    except (urllib.error.URLError, ConnectionError, socket.timeout):
+    except (TimeoutError, urllib.error.URLError, ConnectionError):
         return None
 
 
@@ -123,21 +136,31 @@ def _component(view: dict[str, Any] | None, role: str) -> dict[str, Any]:
 
 
 def _wait_status(base: str, role: str, status: str, timeout: float = 60) -> float:
-    wait_for(lambda: _component(_station(base), role).get("status") == status, timeout,
-             interval=0.05, what=f"{role} {status} at the collector")
+    wait_for(
+        lambda: _component(_station(base), role).get("status") == status,
+        timeout,
+        interval=0.05,
+        what=f"{role} {status} at the collector",
+    )
     return time.monotonic()
 
 
-def test_agent_in_guest_reports_usb_hotplug(tmp_path: Path, qemu_ready: None,
-                                             collector: tuple[MosquittoBroker, str]) -> None:
+def test_agent_in_guest_reports_usb_hotplug(
+    tmp_path: Path, qemu_ready: None, collector: tuple[MosquittoBroker, str]
+) -> None:
     broker, base = collector
     work = tmp_path / "guest"
     work.mkdir()
     (work / "agent.toml").write_text(AGENT_TOML)
-    command = f"exec {BIN / 'pantau-agent'} run --config /run/work/agent.toml > /run/work/agent.log 2>&1"
-    guest = QemuGuest(work, command, broker.port,
-                      ["usb-ccid,id=reader,bus=xhci.0,port=1,serial=CCID-A",
-                       "usb-kbd,id=kbd,bus=xhci.0,port=3"])
+    command = (
+        f"exec {BIN / 'pantau-agent'} run --config /run/work/agent.toml > /run/work/agent.log 2>&1"
+    )
+    guest = QemuGuest(
+        work,
+        command,
+        broker.port,
+        ["usb-ccid,id=reader,bus=xhci.0,port=1,serial=CCID-A", "usb-kbd,id=kbd,bus=xhci.0,port=3"],
+    )
     try:
         _scenario(guest, base)
     finally:
@@ -162,18 +185,33 @@ def _scenario(guest: QemuGuest, base: str) -> None:
         latencies.append(_wait_status(base, "card-reader", "missing") - unplugged)
         guest.device_add("usb-ccid", "reader", 1, serial=serial)
         _wait_status(base, "card-reader", "ok")
-    wait_for(lambda: _component(_station(base), "card-reader").get("device", {}).get("serial") == "CCID-B",
-             30, what="new card-reader serial at the collector")
-    print("unplug → collector 'missing' latency (s): "
-          + ", ".join(f"{x:.2f}" for x in latencies)
-          + f"  (poll {POLL_S} s × debounce {DEBOUNCE_POLLS}; goal ≤ {POLL_S * DEBOUNCE_POLLS + 1:.1f} s)")
+    wait_for(
+        lambda: (
+            _component(_station(base), "card-reader").get("device", {}).get("serial") == "CCID-B"
+        ),
+        30,
+        what="new card-reader serial at the collector",
+    )
+    print(
+        "unplug → collector 'missing' latency (s): "
+        + ", ".join(f"{x:.2f}" for x in latencies)
+        + f"  (poll {POLL_S} s x debounce {DEBOUNCE_POLLS}; "
+        + f"goal <= {POLL_S * DEBOUNCE_POLLS + 1:.1f} s)"
+    )
 
     guest.qmp.command("blockdev-add", driver="null-co", **{"node-name": "stick", "size": 64 << 20})
     guest.device_add("usb-storage", "stick", 5, drive="stick", serial="HILSTICK01")
-    wait_for(lambda: any(u.get("vid") == "46f4" for u in (_station(base) or {}).get("unexpected", [])),
-             60, what="flash drive listed as unexpected")
+    wait_for(
+        lambda: any(u.get("vid") == "46f4" for u in (_station(base) or {}).get("unexpected", [])),
+        60,
+        what="flash drive listed as unexpected",
+    )
 
     killed = time.monotonic()
     guest.kill()
-    wait_for(lambda: (_station(base) or {}).get("state") == "lost", 30, what="station lost after QEMU kill")
+    wait_for(
+        lambda: (_station(base) or {}).get("state") == "lost",
+        30,
+        what="station lost after QEMU kill",
+    )
     print(f"QEMU killed → station lost at the collector: {time.monotonic() - killed:.1f} s")

@@ -26,16 +26,31 @@ class QemuGuest:
             "user,id=n0,restrict=on,"
             f"guestfwd=tcp:{GUEST_BROKER}-cmd:busybox nc 127.0.0.1 {broker_port}"
         )
-        args = [str(HERE / "run-vm.sh"), str(workdir), str(self.qmp_path), command,
-                "-netdev", netdev, "-device", "virtio-net-pci,netdev=n0",
-                "-device", "qemu-xhci,id=xhci,p2=8,p3=8"]
+        args = [
+            str(HERE / "run-vm.sh"),
+            str(workdir),
+            str(self.qmp_path),
+            command,
+            "-netdev",
+            netdev,
+            "-device",
+            "virtio-net-pci,netdev=n0",
+            "-device",
+            "qemu-xhci,id=xhci,p2=8,p3=8",
+        ]
         for dev in devices:
             args += ["-device", dev]
         self.lines: list[tuple[float, str]] = []
         self._cv = threading.Condition()
         self._log = open(workdir / "serial.log", "w")  # noqa: SIM115 - closed in stop()
-        self.proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                     stderr=subprocess.STDOUT, text=True, bufsize=1)
+        self.proc = subprocess.Popen(
+            args,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            bufsize=1,
+        )
         threading.Thread(target=self._read, daemon=True).start()
         self.qmp = Qmp(str(self.qmp_path))
 
@@ -53,15 +68,23 @@ class QemuGuest:
             return next((text for _, text in self.lines if pred(text)), None)
 
         with self._cv:
-            if not self._cv.wait_for(lambda: found() is not None or self.proc.poll() is not None,
-                                     timeout) or found() is None:
-                raise AssertionError(f"guest did not print the expected line in {timeout}s; "
-                                     f"see {self.workdir / 'serial.log'}")
+            if (
+                not self._cv.wait_for(
+                    lambda: found() is not None or self.proc.poll() is not None, timeout
+                )
+                or found() is None
+            ):
+                raise AssertionError(
+                    f"guest did not print the expected line in {timeout}s; "
+                    f"see {self.workdir / 'serial.log'}"
+                )
             return found()  # type: ignore[return-value]
 
     def device_add(self, driver: str, dev_id: str, port: int, **props: object) -> float:
         at = time.monotonic()
-        self.qmp.command("device_add", driver=driver, id=dev_id, bus="xhci.0", port=str(port), **props)
+        self.qmp.command(
+            "device_add", driver=driver, id=dev_id, bus="xhci.0", port=str(port), **props
+        )
         return at
 
     def device_del(self, dev_id: str) -> float:
