@@ -41,6 +41,7 @@ from agent.config_parse import (
 )
 
 MATCH_EXAMPLE = '[{vid = "05ba", pid = "000a"}]'
+MATCHES_HINT = f"an array of tables like {MATCH_EXAMPLE}"
 _DEFAULT_PORTS = {"mqtt": 1883, "mqtts": 8883}
 _BROKER_DEFAULTS = BrokerConfig()
 
@@ -87,7 +88,7 @@ MATCH: dict[str, FieldParser] = {"vid": hex_id, "pid": hex_id, "serial": nonempt
 
 def _matches(sec: Section, name: str) -> tuple[UsbMatch, ...]:
     found = []
-    for item in sec.children(name, MATCH_EXAMPLE):
+    for item in sec.children(name, MATCHES_HINT):
         fields = item.fields(MATCH)
         item.require("vid", 'the vendor id as 4 hex digits, like vid = "05ba"')
         item.require("pid", 'the product id as 4 hex digits, like pid = "000a"')
