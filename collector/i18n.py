@@ -184,6 +184,11 @@ ID: Final[dict[str, str]] = {
 STRINGS: Final[dict[Lang, dict[str, str]]] = {"en": EN, "id": ID}
 
 
+def template(lang: Lang, key: str) -> str:
+    """The raw string `key` in `lang`, `{placeholders}` unfilled."""
+    return STRINGS[lang][key]
+
+
 def text(lang: Lang, key: str, **values: object) -> str:
     """The string `key` in `lang`, with `values` filled in (callers escape the result)."""
     return STRINGS[lang][key].format(**values)

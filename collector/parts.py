@@ -99,7 +99,8 @@ def site_rollup(issues: Iterable[PartIssue], sites: Iterable[SiteLike]) -> list[
         by_status = entry.roles.setdefault(issue.role, dict.fromkeys(ORDERABLE_STATUSES, 0))
         by_status[issue.status] += 1
         entry.total += 1
-    return sorted(rollup.values(), key=lambda s: (s.region, s.site))
+    # Named regions first; unregistered sites (no region) last.
+    return sorted(rollup.values(), key=lambda s: (not s.region, s.region, s.site))
 
 
 def parts_csv(issues: Iterable[PartIssue], sites: Iterable[SiteLike]) -> str:

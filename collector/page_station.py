@@ -1,0 +1,164 @@
+"""The station page `/stations/{id}`: components, checks, host health, recent events.
+
+What a technician on the phone with a district office needs: which part is
+missing or failed and since when, whether the network checks pass, whether
+the PC itself is healthy, and the last transitions.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+from aiohttp import web
+
+from agent import protocol
+from agent.protocol import is_valid_id
+from collector.api import now
+from collector.app_keys import FLEET_KEY
+from collector.i18n import Lang, text
+from collector.page_html import (
+    DOWN_STATES,
+    Markup,
+    esc,
+    h,
+    mark,
+    render,
+    request_lang,
+    table,
+    when,
+)
+
+if TYPE_CHECKING:
+    from collector.station import StationView
+
+
+async def station_page_handler(request: web.Request) -> web.Response:
+    lang = request_lang(request)
+    station_id = request.match_info["station"]
+    fleet = request.app[FLEET_KEY]
+    # Checked before lookup: ids come from the URL, anything may arrive here.
+    view = fleet.station(station_id) if is_valid_id(station_id) else None
+    if view is None:
+        header = Markup(f"<h1>{h(lang, 'title')}</h1>")
+        main = Markup(f"<p>{h(lang, 'not_found', station=station_id[:80])}</p>"
+                      f"<p>{h(lang, 'not_found_hint')}</p>{back(lang)}")
+        return render(lang, text(lang, "title"), header, main, status=404)
+    at = now(request.app)
+    sections = (
+        summary(lang, view, at),
+        section(lang, "components", components(lang, view.components, at)),
+        section(lang, "checks", checks(lang, view.checks)),
+        section(lang, "host", host(lang, view.host, at)),
+        section(lang, "unexpected", unexpected(lang, view.unexpected)),
+        section(lang, "events", events(lang, fleet.recent_events(station_id), at)),
+    )
+    title = text(lang, "station_title", station=view.station)
+    header = Markup(f"<h1>{esc(title)}</h1>")
+    return render(lang, title, header, Markup(back(lang) + "".join(sections)))
+
+
+def back(lang: Lang) -> Markup:
+    return Markup(f'<p><a href="/?lang={lang}">{h(lang, "back")}</a></p>')
+
+
+def section(lang: Lang, key: str, body: Markup) -> Markup:
+    return Markup(f"<section><h2>{h(lang, key)}</h2>{body}</section>")
+
+
+def status_cell(lang: Lang, status: str) -> Markup:
+    return Markup(f"{mark(lang, status != 'ok')} {h(lang, f'status_{status}')}")
+
+
+def summary(lang: Lang, view: StationView, at: float) -> Markup:
+    problem = view.state in DOWN_STATES or not (view.ready or view.state == "planned")
+    offset = "" if view.clock_offset_s is None else f"{view.clock_offset_s:+.1f} s"
+    rows = (
+        ("field_state", Markup(f"{mark(lang, problem)} {h(lang, f'state_{view.state}')} "
+                               f"({when(lang, view.state_since, at)})")),
+        ("field_site", esc(view.site)),
+        ("field_profile", esc(view.profile)),
+        ("field_registered", h(lang, "yes" if view.registered else "no")),
+        ("field_hostname", esc(view.hostname)),
+        ("field_agent", esc(view.agent_version)),
+        ("field_heartbeat", when(lang, view.last_heartbeat_ts, at)),
+        ("field_clock_offset", esc(offset)),
+    )
+    items = "".join(f"<dt>{h(lang, key)}</dt><dd>{value}</dd>" for key, value in rows)
+    return Markup(f"<dl>{items}</dl>")
+
+
+def device_text(device: protocol.Device | None) -> str:
+    if device is None:
+        return ""
+    parts = (f"{device.vid}:{device.pid}", device.manufacturer, device.product,
+             device.serial and f"#{device.serial}", device.port, device.speed)
+    return " ".join(p for p in parts if p)
+
+
+def components(lang: Lang, items: Sequence[protocol.Component], at: float) -> Markup:
+    headers = [h(lang, k) for k in ("col_component", "col_kind", "col_required", "col_status",
+                                    "col_since", "col_detail", "col_device")]
+    rows = [
+        (c.required and c.status != "ok",
+         [esc(c.id), esc(c.kind), h(lang, "yes" if c.required else "no"),
+          status_cell(lang, c.status), when(lang, c.since, at), esc(c.detail),
+          esc(device_text(c.device))])
+        for c in items
+    ]
+    return table(headers, rows, lang)
+
+
+def checks(lang: Lang, items: Sequence[protocol.Check]) -> Markup:
+    headers = [h(lang, k) for k in ("col_check", "col_kind", "col_status", "col_latency",
+                                    "col_detail")]
+    rows = [
+        (c.status != "ok",
+         [esc(c.id), esc(c.kind), status_cell(lang, c.status),
+          esc("" if c.latency_s is None else f"{c.latency_s * 1000:.0f} ms"), esc(c.detail)])
+        for c in items
+    ]
+    return table(headers, rows, lang)
+
+
+def host(lang: Lang, info: protocol.Host | None, at: float) -> Markup:
+    if info is None:
+        return Markup(f"<p>{h(lang, 'host_none')}</p>")
+    temp = "" if info.temperature_c is None else f"{info.temperature_c:.0f} °C"
+    rows = [
+        ("host_cpu", esc(f"{info.cpu_ratio:.0%}")),
+        ("host_load", esc(f"{info.load1:.2f}")),
+        ("host_memory", esc(f"{info.memory_used_ratio:.0%}")),
+        ("host_swap", esc(f"{info.swap_used_ratio:.0%}")),
+        ("host_temperature", esc(temp)),
+        ("host_boot", when(lang, info.boot_time, at)),
+    ]
+    items = "".join(f"<dt>{h(lang, key)}</dt><dd>{value}</dd>" for key, value in rows)
+    disks = "".join(
+        "<li>" + h(lang, "host_disk", mount=d.mount, used=f"{d.used_ratio:.0%}",
+                   free=gb(d.free_bytes)) + "</li>"
+        for d in info.disks
+    )
+    return Markup(f"<dl>{items}</dl><ul>{disks}</ul>")
+
+
+def gb(n: int) -> str:
+    return f"{n / 1e9:.1f} GB"
+
+
+def unexpected(lang: Lang, items: Sequence[protocol.UnexpectedDevice]) -> Markup:
+    headers = [h(lang, "col_device"), h(lang, "col_port")]
+    rows = [(True, [esc(f"{d.vid}:{d.pid} {d.product}"), esc(d.port)]) for d in items]
+    return table(headers, rows, lang)
+
+
+def events(lang: Lang, items: Sequence[protocol.Event], at: float) -> Markup:
+    headers = [h(lang, k) for k in ("col_time", "col_component", "col_change", "col_detail")]
+    rows = [
+        (e.to != "ok",
+         [when(lang, e.ts, at), esc(e.component),
+          Markup(f"{h(lang, f'status_{e.from_}')} &rarr; {h(lang, f'status_{e.to}')}"),
+          esc(e.detail)])
+        for e in reversed(items)  # newest first
+    ]
+    return table(headers, rows, lang)
