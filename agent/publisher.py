@@ -1,0 +1,357 @@
+"""The agent's MQTT side (the only paho import in the agent).
+
+One supervisor thread owns the connection life cycle: it builds a fresh paho
+client per attempt (Will = `lost` with that attempt's session number),
+connects, lets paho's threaded loop run the socket, and when the connection
+ends waits a jittered backoff before the next attempt. paho's own reconnect is
+off because its delays have no jitter. Other threads only publish (paho queues
+the packet for its network thread, so the socket has one writer).
+
+On every connect: birth (retained `online` with boot_id and session),
+subscriptions to our ack, command and status topics, then replay of the disk
+queue from the oldest event. Events leave the disk only when the collector
+acks them (see agent.outbox); heartbeats are never queued while offline.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import socket
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion
+
+from agent import protocol
+from agent.backoff import Backoff
+from agent.config import AgentConfig
+from agent.inbound import Inbound
+from agent.log_throttle import LogThrottle
+from agent.outbox import Outbox
+from agent.queue import EventQueue, QueuedEvent
+
+log = logging.getLogger(__name__)
+
+_WATCH_INTERVAL_S = 0.5  # how often the supervisor checks the connection and resends
+
+
+@dataclass
+class PublisherStats:
+    connects: int = 0
+    disconnects: int = 0
+    heartbeats_sent: int = 0
+    events_sent: int = 0
+    acks: int = 0
+    oversize_dropped: int = 0
+    commands: int = 0
+    bad_messages: int = 0
+    rebirths: int = 0  # births republished over a stale Will (added)
+    event_resends: int = 0  # ack timeouts that sent the unacked events again (added)
+
+
+class Publisher:
+    def __init__(
+        self,
+        config: AgentConfig,
+        boot_id: str,
+        queue: EventQueue,
+        *,
+        on_report: Callable[[], None] = lambda: None,
+        clock: Callable[[], float] = time.time,
+        rng: random.Random | None = None,
+        client_id: str | None = None,
+        ack_timeout_s: float = 30.0,
+        max_unacked: int = 500,
+    ) -> None:
+        self.config = config
+        self.boot_id = boot_id
+        self.queue = queue
+        self.stats = PublisherStats()
+        self._broker = config.broker
+        self._clock = clock
+        self._client_id = client_id or self._broker.client_id or f"pantau-agent-{config.station}"
+        self._topic = {kind: protocol.topic_for(config.site, config.station, kind,
+                                                root=self._broker.topic_root)
+                       for kind in protocol.MESSAGE_KINDS}
+        self._outbox = Outbox(queue, clock, ack_timeout_s=ack_timeout_s,
+                              max_unacked=max_unacked, max_payload_bytes=config.max_payload_bytes)
+        self._inbound = Inbound({self._topic[k]: k for k in ("ack", "command", "status")},
+                                self._outbox, on_report=on_report,
+                                republish_birth=self._republish_birth,
+                                max_payload_bytes=config.max_payload_bytes)
+        self._backoff = Backoff(self._broker.reconnect_min_s, self._broker.reconnect_max_s, rng)
+        self._throttle = LogThrottle(log)
+        self._lock = threading.Lock()  # guards _client, _connected, _session
+        self._client: mqtt.Client | None = None
+        self._connected = False
+        self._session = 0
+        self._stopping = False
+        self._stop_event = threading.Event()
+        self._wake = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._tick = time.monotonic()
+
+    # --- public API ------------------------------------------------------------
+
+    def start(self) -> None:
+        """Connect in the background and keep reconnecting until `stop`."""
+        if self._thread is not None:
+            return
+        self._thread = threading.Thread(target=self._supervise, name="pantau-mqtt", daemon=True)
+        self._thread.start()
+
+    def stop(self, reason: str = "shutdown", timeout: float = 5.0) -> None:
+        """Publish `offline` (retained, waits for its PUBACK), DISCONNECT (no Will), join."""
+        deadline = time.monotonic() + timeout
+        self._stopping = True
+        client = self._live_client()
+        if client is not None:
+            status = protocol.Status(state="offline", boot_id=self.boot_id,
+                                     session=self._session, ts=self._clock(), reason=reason)
+            info = self._publish(client, "status", protocol.encode(status), retain=True)
+            try:
+                if info is not None:
+                    info.wait_for_publish(max(0.0, deadline - time.monotonic()))
+            except (RuntimeError, ValueError) as exc:
+                log.warning("offline status not confirmed by the broker: %s", exc)
+        self._stop_event.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(max(0.1, deadline - time.monotonic()))
+
+    def publish_heartbeat(self, hb: protocol.Heartbeat) -> bool:
+        """Send `hb` retained; False (and not queued) when offline or over the payload cap."""
+        try:
+            data = protocol.encode(hb, limit=self.config.max_payload_bytes)
+        except protocol.PayloadTooLarge as exc:
+            self.stats.oversize_dropped += 1
+            self._throttle.warning("oversize-heartbeat", "heartbeat not sent: %s", exc)
+            return False
+        client = self._live_client()
+        if client is None or self._publish(client, "heartbeat", data, retain=True) is None:
+            return False
+        self.stats.heartbeats_sent += 1
+        return True
+
+    def flush_events(self) -> int:
+        """Send queued events not yet in flight, in order; safe from any thread."""
+        if self._live_client() is None:
+            return 0
+        sent = self._outbox.flush(self._send_event)
+        resends, oversize = self._outbox.take_counts()
+        self.stats.events_sent += sent
+        self.stats.event_resends += resends
+        self.stats.oversize_dropped += oversize
+        return sent
+
+    def kill_for_test(self) -> None:
+        """Drop the socket without DISCONNECT: the broker fires our Will; we reconnect."""
+        with self._lock:
+            client = self._client
+        if client is not None:
+            _shut_socket(client)
+
+    @property
+    def connected(self) -> bool:
+        return self._connected
+
+    @property
+    def session(self) -> int:
+        return self._session
+
+    def healthy(self) -> bool:
+        """The supervisor thread runs and has looked at the connection recently."""
+        thread = self._thread
+        stale_after = self._broker.connect_timeout_s + 10.0
+        return (thread is not None and thread.is_alive()
+                and time.monotonic() - self._tick < stale_after)
+
+    # --- supervisor thread -----------------------------------------------------
+
+    def _supervise(self) -> None:
+        while not self._stop_event.is_set():
+            try:
+                connected_for = self._one_connection()
+            except Exception:  # never let the supervisor die: it is the watchdog's signal
+                log.exception("unexpected error in the MQTT supervisor; reconnecting")
+                connected_for = 0.0
+            if self._stop_event.is_set():
+                break
+            if connected_for >= max(self._broker.reconnect_max_s, self._broker.keepalive_s):
+                self._backoff.reset()  # a flapping connection keeps backing off
+            self._sleep(self._backoff.next_delay())
+
+    def _sleep(self, delay: float) -> None:
+        end = time.monotonic() + delay
+        while not self._stop_event.is_set() and (left := end - time.monotonic()) > 0:
+            self._tick = time.monotonic()
+            self._stop_event.wait(min(left, 1.0))
+
+    def _one_connection(self) -> float:
+        """One connect attempt and its life; returns how long it was connected (s)."""
+        attempt = self._session + 1
+        self._tick = time.monotonic()
+        try:
+            client = self._new_client(attempt)
+            client.connect(self._broker.host, self._broker.port, self._broker.keepalive_s)
+        except (OSError, ValueError) as exc:
+            self._throttle.warning("connect", "cannot connect to the broker at %s:%d: %s "
+                                   "(retrying with backoff)", self._broker.host,
+                                   self._broker.port, exc)
+            return 0.0
+        with self._lock:
+            self._client = client
+        client.user_data_set(attempt)
+        client.loop_start()
+        try:
+            return self._watch(client)
+        finally:
+            self._teardown(client)
+            if self._session == attempt:  # this attempt did connect
+                self.stats.disconnects += 1
+
+    def _watch(self, client: mqtt.Client) -> float:
+        thread: threading.Thread | None = client._thread  # paho's network thread
+        deadline = time.monotonic() + self._broker.connect_timeout_s
+        connected_at: float | None = None
+        while thread is not None and thread.is_alive() and not self._stop_event.is_set():
+            self._tick = now = time.monotonic()
+            if self._connected:
+                connected_at = connected_at or now
+                self.flush_events()  # catches ack timeouts and anything nobody flushed
+            elif connected_at is not None:
+                break
+            elif now > deadline:
+                log.warning("no CONNACK from %s:%d within %.0f s; reconnecting",
+                            self._broker.host, self._broker.port, self._broker.connect_timeout_s)
+                break
+            self._wake.wait(_WATCH_INTERVAL_S)
+            self._wake.clear()
+        return 0.0 if connected_at is None else time.monotonic() - connected_at
+
+    def _teardown(self, client: mqtt.Client) -> None:
+        with self._lock:
+            self._connected = False
+        if self._stop_event.is_set():
+            client.disconnect()  # DISCONNECT after whatever is queued: the Will is discarded
+        else:
+            _shut_socket(client)
+        client.loop_stop()
+
+    # --- paho client and callbacks (network thread) ----------------------------
+
+    def _new_client(self, session: int) -> mqtt.Client:
+        client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=self._client_id,
+                             clean_session=True, protocol=mqtt.MQTTv311,
+                             reconnect_on_failure=False)
+        client.connect_timeout = self._broker.connect_timeout_s
+        will = protocol.Status(state="lost", boot_id=self.boot_id, session=session)
+        client.will_set(self._topic["status"], protocol.encode(will), qos=1, retain=True)
+        if self._broker.username:
+            client.username_pw_set(self._broker.username, self._read_password())
+        if self._broker.tls:
+            b = self._broker
+            client.tls_set(ca_certs=_str(b.ca_file), certfile=_str(b.cert_file),
+                           keyfile=_str(b.key_file))
+        client.on_connect = self._on_connect
+        client.on_disconnect = self._on_disconnect
+        client.on_message = self._on_message
+        return client
+
+    def _read_password(self) -> str | None:
+        path = self._broker.password_file
+        if path is None:
+            return None
+        try:  # read at every attempt so a rotated password applies without a restart
+            return path.read_text(encoding="utf-8").rstrip("\r\n")
+        except OSError as exc:
+            raise OSError(f"cannot read broker password_file {path}: {exc.strerror}") from None
+
+    def _on_connect(self, client: mqtt.Client, session: int, _flags: Any,
+                    reason: Any, _props: Any) -> None:
+        try:
+            if reason.is_failure:
+                self._throttle.warning("refused", "broker refused the connection: %s (check "
+                                       "username, password_file and the broker ACL)", reason)
+                return
+            self._outbox.restart()  # before `connected`: no flush may use the old cursor
+            with self._lock:
+                self._session = session
+                self._connected = True
+            self.stats.connects += 1
+            self._publish_birth(client)
+            client.subscribe([(self._topic[k], 1) for k in ("ack", "command", "status")])
+            self.flush_events()
+        except Exception:
+            log.exception("error handling CONNACK")
+
+    def _on_disconnect(self, client: mqtt.Client, _userdata: Any, _flags: Any,
+                       reason: Any, _props: Any) -> None:
+        with self._lock:
+            was_connected = self._connected and client is self._client
+            if was_connected:
+                self._connected = False
+        if was_connected and not self._stopping:
+            log.warning("lost the broker connection: %s", reason)
+        self._wake.set()
+
+    def _on_message(self, client: mqtt.Client, _userdata: Any, msg: Any) -> None:
+        live = self._connected and not self._stopping
+        outcome = self._inbound.handle(msg.topic, bytes(msg.payload), live=live)
+        if outcome == "ack":
+            self.stats.acks += 1
+            self.flush_events()  # the window has room again
+        elif outcome == "command":
+            self.stats.commands += 1
+        elif outcome == "bad":
+            self.stats.bad_messages += 1
+        elif outcome == "rebirth":
+            self.stats.rebirths += 1
+
+    # --- publishing helpers ----------------------------------------------------
+
+    def _publish_birth(self, client: mqtt.Client) -> None:
+        birth = protocol.Status(state="online", boot_id=self.boot_id, session=self._session,
+                                ts=self._clock())
+        self._publish(client, "status", protocol.encode(birth), retain=True)
+
+    def _republish_birth(self) -> None:
+        client = self._live_client()
+        if client is not None:
+            self._publish_birth(client)
+
+    def _send_event(self, event: QueuedEvent) -> bool:
+        client = self._live_client()
+        return client is not None and self._publish(client, "event", event.payload) is not None
+
+    def _publish(self, client: mqtt.Client, kind: protocol.MessageKind, data: bytes,
+                 retain: bool = False) -> mqtt.MQTTMessageInfo | None:
+        info = client.publish(self._topic[kind], data, qos=1, retain=retain)
+        if info.rc != mqtt.MQTT_ERR_SUCCESS:
+            self._throttle.warning(f"publish-{kind}", "could not publish %s: %s", kind,
+                                   mqtt.error_string(info.rc))
+            return None
+        return info
+
+    def _live_client(self) -> mqtt.Client | None:
+        with self._lock:
+            return self._client if self._connected else None
+
+
+def _shut_socket(client: mqtt.Client) -> None:
+    # shutdown (not close) wakes paho's select with EOF, so its thread notices at once.
+    sock = client.socket()
+    try:
+        if isinstance(sock, socket.socket):  # includes ssl.SSLSocket
+            sock.shutdown(socket.SHUT_RDWR)
+    except OSError:
+        pass  # already gone
+
+
+def _str(path: object) -> str | None:
+    return None if path is None else str(path)

@@ -1,0 +1,268 @@
+"""The agent's on-disk event journal (SQLite): events stay here until the collector acks them.
+
+Durability choice: WAL with synchronous=FULL. Events are rare (component
+transitions), so one fsync of the WAL per append costs nothing, and FULL makes
+"durable before append returns" true across a power cut; NORMAL+WAL would only
+keep the file consistent and could lose the last events. WAL also lets the
+probe loop append while the network thread reads without blocking each other.
+
+Nothing here raises into the probe loop after start: a failed append is
+counted as dropped and logged once. A corrupt file is set aside at open.
+"""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from agent import protocol
+from agent.config import QueueConfig
+
+log = logging.getLogger(__name__)
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS events (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,  -- insertion order = replay order
+    boot_id TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    ts REAL NOT NULL,
+    queued_at REAL NOT NULL,
+    payload BLOB NOT NULL,
+    UNIQUE (boot_id, seq)
+);
+"""
+_DISK_FULL_DROP_FRACTION = 0.1  # share of the oldest events dropped to make room when full
+
+
+@dataclass(frozen=True, slots=True)
+class QueuedEvent:
+    boot_id: str
+    seq: int
+    ts: float
+    payload: bytes
+    rowid: int = field(default=0, compare=False)  # position in the journal (added field)
+
+
+class QueueError(Exception):
+    """The queue file cannot be opened or created at all (not even set aside)."""
+
+
+class EventQueue:
+    def __init__(self, config: QueueConfig, clock: Callable[[], float] = time.time) -> None:
+        self.path = Path(config.path)
+        self.set_aside: list[Path] = []
+        self._config = config
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._dropped = 0
+        self._db = self._open_or_set_aside()
+        self._bytes = self._scalar("SELECT COALESCE(SUM(LENGTH(payload)), 0) FROM events")
+        self.enforce_bounds()
+
+    # --- opening -------------------------------------------------------------
+
+    def _open_or_set_aside(self) -> sqlite3.Connection:
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise QueueError(f"cannot create queue directory {self.path.parent}: {exc}; "
+                             "create it writable for the agent user") from exc
+        try:
+            return self._open()
+        except sqlite3.DatabaseError as exc:
+            aside = self.path.with_name(f"{self.path.name}.corrupt-{int(self._clock())}")
+            log.error("event queue %s is unreadable (%s); moved aside to %s, starting empty",
+                      self.path, exc, aside)
+            self._move_aside(aside)
+        try:
+            return self._open()
+        except sqlite3.DatabaseError as exc:
+            raise QueueError(f"cannot create event queue {self.path}: {exc}; "
+                             "check the disk and the directory's permissions") from exc
+
+    def _open(self) -> sqlite3.Connection:
+        db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
+        try:
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA synchronous=FULL")
+            row = db.execute("PRAGMA quick_check").fetchone()
+            if row is None or row[0] != "ok":
+                raise sqlite3.DatabaseError(f"quick_check: {row}")
+            db.executescript(_SCHEMA)
+        except sqlite3.DatabaseError:
+            db.close()
+            raise
+        return db
+
+    def _move_aside(self, aside: Path) -> None:
+        try:
+            self.path.rename(aside)
+        except OSError as exc:
+            raise QueueError(f"cannot move corrupt queue {self.path} aside: {exc}") from exc
+        self.set_aside.append(aside)
+        for suffix in ("-wal", "-shm"):  # stale journals belong to the old file
+            side = self.path.with_name(self.path.name + suffix)
+            if side.exists():
+                side.rename(aside.with_name(aside.name + suffix))
+
+    # --- writing -------------------------------------------------------------
+
+    def append(self, event: protocol.Event) -> None:
+        """Store `event` durably (fsynced) before returning; never raises."""
+        try:
+            payload = protocol.encode(event)
+        except protocol.PayloadTooLarge as exc:
+            self._count_dropped(1, f"event {event.boot_id}/{event.seq} not queued: {exc}")
+            return
+        row = (event.boot_id, event.seq, event.ts, self._clock(), payload)
+        with self._lock:
+            try:
+                self._insert_making_room(row)
+                if self._bytes > self._config.max_bytes:
+                    self._drop_oldest_until(self._config.max_bytes)
+            except sqlite3.Error as exc:  # the probe loop must go on; the loss is counted
+                self._count_dropped(1, f"event {event.boot_id}/{event.seq} lost: {exc}")
+
+    def _insert_making_room(self, row: tuple[str, int, float, float, bytes]) -> None:
+        try:
+            self._insert(row)
+        except sqlite3.OperationalError as exc:
+            if "full" not in str(exc):
+                raise
+            count = self._scalar("SELECT COUNT(*) FROM events")
+            drop = max(1, int(count * _DISK_FULL_DROP_FRACTION))
+            log.error("event queue %s: disk full (%s), dropping the %d oldest events "
+                      "to make room", self.path, exc, drop)
+            self._dropped += self._delete_oldest(drop)
+            self._insert(row)  # once; a second failure is counted by append
+
+    def _insert(self, row: tuple[str, int, float, float, bytes]) -> None:
+        cur = self._db.execute(
+            "INSERT OR IGNORE INTO events (boot_id, seq, ts, queued_at, payload) "
+            "VALUES (?, ?, ?, ?, ?)", row)
+        if cur.rowcount:
+            self._bytes += len(row[4])
+        else:  # (boot_id, seq) is already queued: the collector would dedupe it anyway
+            log.warning("event %s/%s is already queued; kept the first copy", row[0], row[1])
+
+    # --- reading and acking --------------------------------------------------
+
+    def pending(
+        self, limit: int = 100, after: tuple[str, int] | None = None, *, after_rowid: int = 0
+    ) -> list[QueuedEvent]:
+        """Queued events, oldest first. `after=(boot_id, seq)` continues after that event;
+        if it is no longer queued this starts from the oldest (re-sending is harmless: the
+        collector de-duplicates). `after_rowid` continues after a `QueuedEvent.rowid`."""
+        with self._lock:
+            start = after_rowid
+            if after is not None:
+                start = self._scalar(
+                    "SELECT COALESCE((SELECT id FROM events WHERE boot_id = ? AND seq = ?), 0)",
+                    after)
+            rows = self._db.execute(
+                "SELECT boot_id, seq, ts, payload, id FROM events WHERE id > ? "
+                "ORDER BY id LIMIT ?", (start, limit)).fetchall()
+        return [QueuedEvent(b, s, t, bytes(p), rowid) for b, s, t, p, rowid in rows]
+
+    def ack(self, boot_id: str, seq: int) -> int:
+        """Delete `boot_id`'s events with seq <= `seq` (the collector stored them)."""
+        with self._lock, self._transaction():
+            where = "FROM events WHERE boot_id = ? AND seq <= ?"
+            size = self._scalar(f"SELECT COALESCE(SUM(LENGTH(payload)), 0) {where}",
+                                (boot_id, seq))
+            deleted = self._db.execute(f"DELETE {where}", (boot_id, seq)).rowcount
+            self._bytes -= size
+        return int(deleted)
+
+    def discard(self, boot_id: str, seq: int) -> bool:
+        """Remove one event that can never be sent (e.g. over the payload cap); counted dropped."""
+        with self._lock:
+            size = self._scalar("SELECT COALESCE(SUM(LENGTH(payload)), 0) FROM events "
+                                "WHERE boot_id = ? AND seq = ?", (boot_id, seq))
+            cur = self._db.execute("DELETE FROM events WHERE boot_id = ? AND seq = ?",
+                                   (boot_id, seq))
+            self._bytes -= size
+            self._dropped += cur.rowcount
+        return bool(cur.rowcount)
+
+    # --- bounds --------------------------------------------------------------
+
+    def enforce_bounds(self) -> int:
+        """Drop events older than max_age_s, then the oldest beyond max_bytes."""
+        with self._lock:
+            try:
+                dropped = self._drop_older_than(self._clock() - self._config.max_age_s)
+                dropped += self._drop_oldest_until(self._config.max_bytes)
+            except sqlite3.Error as exc:
+                log.error("event queue %s: could not enforce bounds: %s", self.path, exc)
+                return 0
+        return dropped
+
+    def _drop_older_than(self, cutoff: float) -> int:
+        with self._transaction():
+            size = self._scalar("SELECT COALESCE(SUM(LENGTH(payload)), 0) FROM events "
+                                "WHERE queued_at < ?", (cutoff,))
+            count = int(self._db.execute("DELETE FROM events WHERE queued_at < ?",
+                                         (cutoff,)).rowcount)
+            self._bytes -= size
+        if count:
+            self._count_dropped(count, f"{count} events older than "
+                                       f"{self._config.max_age_s:.0f} s dropped unacked")
+        return count
+
+    def _drop_oldest_until(self, max_bytes: int) -> int:
+        dropped = 0
+        while self._bytes > max_bytes:
+            dropped += self._delete_oldest(100)
+        if dropped:
+            self._count_dropped(dropped, f"{dropped} oldest events dropped: queue over "
+                                         f"{max_bytes} bytes")
+        return dropped
+
+    def _delete_oldest(self, count: int) -> int:
+        with self._transaction():
+            ids = "SELECT id FROM events ORDER BY id LIMIT ?"
+            size = self._scalar("SELECT COALESCE(SUM(LENGTH(payload)), 0) FROM events "
+                                f"WHERE id IN ({ids})", (count,))
+            deleted = int(self._db.execute(f"DELETE FROM events WHERE id IN ({ids})",
+                                           (count,)).rowcount)
+            # Nothing left to delete means the running total drifted: trust the table.
+            self._bytes = 0 if not deleted else self._bytes - size
+        return deleted
+
+    # --- bookkeeping ---------------------------------------------------------
+
+    @property
+    def dropped_total(self) -> int:
+        return self._dropped
+
+    def __len__(self) -> int:
+        with self._lock:
+            return self._scalar("SELECT COUNT(*) FROM events")
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    def _count_dropped(self, count: int, why: str) -> None:
+        self._dropped += count
+        log.error("event queue %s: %s", self.path, why)
+
+    def _scalar(self, sql: str, params: tuple[object, ...] = ()) -> int:
+        return int(self._db.execute(sql, params).fetchone()[0])
+
+    @contextmanager
+    def _transaction(self) -> Iterator[None]:
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        self._db.execute("COMMIT")
