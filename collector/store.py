@@ -35,7 +35,7 @@ CREATE INDEX IF NOT EXISTS events_site ON events (site, id);
 CREATE INDEX IF NOT EXISTS events_received ON events (received);
 CREATE TABLE IF NOT EXISTS transitions (
     id INTEGER PRIMARY KEY,
-    station TEXT NOT NULL, site TEXT NOT NULL, old TEXT NOT NULL, new TEXT NOT NULL,
+    station TEXT NOT NULL, site TEXT NOT NULL, old TEXT, new TEXT NOT NULL,
     at REAL NOT NULL, reason TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS transitions_station ON transitions (station, id);
@@ -70,7 +70,7 @@ class StoredTransition:
     id: int
     station: str
     site: str
-    old: str
+    old: str | None  # None: the first state the collector knew the station in
     new: str
     at: float
     reason: str
@@ -84,7 +84,7 @@ class TransitionLike(Protocol):
     @property
     def site(self) -> str: ...
     @property
-    def old(self) -> str: ...
+    def old(self) -> str | None: ...
     @property
     def new(self) -> str: ...
     @property

@@ -1,0 +1,205 @@
+"""The collector's aiohttp application: shared objects, background tasks, routes.
+
+Start-up order (aiohttp `cleanup_ctx`, torn down in reverse):
+store open + Fleet de-dup marks restored → MQTT session → history flusher →
+fleet ticker and retention → process sampler → registry reload on SIGHUP.
+In reverse, the flusher's last commit publishes its acks while the MQTT
+session is still up, and the store closes last.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from importlib.metadata import PackageNotFoundError, version
+from typing import Final
+
+from aiohttp import web
+
+from collector import process_metrics
+from collector.api import add_api_routes
+from collector.app_keys import CONFIG_KEY, FLEET_KEY, HEALTH_KEY, STATS_KEY, STORE_KEY, Health
+from collector.config import CollectorConfig
+from collector.dispatch import Dispatcher
+from collector.exposition import CONTENT_TYPE, MetricsRenderer
+from collector.fleet import Fleet
+from collector.history import History
+from collector.ingest import IngestSession
+from collector.page import add_page_routes
+from collector.registry import Registry, RegistryError, load_registry
+from collector.stats import IngestStats
+from collector.store import Store, StoreError
+
+log = logging.getLogger(__name__)
+
+TICK_S: Final = 1.0
+PROCESS_SAMPLE_S: Final = 5.0
+PRUNE_EVERY_S: Final = 3600.0
+
+HISTORY_KEY: Final = web.AppKey("pantau_history", History)
+INGEST_KEY: Final = web.AppKey("pantau_ingest", IngestSession)
+RENDERER_KEY: Final = web.AppKey("pantau_renderer", MetricsRenderer)
+PROCESS_KEY: Final[web.AppKey[process_metrics.ProcessSample | None]] = web.AppKey("pantau_process")
+CLOCK_KEY: Final[web.AppKey[Callable[[], float]]] = web.AppKey("pantau_clock")
+_PRUNED_KEY: Final = web.AppKey("pantau_pruned_at", float)
+
+
+def collector_version() -> str:
+    try:
+        return version("pantau")
+    except PackageNotFoundError:
+        return "0.0.0+unknown"
+
+
+def build_app(
+    config: CollectorConfig, registry: Registry, *, clock: Callable[[], float] = time.time
+) -> web.Application:
+    app = web.Application()
+    fleet = Fleet(registry, now=clock(), stale_factor=config.state.stale_factor)
+    stats, health = IngestStats(), Health()
+    store = Store(config.state.data_dir, config.state.retention_days)
+    history = History(store)
+    dispatcher = Dispatcher(fleet, stats, history, config.topic_root)
+    app[CONFIG_KEY], app[FLEET_KEY], app[STATS_KEY] = config, fleet, stats
+    app[STORE_KEY], app[HEALTH_KEY], app[HISTORY_KEY] = store, health, history
+    app[INGEST_KEY] = IngestSession(config, dispatcher, stats, health, clock=clock)
+    app[RENDERER_KEY] = MetricsRenderer(collector_version())
+    app[PROCESS_KEY], app[CLOCK_KEY] = None, clock
+    app.cleanup_ctx.extend([
+        _store_ctx, _ingest_ctx, _history_ctx, _every(TICK_S, _tick),
+        _every(PROCESS_SAMPLE_S, _sample_process), _registry_reload_ctx,
+    ])
+    app.router.add_get("/metrics", metrics_handler)
+    app.router.add_get("/healthz", healthz_handler)
+    app.router.add_get("/readyz", readyz_handler)
+    add_api_routes(app)
+    add_page_routes(app)
+    return app
+
+
+# --- routes ------------------------------------------------------------------
+
+async def metrics_handler(request: web.Request) -> web.Response:
+    app = request.app
+    body = app[RENDERER_KEY].render(app[FLEET_KEY], app[STATS_KEY], app[PROCESS_KEY])
+    return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE})
+
+
+async def healthz_handler(request: web.Request) -> web.Response:
+    return web.json_response({"status": "ok"})
+
+
+async def readyz_handler(request: web.Request) -> web.Response:
+    health = request.app[HEALTH_KEY]
+    if health.ready:
+        return web.json_response({"ready": True})
+    return web.json_response({"ready": False, "reason": health.reason()}, status=503)
+
+
+# --- background work ---------------------------------------------------------
+
+async def _store_ctx(app: web.Application) -> AsyncIterator[None]:
+    store = app[STORE_KEY]
+    await store.open()
+    marks = await asyncio.to_thread(store.event_marks)
+    app[FLEET_KEY].restore_event_marks(marks)
+    log.info("history at %s (%d event streams restored)", store.path, len(marks))
+    yield
+    await store.close()
+
+
+async def _ingest_ctx(app: web.Application) -> AsyncIterator[None]:
+    session = app[INGEST_KEY]
+    async with _running(session.run()):
+        yield
+        await session.stop()
+
+
+async def _history_ctx(app: web.Application) -> AsyncIterator[None]:
+    async with _running(app[HISTORY_KEY].run(app[INGEST_KEY].publish_ack)):
+        yield
+
+
+def _every(
+    period_s: float, step: Callable[[web.Application], Awaitable[None]]
+) -> Callable[[web.Application], AsyncIterator[None]]:
+    async def loop(app: web.Application) -> None:
+        while True:
+            try:
+                await step(app)
+            except Exception:  # a failing step must not stop the others or the next run
+                log.exception("periodic task %s failed", step.__name__)
+            await asyncio.sleep(period_s)
+
+    async def ctx(app: web.Application) -> AsyncIterator[None]:
+        async with _running(loop(app)):
+            yield
+
+    return ctx
+
+
+async def _tick(app: web.Application) -> None:
+    fleet = app[FLEET_KEY]
+    now = app[CLOCK_KEY]()
+    fleet.tick(now)
+    app[HISTORY_KEY].add_transitions(fleet.drain_transitions())
+    last = app.get(_PRUNED_KEY, 0.0)
+    if now - last >= PRUNE_EVERY_S:
+        app[_PRUNED_KEY] = now
+        try:
+            deleted = await app[STORE_KEY].prune(now)
+        except StoreError as exc:
+            log.warning("history retention not applied: %s", exc)
+            return
+        if deleted:
+            log.info("history retention: %d old rows deleted", deleted)
+
+
+async def _sample_process(app: web.Application) -> None:
+    try:
+        app[PROCESS_KEY] = await asyncio.to_thread(process_metrics.sample)
+    except OSError:
+        app[PROCESS_KEY] = None  # no /proc: the process_* families are left out
+
+
+async def _registry_reload_ctx(app: web.Application) -> AsyncIterator[None]:
+    path = app[CONFIG_KEY].registry
+    loop = asyncio.get_running_loop()
+    if path is not None:
+        with contextlib.suppress(NotImplementedError, RuntimeError):  # no signals off main thread
+            loop.add_signal_handler(signal.SIGHUP, lambda: reload_registry(app))
+    yield
+    if path is not None:
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.remove_signal_handler(signal.SIGHUP)
+
+
+def reload_registry(app: web.Application) -> bool:
+    """Re-read the registry file; on error keep the current one (state is never lost)."""
+    path = app[CONFIG_KEY].registry
+    if path is None:
+        return False
+    try:
+        registry = load_registry(path)
+    except RegistryError as exc:
+        log.error("registry not reloaded, keeping the current one: %s", exc)
+        return False
+    app[FLEET_KEY].set_registry(registry, app[CLOCK_KEY]())
+    log.info("registry reloaded from %s: %d stations", path, len(registry.stations))
+    return True
+
+
+@contextlib.asynccontextmanager
+async def _running(coro: Awaitable[None]) -> AsyncIterator[asyncio.Task[None]]:
+    """Run `coro` as a task for the duration of the block; cancel and await it after."""
+    task = asyncio.ensure_future(coro)
+    try:
+        yield task
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task

@@ -1,0 +1,74 @@
+"""One MQTT message in: decode, apply to the Fleet, count, buffer history and acks.
+
+Runs inline in the MQTT read callback on the event-loop thread (no hop to
+another thread or task: at fleet scale the hand-off would cost more than the
+work). Pure apart from logging, so it is tested without a broker.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Final
+
+from agent.log_throttle import LogThrottle
+from agent.protocol import Event, Heartbeat, Rejected, Status, TopicParts, decode_message
+from collector.fleet import EventOutcome, Fleet, Outcome
+from collector.history import History
+from collector.stats import IngestStats
+
+log = logging.getLogger(__name__)
+_SHOWN: Final = 200  # characters of a topic / reason shown in a log line
+
+
+class Dispatcher:
+    def __init__(self, fleet: Fleet, stats: IngestStats, history: History, root: str) -> None:
+        self.fleet = fleet
+        self._stats = stats
+        self._history = history
+        self._root = root
+        # Anyone who can publish can make us log: one line per reason per minute.
+        self._throttle = LogThrottle(log)
+
+    def handle(self, topic: str, payload: bytes, now: float) -> None:
+        try:
+            parts, msg = decode_message(topic, payload, self._root)
+        except Rejected as exc:
+            self._reject(exc.reason, topic, exc.detail)
+            return
+        if isinstance(msg, Heartbeat):
+            self._count("heartbeat", topic, self.fleet.apply_heartbeat(msg, now))
+        elif isinstance(msg, Event):
+            self._event(parts, msg, topic, now)
+        elif isinstance(msg, Status):
+            outcome = self.fleet.apply_status(parts.site, parts.station, msg, now)
+            self._count("status", topic, outcome)
+        # ack / command: we do not subscribe to them; a broker that sends them anyway is ignored
+
+    def _event(self, parts: TopicParts, ev: Event, topic: str, now: float) -> None:
+        if self._history.full:
+            # Not applied, so the Fleet does not mark it seen; not acked, so the
+            # agent keeps it and sends it again once the store has caught up.
+            self._throttle.warning("history-full", "history buffer full: event %s deferred",
+                                   topic[:_SHOWN])
+            return
+        outcome = self.fleet.apply_event(ev, now)
+        if outcome.new:
+            self._history.add_event(ev, now)
+        if outcome.ack_seq is not None:
+            # Duplicates are acked again too: the agent may have missed the first ack.
+            self._history.add_ack(parts.site, ev.station, ev.boot_id, outcome.ack_seq)
+        self._count("event", topic, outcome)
+
+    def _count(self, kind: str, topic: str, outcome: Outcome | EventOutcome) -> None:
+        if outcome.reason:  # refused, or (events) accepted but only a duplicate
+            self._reject(outcome.reason, topic, f"{kind} {outcome.reason}")
+            return
+        self._stats.accept(kind)
+        if outcome.unregistered:
+            self._stats.unregistered_messages += 1
+
+    def _reject(self, reason: str, topic: str, detail: str) -> None:
+        self._stats.reject(reason)
+        if reason != "duplicate":  # a duplicate is normal after a reconnect
+            self._throttle.warning(reason, "rejected message on %s: %s",
+                                   topic[:_SHOWN], detail[:_SHOWN])

@@ -1,0 +1,312 @@
+"""The collector's MQTT session: the only paho import on the collector side.
+
+paho runs in its "external event loop" mode: the socket is watched by the
+asyncio loop (`add_reader`/`add_writer`) and `loop_read`/`loop_write`/
+`loop_misc` are called from loop callbacks, so `on_message` runs on the loop
+thread and applies each message to the Fleet inline — no per-message thread or
+task hand-off (measured: that hand-off halves throughput). Only the blocking
+TCP/TLS connect runs in a worker thread; paho's socket callbacks fired there
+are marshalled back to the loop.
+
+Session: fixed client id, MQTT 3.1.1 clean_session=False, so QoS 1 status and
+event messages published while the collector restarts wait at the broker.
+Heartbeats are subscribed at QoS 0 on purpose: the broker then does not queue
+them for an offline collector (each one supersedes the last and the retained
+copy restores state on subscribe), so they cannot crowd events out of the
+broker's per-client queue (Mosquitto's max_queued_messages).
+
+Retained state is "loaded" when a marker we publish to our own sync topic
+right after the SUBACK comes back: the broker queues it behind the retained
+messages that subscription produced. If the broker's ACL drops the marker, a
+fallback declares the state loaded after RETAINED_QUIET_S without retained
+messages.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import select
+import ssl
+import threading
+import time
+from collections.abc import Callable
+from typing import Any, Final
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion
+
+from agent.backoff import Backoff
+from agent.log_throttle import LogThrottle
+from agent.protocol import Ack, encode, subscription_filters, topic_for
+from collector.app_keys import Health
+from collector.config import CollectorConfig
+from collector.dispatch import Dispatcher
+from collector.stats import IngestStats
+
+log = logging.getLogger(__name__)
+
+READ_BURST: Final = 2000  # packets per readable callback, so HTTP and timers still get turns
+RETAINED_QUIET_S: Final = 2.0
+_OK: Final = mqtt.MQTT_ERR_SUCCESS
+
+
+class IngestError(Exception):
+    """The MQTT session cannot be set up from this configuration."""
+
+
+def subscriptions(config: CollectorConfig) -> list[tuple[str, int]]:
+    root, sites = config.topic_root, config.sites
+    qos1 = subscription_filters(("status", "event"), sites, root)
+    qos0 = subscription_filters(("heartbeat",), sites, root)
+    return [(f, 1) for f in qos1] + [(f, 0) for f in qos0] + [(sync_topic(config), 1)]
+
+
+def sync_topic(config: CollectorConfig) -> str:
+    client_id = str(config.broker.client_id).replace("/", "_").replace("+", "_").replace("#", "_")
+    return f"{config.topic_root}/collector/{client_id}/sync"
+
+
+def make_client(config: CollectorConfig) -> mqtt.Client:
+    b = config.broker
+    client = mqtt.Client(
+        CallbackAPIVersion.VERSION2, client_id=b.client_id or "",
+        clean_session=False, protocol=mqtt.MQTTv311,
+    )
+    if b.username is not None:
+        client.username_pw_set(b.username, _read_secret(b.password_file))
+    if b.tls:
+        client.tls_set(
+            ca_certs=_opt(b.ca_file), certfile=_opt(b.cert_file), keyfile=_opt(b.key_file)
+        )
+    client.connect_timeout = b.connect_timeout_s
+    client.max_inflight_messages_set(100)  # acks in flight; the rest wait in paho's queue
+    client.connect_async(b.host, b.port, keepalive=b.keepalive_s)
+    return client
+
+
+def _opt(value: object | None) -> str | None:
+    return None if value is None else str(value)
+
+
+def _read_secret(path: object | None) -> str | None:
+    if path is None:
+        return None
+    try:
+        with open(str(path), encoding="utf-8") as f:
+            return f.read().strip()
+    except OSError as exc:
+        raise IngestError(f"cannot read broker password_file {path}: {exc.strerror}") from None
+
+
+class IngestSession:
+    def __init__(
+        self, config: CollectorConfig, dispatcher: Dispatcher, stats: IngestStats,
+        health: Health, *, clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._config = config
+        self._dispatcher = dispatcher
+        self._stats = stats
+        self._health = health
+        self._clock = clock
+        self._sync_topic = sync_topic(config)
+        self._backoff = Backoff(config.broker.reconnect_min_s, config.broker.reconnect_max_s)
+        self._throttle = LogThrottle(log)
+        self._client = make_client(config)
+        self._watch = _SocketWatch(self._client)
+        self._install_callbacks()
+        self._stopping = False
+        self._sub_mid: int | None = None
+        self._last_retained = 0.0
+        self._fallback: asyncio.Task[None] | None = None
+        self._up = asyncio.Event()
+        self._down = asyncio.Event()
+
+    def _install_callbacks(self) -> None:
+        c = self._client
+        c.on_connect, c.on_disconnect = self._on_connect, self._on_disconnect
+        c.on_subscribe, c.on_message = self._on_subscribe, self._on_message
+        self._watch.install()
+
+    # --- session loop --------------------------------------------------------
+
+    async def run(self) -> None:
+        """Connect, and reconnect with capped, jittered backoff, until `stop()`."""
+        self._watch.bind(asyncio.get_running_loop())
+        url = self._config.broker.url
+        while not self._stopping:
+            self._up.clear()
+            self._down.clear()
+            try:
+                await asyncio.to_thread(self._client.reconnect)
+            except (OSError, ssl.SSLError, ValueError) as exc:
+                self._throttle.warning("connect", "cannot connect to MQTT broker %s: %s", url, exc)
+            else:
+                await self._await_session()
+            if not self._stopping:
+                await asyncio.sleep(self._backoff.next_delay())
+
+    async def _await_session(self) -> None:
+        up, down = asyncio.ensure_future(self._up.wait()), asyncio.ensure_future(self._down.wait())
+        timeout = self._config.broker.connect_timeout_s
+        await asyncio.wait([up, down], timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+        if not (up.done() or down.done()):
+            log.warning("no CONNACK from %s within %gs; retrying", self._config.broker.url, timeout)
+            self._client.disconnect()
+        await down
+        up.cancel()
+
+    async def stop(self, timeout: float = 3.0) -> None:
+        """Disconnect cleanly; the broker keeps our session for the next start."""
+        self._stopping = True
+        if self._health.broker_connected:
+            self._client.disconnect()
+            try:
+                await asyncio.wait_for(self._down.wait(), timeout)
+            except TimeoutError:
+                log.warning("broker did not close the session within %gs", timeout)
+        self._watch.unwatch()
+        self._set_connected(False)
+
+    def publish_ack(self, site: str, station: str, boot_id: str, seq: int) -> None:
+        topic = topic_for(site, station, "ack", self._config.topic_root)
+        self._client.publish(topic, encode(Ack(boot_id=boot_id, seq=seq)), qos=1)
+
+    # --- paho callbacks (loop thread) ----------------------------------------
+
+    def _on_connect(self, client: mqtt.Client, _u: Any, flags: Any, rc: Any, _p: Any) -> None:
+        if rc.is_failure:
+            hint = " (check username and password_file)" if "auth" in str(rc).lower() else ""
+            self._throttle.warning("refused", "MQTT broker refused the connection: %s%s", rc, hint)
+            return
+        log.info("connected to %s (session present: %s)", self._config.broker.url,
+                 flags.session_present)
+        self._backoff.reset()
+        self._set_connected(True)
+        self._up.set()
+        _, self._sub_mid = client.subscribe(subscriptions(self._config))
+
+    def _on_subscribe(self, client: mqtt.Client, _u: Any, mid: int, codes: Any, _p: Any) -> None:
+        if mid != self._sub_mid:
+            return
+        for (topic, _qos), code in zip(subscriptions(self._config), codes, strict=False):
+            if code.is_failure:
+                log.error("broker refused subscription %s: %s (check the ACL)", topic, code)
+        if not self._health.retained_loaded:
+            self._last_retained = time.monotonic()
+            client.publish(self._sync_topic, b"sync", qos=1)
+            self._fallback = asyncio.get_running_loop().create_task(self._retained_fallback())
+
+    def _on_disconnect(self, _c: mqtt.Client, _u: Any, _f: Any, rc: Any, _p: Any) -> None:
+        if not self._stopping:
+            self._throttle.warning("lost", "lost MQTT broker %s: %s; reconnecting",
+                                   self._config.broker.url, rc)
+        self._set_connected(False)
+        self._down.set()
+
+    def _on_message(self, _c: mqtt.Client, _u: Any, msg: mqtt.MQTTMessage) -> None:
+        if msg.retain:
+            self._last_retained = time.monotonic()
+        try:
+            topic = msg.topic
+            if topic == self._sync_topic:
+                self._retained_done("sync marker received")
+                return
+            self._dispatcher.handle(topic, bytes(msg.payload), self._clock())
+        except UnicodeDecodeError:
+            self._stats.reject("topic")
+        except Exception:  # a bug must cost one message, never the session
+            log.exception("failed to apply a message on %r", msg._topic[:200])
+
+    # --- readiness -----------------------------------------------------------
+
+    async def _retained_fallback(self) -> None:
+        while not self._health.retained_loaded and self._health.broker_connected:
+            await asyncio.sleep(0.1)
+            if time.monotonic() - self._last_retained >= RETAINED_QUIET_S:
+                self._retained_done(f"no retained message for {RETAINED_QUIET_S:g}s")
+
+    def _retained_done(self, why: str) -> None:
+        if not self._health.retained_loaded:
+            log.info("retained station state loaded (%s)", why)
+            self._health.retained_loaded = True
+
+    def _set_connected(self, up: bool) -> None:
+        self._health.broker_connected = self._stats.broker_connected = up
+
+
+class _SocketWatch:
+    """Drives paho's socket from the asyncio loop (paho's external-loop mode)."""
+
+    def __init__(self, client: mqtt.Client) -> None:
+        self._client = client
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._loop_thread = 0
+        self._fd: int | None = None
+        self._pending: Callable[[], int] | None = None  # TLS: bytes decrypted but unread
+        self._poll = select.poll()
+        self._misc: asyncio.Task[None] | None = None
+
+    def install(self) -> None:
+        c = self._client
+        c.on_socket_open = lambda _c, _u, sock: self._on_loop(self._watch, sock)
+        c.on_socket_close = lambda _c, _u, _s: self._on_loop(self.unwatch)
+        c.on_socket_register_write = lambda _c, _u, sock: self._on_loop(self._want_write, sock)
+        c.on_socket_unregister_write = lambda _c, _u, sock: self._on_loop(self._no_write, sock)
+
+    def bind(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._loop, self._loop_thread = loop, threading.get_ident()
+
+    def _on_loop(self, fn: Callable[..., None], *args: Any) -> None:
+        # paho calls these from the connect thread too; loop APIs are not thread-safe.
+        assert self._loop is not None
+        if threading.get_ident() == self._loop_thread:
+            fn(*args)
+        else:
+            self._loop.call_soon_threadsafe(fn, *args)
+
+    def _watch(self, sock: Any) -> None:
+        assert self._loop is not None
+        current = self._client.socket()
+        if current is None or current is not sock:
+            return  # closed again before we got here
+        self.unwatch()
+        self._fd = current.fileno()
+        self._pending = getattr(current, "pending", None)
+        self._poll = select.poll()
+        self._poll.register(self._fd, select.POLLIN)
+        self._loop.add_reader(self._fd, self._readable)
+        self._misc = self._loop.create_task(self._misc_loop())
+
+    def unwatch(self) -> None:
+        if self._fd is not None and self._loop is not None:
+            self._loop.remove_reader(self._fd)
+            self._loop.remove_writer(self._fd)
+        self._fd = None
+        if self._misc is not None:
+            self._misc.cancel()
+            self._misc = None
+
+    def _want_write(self, sock: Any) -> None:
+        if self._fd is not None and self._loop is not None and self._client.socket() is sock:
+            self._loop.add_writer(self._fd, self._client.loop_write)
+
+    def _no_write(self, sock: Any) -> None:
+        if self._fd is not None and self._loop is not None:
+            self._loop.remove_writer(self._fd)
+
+    def _readable(self) -> None:
+        # paho reads one packet per loop_read; keep reading while input is
+        # buffered so a busy socket does not cost one loop iteration per message.
+        client = self._client
+        for _ in range(READ_BURST):
+            if client.loop_read() != _OK or self._fd is None:
+                return
+            if not ((self._pending is not None and self._pending()) or self._poll.poll(0)):
+                return
+
+    async def _misc_loop(self) -> None:
+        while True:  # keepalive pings and timeouts
+            await asyncio.sleep(1.0)
+            if self._client.loop_misc() != _OK:
+                return
