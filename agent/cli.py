@@ -1,0 +1,156 @@
+"""`pantau-agent`: run | probe | check-config | simulate.
+
+Exit codes: 0 fine; 1 `probe` found a required part not OK; 2 the command
+could not do its job (bad config, unwritable queue, bad arguments).
+
+Hidden test hooks (read here only, never in the service): PANTAU_SIMULATED_USB=kit
+(or kit:N for N extra hubs) puts a simulated healthy e-KTP kit behind the USB
+probe, and PANTAU_SYSFS_ROOT=DIR points the display probe at a fake sysfs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import signal
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from agent import __version__
+from agent.config import AgentConfig, ConfigError, load_config
+from agent.probes import ProbeEnv
+
+DEFAULT_CONFIG = Path("/etc/pantau/agent.toml")
+log = logging.getLogger("pantau.agent")
+
+
+class UsageError(Exception):
+    """A problem with how the command was called; the message says what to do."""
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        return int(args.handler(args))
+    except ConfigError as exc:
+        print(f"pantau-agent: config error: {exc}", file=sys.stderr)
+        print("Fix the file, then check it with: pantau-agent check-config --config FILE",
+              file=sys.stderr)
+        return 2
+    except UsageError as exc:
+        print(f"pantau-agent: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="pantau-agent", description="Pantau station agent")
+    parser.add_argument("--version", action="version", version=f"pantau-agent {__version__}")
+    parser.add_argument("--log-level", default="INFO", help="DEBUG, INFO, WARNING (default INFO)")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    run = sub.add_parser("run", help="watch the kit and report to the broker until stopped")
+    _config_arg(run)
+    run.set_defaults(handler=cmd_run)
+    probe = sub.add_parser("probe", help="check once what is attached against the inventory")
+    _config_arg(probe)
+    probe.add_argument("--json", action="store_true", help="machine-readable output")
+    probe.set_defaults(handler=cmd_probe)
+    check = sub.add_parser("check-config", help="validate the config and print a summary")
+    _config_arg(check)
+    check.set_defaults(handler=cmd_check_config)
+    from agent.simulate import add_simulate_parser  # keeps this file about the station
+
+    add_simulate_parser(sub)
+    return parser
+
+
+def _config_arg(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--config", type=Path, default=DEFAULT_CONFIG,
+                        help=f"station config (default {DEFAULT_CONFIG})")
+
+
+def setup_logging(level: str) -> None:
+    # Under systemd the journal adds its own timestamps.
+    stamp = "" if os.environ.get("JOURNAL_STREAM") else "%(asctime)s "
+    logging.basicConfig(level=level.upper(), stream=sys.stderr,
+                        format=f"{stamp}%(levelname)s %(name)s: %(message)s")
+
+
+def probe_env() -> ProbeEnv:
+    sim = os.environ.get("PANTAU_SIMULATED_USB", "")
+    sysfs = Path(os.environ.get("PANTAU_SYSFS_ROOT", "/sys"))
+    if not sim:
+        return ProbeEnv(sysfs_root=sysfs)
+    kind, _, extra = sim.partition(":")
+    if kind != "kit" or not (extra == "" or extra.isdigit()):
+        raise UsageError(f"PANTAU_SIMULATED_USB={sim!r}: use 'kit' or 'kit:N' (test hook)")
+    from agent.simulate_kit import station_bus
+
+    return ProbeEnv(usb_backend=station_bus("sim", extra_hubs=int(extra or 0)),
+                    sysfs_root=sysfs)
+
+
+# --- commands -------------------------------------------------------------------
+
+def cmd_run(args: argparse.Namespace) -> int:
+    setup_logging(args.log_level)
+    config = load_config(args.config)
+    from agent.queue import QueueError
+    from agent.sd_notify import Notifier
+    from agent.service import AgentService
+
+    try:
+        service = AgentService(config, probe_env(), notifier=Notifier.from_env())
+    except QueueError as exc:
+        raise UsageError(str(exc)) from None
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: service.stop())
+    return service.run()
+
+
+def cmd_probe(args: argparse.Namespace) -> int:
+    setup_logging("ERROR" if args.json else "WARNING")
+    config = load_config(args.config)
+    from agent.probe_report import render_json, render_table, required_ok
+    from agent.probe_runner import probe_once
+
+    heartbeat, errors = probe_once(config, probe_env())
+    if args.json:
+        print(render_json(heartbeat, errors))
+    else:
+        print(render_table(config, heartbeat, colour=sys.stdout.isatty()))
+    return 0 if required_ok(heartbeat.components) else 1
+
+
+def cmd_check_config(args: argparse.Namespace) -> int:
+    config = load_config(args.config)
+    print(describe_config(config))
+    return 0
+
+
+def describe_config(config: AgentConfig) -> str:
+    b, i = config.broker, config.intervals
+    lines = [
+        f"{config.source}: OK",
+        f"  station {config.station} at site {config.site}"
+        + (f", profiles: {', '.join(config.profiles)}" if config.profiles else ""),
+        f"  broker {b.url} (client id {b.client_id or 'pantau-agent-' + config.station}"
+        + (f", user {b.username}" if b.username else "") + ")",
+        f"  every {i.poll_s:g} s probe, {i.heartbeat_s:g} s heartbeat, {i.host_s:g} s host",
+        f"  queue {config.queue.path} (max {config.queue.max_bytes // 2**20} MiB, "
+        f"{config.queue.max_age_s / 86400:g} days)",
+        f"  {len(config.components)} components:",
+    ]
+    for c in config.components:
+        need = "required" if c.required else "optional"
+        lines.append(f"    {c.id:<16} {c.kind:<8} {need:<9} {c.description}")
+    lines.append(f"  {len(config.checks)} checks:")
+    lines += [f"    {c.id:<16} {c.kind:<8} {c.target}" for c in config.checks]
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
