@@ -55,7 +55,7 @@ def json_response(data: object, status: int = 200) -> web.Response:
 
 
 def fail(exc: type[web.HTTPError], message: str) -> NoReturn:
-    raise exc(body=_ENCODER.encode({"error": message}), content_type=_JSON)
+    raise exc(text=_ENCODER.encode({"error": message}).decode(), content_type=_JSON)
 
 
 def allow_params(request: web.Request, allowed: Iterable[str]) -> None:

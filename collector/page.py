@@ -60,7 +60,9 @@ def problems_of(lang: Lang, view: StationView, at: float) -> list[Markup]:
         for c in station_problems(view.components)
     ]
     if view.unexpected:
-        items.append(h(lang, "problem_unexpected", station=link, n=len(view.unexpected)))
+        devices = ", ".join(d.product or f"{d.vid}:{d.pid}" for d in view.unexpected)
+        items.append(h(lang, "problem_unexpected", station=link, n=len(view.unexpected),
+                       devices=devices))
     return items
 
 

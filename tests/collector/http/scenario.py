@@ -96,13 +96,15 @@ def build_fleet() -> tuple[Fleet, list[EventRow]]:
     birth(fleet, "medan-baru", "medan-baru-02", NOW - 3600)
     broken = kit(fingerprint=component("fingerprint", "missing", NOW - 300),
                  iris=component("iris", "failed", NOW - 7200, HOSTILE))
-    flash = [{"vid": "0781", "pid": "5567", "product": "USB flash drive", "port": "1-4"}]
+    flash = [{"vid": "0781", "pid": "5567", "product": "USB flash drive", "port": "1-4"},
+             {"vid": "1234", "pid": "abcd", "product": HOSTILE, "port": "1-5"}]
     feed(fleet, "heartbeat", "medan-baru", "medan-baru-02",
          heartbeat("medan-baru", "medan-baru-02", 7, NOW - 5, broken, flash), NOW - 5)
     rows: list[EventRow] = []
+    # Then the fingerprint reader flapped: four times gone and back, gone again.
+    flaps = [("ok", "missing"), ("missing", "ok")] * 4 + [("ok", "missing")]
     changes = [("iris", "ok", "failed", NOW - 7200, HOSTILE)] + [
-        ("fingerprint", old, new, NOW - 3000 + 300 * i, "")
-        for i, (old, new) in enumerate([("ok", "missing"), ("missing", "ok")] * 4 + [("ok", "missing")])
+        ("fingerprint", old, new, NOW - 2700 + 300 * i, "") for i, (old, new) in enumerate(flaps)
     ]
     for seq, (comp, old, new, ts, detail) in enumerate(changes, start=1):
         feed(fleet, "event", "medan-baru", "medan-baru-02",

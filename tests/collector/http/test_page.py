@@ -1,0 +1,158 @@
+"""The status page and station page, rendered by a real server in both languages."""
+
+from __future__ import annotations
+
+import html
+import re
+from html.parser import HTMLParser
+
+import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestClient
+
+from collector.i18n import EN, ID
+from tests.collector.http.scenario import HOSTILE
+
+Client = TestClient[web.Request, web.Application]
+
+
+class Elements(HTMLParser):
+    """Collects tags (to prove the hostile string did not become one) and visible text."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.tags: list[str] = []
+        self.text: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.tags.append(tag)
+
+    def handle_data(self, data: str) -> None:
+        self.text.append(data)
+
+
+def parse(document: str) -> Elements:
+    parser = Elements()
+    parser.feed(document)
+    return parser
+
+
+async def get_page(client: Client, path: str, status: int = 200,
+                   accept_language: str | None = None) -> str:
+    headers = {"Accept-Language": accept_language} if accept_language else {}
+    resp = await client.get(path, headers=headers)
+    assert resp.status == status
+    assert resp.content_type == "text/html"
+    return await resp.text()
+
+
+def site_card(document: str, site_id: str) -> str:
+    match = re.search(rf'<article class="site[^"]*">(?:(?!</article>).)*\({site_id}\)'
+                      r"(?:(?!</article>).)*</article>", document)
+    assert match, f"no card for {site_id}"
+    return match.group(0)
+
+
+async def test_overview_marks_broken_site_with_text_not_only_colour(client: Client) -> None:
+    page = await get_page(client, "/?lang=en")
+    baru = site_card(page, "medan-baru")
+    assert baru.startswith('<article class="site bad">')
+    assert "&#10006; PROBLEM" in baru
+    text = html.unescape(re.sub(r"<[^>]+>", "", baru))
+    assert "medan-baru-02: fingerprint missing since 5 min ago" in text
+    assert "medan-baru-02: iris failed since 2 h ago" in text
+    assert f"medan-baru-02: 2 unexpected USB device(s) attached: USB flash drive, {HOSTILE}" \
+        in text
+    assert "1 of 2 stations ready" in text and "can enroll today" in text
+    assert '<a href="/stations/medan-baru-02?lang=en">' in baru
+
+
+async def test_overview_down_stations_and_rollout(client: Client) -> None:
+    page = await get_page(client, "/?lang=en")
+    kota = html.unescape(re.sub(r"<[^>]+>", "", site_card(page, "medan-kota")))
+    assert "medan-kota-01 is connection lost since 2 h ago" in kota
+    assert "medan-kota-02 is never seen since 3 h ago" in kota
+    assert "cannot enroll today" in kota
+    # Planned stations are rollout progress, never a problem.
+    binjai = site_card(page, "binjai-utara")
+    assert binjai.startswith('<article class="site">') and "PROBLEM" not in binjai
+    assert "Rollout: 1 planned station(s) not installed yet" in html.unescape(binjai)
+    assert "medan-baru-03" not in page
+
+
+async def test_overview_header_totals_and_regions(client: Client) -> None:
+    page = await get_page(client, "/")
+    header = html.unescape(re.sub(r"<[^>]+>", " ", page.split("</header>")[0]))
+    for fragment in ("5  stations", "2  ready", "2  down", "2  planned",
+                     "2 of 3 offices can enroll today", "just now"):
+        assert fragment in header
+    regions = re.findall(r"<h2>([^<]+)</h2>", page)
+    assert regions == ["Kota Binjai", "Kota Medan", "(no region)"]
+    assert 'http-equiv="refresh"' in page and "<script" not in page.lower()
+
+
+@pytest.mark.parametrize(
+    ("path", "accept", "lang", "phrases"),
+    [
+        ("/?lang=id", None, "id", ["fingerprint tidak ada sejak 5 menit lalu",
+                                   "medan-kota-01 koneksi terputus sejak 2 jam lalu",
+                                   "1 dari 2 stasiun siap", "English"]),
+        ("/", "id-ID,id;q=0.9", "id", ["bisa melayani perekaman hari ini"]),
+        ("/", "en-US", "en", ["fingerprint missing since 5 min ago", "Bahasa Indonesia"]),
+        ("/?lang=en", "id", "en", ["can enroll today"]),
+        ("/stations/medan-baru-02?lang=id", None, "id", ["Komponen", "5 menit lalu",
+                                                         "Kejadian terbaru", "rusak"]),
+    ],
+)
+async def test_both_languages_render(client: Client, path: str, accept: str | None, lang: str,
+                                     phrases: list[str]) -> None:
+    page = await get_page(client, path, accept_language=accept)
+    assert f'<html lang="{lang}">' in page
+    text = html.unescape(re.sub(r"<[^>]+>", "", page))
+    for phrase in phrases:
+        assert phrase in text
+
+
+@pytest.mark.parametrize("lang", ["en", "id"])
+async def test_no_untranslated_string_leaks(client: Client, lang: str) -> None:
+    other = ID if lang == "en" else EN
+    mine = EN if lang == "en" else ID
+    page = html.unescape(await get_page(client, f"/stations/medan-baru-02?lang={lang}"))
+    # Section titles of the other language must not appear (they differ in every case).
+    for key in ("components", "checks", "host", "events", "back"):
+        assert other[key] not in page and mine[key] in page
+
+
+@pytest.mark.parametrize("path", ["/", "/stations/medan-baru-02", "/?lang=id"])
+async def test_hostile_detail_is_escaped(client: Client, path: str) -> None:
+    page = await get_page(client, path)
+    parsed = parse(page)
+    assert "script" not in parsed.tags
+    assert html.escape(HOSTILE) in page
+    assert HOSTILE in "".join(parsed.text)
+
+
+async def test_station_page_sections(client: Client) -> None:
+    page = await get_page(client, "/stations/medan-baru-02?lang=en")
+    text = html.unescape(re.sub(r"<[^>]+>", " ", page))
+    assert "PROBLEM" in text and "online" in text
+    assert len(re.findall(r"<tr class=bad>", page)) >= 3  # 2 parts + flash drive + events
+    for fragment in ("12 ms", "55%", "54 °C", "Disk /: 61% used, 51.2 GB free",
+                     "0781:5567 USB flash drive", "05ba:000a Acme iris #SN-iris 1-2 high",
+                     "missing → ok"):
+        assert fragment in text, fragment
+
+
+@pytest.mark.parametrize(
+    ("path", "lang", "message"),
+    [
+        ("/stations/nobody-01", "en", "There is no station nobody-01."),
+        ("/stations/nobody-01?lang=id", "id", "Stasiun nobody-01 tidak ada."),
+        ("/stations/%3Cscript%3Ex", "en", "There is no station <script>x."),
+    ],
+)
+async def test_unknown_station_page_is_404(client: Client, path: str, lang: str,
+                                           message: str) -> None:
+    page = await get_page(client, path, status=404)
+    assert "script" not in parse(page).tags
+    assert message in html.unescape(page)
