@@ -160,7 +160,7 @@ def missing_detail(spec: ComponentSpec, found: tuple[UsbDeviceInfo, ...]) -> str
     if not found:
         return f"{_name(spec)} not found on any USB port {expected}"
     ports = ", ".join(d.port for d in found)
-    return (f"only {len(found)} of {spec.count} {_name(spec)}s found (port {ports}); "
+    return (f"{_name(spec)}: only {len(found)} of {spec.count} found (port {ports}); "
             f"the others are not on any USB port {expected}")
 
 
@@ -186,16 +186,24 @@ def run_health_command(spec: ComponentSpec, dev: UsbDeviceInfo) -> Verdict:
     try:
         out, _ = proc.communicate(timeout=spec.health_timeout_s)
     except subprocess.TimeoutExpired:
-        with contextlib.suppress(ProcessLookupError):  # it may have just finished
-            os.killpg(proc.pid, signal.SIGKILL)
-        proc.communicate()
+        _kill_group(proc)
         return "failed", (f"health command `{shown}` did not finish within "
                           f"{spec.health_timeout_s:g} s: the part may be hung; re-plug it")
-    if proc.returncode == 0:
+    return _exit_verdict(shown, proc.returncode, out)
+
+
+def _kill_group(proc: subprocess.Popen[bytes]) -> None:
+    with contextlib.suppress(ProcessLookupError):  # it may have just finished
+        os.killpg(proc.pid, signal.SIGKILL)
+    proc.communicate()
+
+
+def _exit_verdict(shown: str, code: int, output: bytes) -> Verdict:
+    if code == 0:
         return "ok", ""
-    last = (out.decode(errors="replace").strip().splitlines() or [""])[-1][:200]
-    return "failed", f"health command `{shown}` failed (exit {proc.returncode})" + (
-        f": {last}" if last else "")
+    last = (output.decode(errors="replace").strip().splitlines() or [""])[-1][:200]
+    said = f": {last}" if last else ""
+    return "failed", f"health command `{shown}` failed (exit {code}){said}"
 
 
 def _name(spec: ComponentSpec) -> str:

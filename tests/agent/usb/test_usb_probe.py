@@ -65,7 +65,7 @@ def test_count_two_with_one_present_is_missing_with_ports() -> None:
     backend = kit_backend("C")
     reading = readings(UsbProbe(config(spec), env(backend)).probe())["camera"]
     assert reading.status == "missing"
-    assert reading.detail.startswith("only 1 of 2 cameras found (port 1-3)")
+    assert reading.detail.startswith("camera: only 1 of 2 found (port 1-3); the others are not")
     backend.plug(SimDevice(0x046D, 0x082D, serial="second", port_numbers=(9,)))
     assert status(UsbProbe(config(spec), env(backend)), "camera") == "ok"
 
