@@ -15,6 +15,7 @@ fresh-context-per-poll design guards against.
 from __future__ import annotations
 
 import errno
+import threading
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from types import SimpleNamespace
@@ -80,6 +81,8 @@ class _Bus:
     contexts_created: int = 0
     enumerate_errno: int | None = None
     open_errno: int | None = None
+    # The fleet simulator's fault injector changes the bus while an agent thread polls it.
+    lock: threading.RLock = field(default_factory=threading.RLock)
 
     def address_for(self, dev: SimDevice) -> int:
         if not dev.port_numbers:
@@ -127,29 +130,33 @@ class SimulatedUsbBackend(BackendBase):  # type: ignore[misc]
         return [a.device for a in self._bus.attached]
 
     def plug(self, dev: SimDevice) -> SimDevice:
-        taken = [a.device for a in self._bus.attached if a.device.port == dev.port]
-        if taken:
-            raise ValueError(f"port {dev.port} already holds {taken[0].vid:04x}:{taken[0].pid:04x}")
-        self._bus.attached.append(_Attached(dev, self._bus.address_for(dev)))
+        with self._bus.lock:
+            taken = [a.device for a in self._bus.attached if a.device.port == dev.port]
+            if taken:
+                t = taken[0]
+                raise ValueError(f"port {dev.port} already holds {t.vid:04x}:{t.pid:04x}")
+            self._bus.attached.append(_Attached(dev, self._bus.address_for(dev)))
         return dev
 
     def unplug(self, match: DeviceMatch) -> list[SimDevice]:
-        gone = [a for a in self._bus.attached if _matches(match, a.device)]
-        self._bus.attached = [a for a in self._bus.attached if a not in gone]
+        with self._bus.lock:
+            gone = [a for a in self._bus.attached if _matches(match, a.device)]
+            self._bus.attached = [a for a in self._bus.attached if a not in gone]
         return [a.device for a in gone]
 
     def replug(self, match: DeviceMatch) -> list[SimDevice]:
         """Unplug and plug back at once: the device re-enumerates with a new address."""
-        devs = self.unplug(match)
-        return [self.plug(d) for d in devs]
+        with self._bus.lock:  # no poll sees the gap: the next one finds a new address
+            return [self.plug(d) for d in self.unplug(match)]
 
     def replace(self, match: DeviceMatch, **changes: Any) -> list[SimDevice]:
         """Change matching devices in place (same address), e.g. `unresponsive=True`."""
         out = []
-        for att in self._bus.attached:
-            if _matches(match, att.device):
-                att.device = replace(att.device, **changes)
-                out.append(att.device)
+        with self._bus.lock:
+            for att in self._bus.attached:
+                if _matches(match, att.device):
+                    att.device = replace(att.device, **changes)
+                    out.append(att.device)
         return out
 
     def deny_access(self, *, enumerate: bool = False, open: bool = True) -> None:
