@@ -20,7 +20,13 @@ from agent import protocol
 from collector.event_ledger import EventLedger
 from collector.registry import Registry, StationEntry
 from collector.site_rollup import SiteView, site_views
-from collector.station import STATION_STATES, StationRecord, StationState, StationView
+from collector.station import (
+    STATION_STATES,
+    StationFacts,
+    StationRecord,
+    StationState,
+    StationView,
+)
 
 __all__ = [
     "STATION_STATES", "EventOutcome", "Fleet", "Outcome", "SiteView", "StationState",
@@ -174,12 +180,18 @@ class Fleet:
 
     def stations(self) -> list[StationView]:
         """Every shown station, sorted by (site, station)."""
-        if self._sorted is None:
-            self._sorted = sorted(self._stations.values(), key=lambda r: (r.site, r.id))
-        return [rec.view() for rec in self._sorted]
+        return [rec.view() for rec in self._in_order()]
+
+    def station_facts(self) -> list[StationFacts]:
+        """The live records in (site, station) order, for renderers on the fleet's thread.
+
+        Read-only and valid until the next apply/tick; they carry the same
+        `version` as the views, without building one view per station.
+        """
+        return list(self._in_order())
 
     def sites(self) -> list[SiteView]:
-        return site_views(self._registry, self.stations())
+        return site_views(self._registry, self._in_order())
 
     def recent_events(self, station_id: str) -> list[protocol.Event]:
         return self._ledger.recent(station_id)
@@ -198,12 +210,17 @@ class Fleet:
 
     # --- internals -----------------------------------------------------------
 
+    def _in_order(self) -> list[StationRecord]:
+        if self._sorted is None:
+            self._sorted = sorted(self._stations.values(), key=lambda r: (r.site, r.station))
+        return self._sorted
+
     def _is_retired(self, station: str) -> bool:
         entry = self._registry.stations.get(station)
         return entry is not None and entry.lifecycle == "retired"
 
     def _add(self, rec: StationRecord) -> None:
-        self._stations[rec.id] = rec
+        self._stations[rec.station] = rec
         self._sorted = None
         self._touch(rec)
 
@@ -220,7 +237,7 @@ class Fleet:
     def _unregister(self, rec: StationRecord, entry: StationEntry | None) -> None:
         if entry is not None or rec.state in ("never_seen", "planned"):
             # Retired, or removed before it ever reported: hide it.
-            del self._stations[rec.id]
+            del self._stations[rec.station]
             self._sorted = None
         elif rec.entry is not None:
             rec.entry = None  # removed but reporting: keep showing it, unregistered
@@ -253,7 +270,7 @@ class Fleet:
     def _record(
         self, rec: StationRecord, old: StationState | None, now: float, reason: str
     ) -> Transition:
-        transition = Transition(rec.id, rec.site, old, rec.state, now, reason)
+        transition = Transition(rec.station, rec.site, old, rec.state, now, reason)
         self._transitions.append(transition)
         return transition
 

@@ -9,7 +9,7 @@ across heartbeats, so the /metrics renderer can skip them with an `is` check.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Final, Literal, TypeVar
+from typing import Final, Literal, Protocol, TypeVar
 
 from agent import protocol
 from collector.registry import Lifecycle, StationEntry
@@ -50,6 +50,45 @@ class StationView:
     version: int  # increases on any change to this view (for render caches)
 
 
+class StationFacts(Protocol):
+    """What renderers read; both `StationView` and the live record provide it.
+
+    /metrics reads the live records through this (read-only, on the fleet's
+    thread) so a scrape of 10k stations does not build 10k views first.
+    """
+
+    @property
+    def station(self) -> str: ...
+    @property
+    def site(self) -> str: ...
+    @property
+    def state(self) -> StationState: ...
+    @property
+    def profile(self) -> str: ...
+    @property
+    def hostname(self) -> str: ...
+    @property
+    def agent_version(self) -> str: ...
+    @property
+    def last_heartbeat_ts(self) -> float | None: ...
+    @property
+    def clock_offset_s(self) -> float | None: ...
+    @property
+    def components(self) -> tuple[protocol.Component, ...]: ...
+    @property
+    def checks(self) -> tuple[protocol.Check, ...]: ...
+    @property
+    def unexpected(self) -> tuple[protocol.UnexpectedDevice, ...]: ...
+    @property
+    def host(self) -> protocol.Host | None: ...
+    @property
+    def up(self) -> bool: ...
+    @property
+    def ready(self) -> bool: ...
+    @property
+    def version(self) -> int: ...
+
+
 def _same_or_new(old: tuple[_T, ...], new: list[_T]) -> tuple[_T, ...]:
     fresh = tuple(new)
     return old if fresh == old else fresh
@@ -57,28 +96,30 @@ def _same_or_new(old: tuple[_T, ...], new: list[_T]) -> tuple[_T, ...]:
 
 class StationRecord:
     __slots__ = (
-        "_offsets", "_view", "agent_version", "birth", "boot_id", "checks", "components",
-        "down_boot", "entry", "fresh_ref", "hb_boot", "hb_seq", "hb_ts", "host", "hostname",
-        "id", "interval_s", "last_seen", "site", "state", "state_since", "unexpected",
-        "version",
+        "_offsets", "_view", "agent_version", "birth", "boot_id", "checks", "clock_offset_s",
+        "components", "components_ok", "down_boot", "entry", "fresh_ref", "hb_boot", "hb_seq",
+        "host", "hostname", "interval_s", "last_heartbeat_ts", "last_seen", "site", "state",
+        "state_since", "station", "unexpected", "version",
     )
 
     def __init__(
         self, station_id: str, site: str, entry: StationEntry | None,
         state: StationState, now: float,
     ) -> None:
-        self.id, self.site, self.entry = station_id, site, entry
+        self.station, self.site, self.entry = station_id, site, entry
         self.state, self.state_since = state, now
         self.birth: tuple[str, int, float | None] | None = None  # (boot_id, session, ts)
         self.down_boot: str | None = None  # boot whose Will / clean stop put us down
         self.boot_id: str | None = None
         self.hb_boot: str | None = None
         self.hb_seq = -1
-        self.hb_ts: float | None = None
+        self.last_heartbeat_ts: float | None = None
         self.last_seen: float | None = None
         self.fresh_ref = now  # receipt time of the last sign of life (birth or heartbeat)
         self.interval_s = DEFAULT_INTERVAL_S
         self._offsets: tuple[float, ...] = ()
+        self.clock_offset_s: float | None = None
+        self.components_ok = True  # every required component ok, kept with `components`
         self.hostname = self.agent_version = ""
         self.components: tuple[protocol.Component, ...] = ()
         self.checks: tuple[protocol.Check, ...] = ()
@@ -113,7 +154,7 @@ class StationRecord:
             # The boot that announced itself last is current even if its clock
             # was set back since the previous boot.
             return False
-        return self.hb_ts is not None and hb.ts < self.hb_ts
+        return self.last_heartbeat_ts is not None and hb.ts < self.last_heartbeat_ts
 
     def revives_on(self, hb: protocol.Heartbeat) -> bool:
         """Whether this heartbeat brings the station (back) online.
@@ -138,14 +179,20 @@ class StationRecord:
         self.down_boot = status.boot_id
 
     def take_heartbeat(self, hb: protocol.Heartbeat, now: float) -> None:
-        self.hb_boot, self.hb_seq, self.hb_ts = hb.boot_id, hb.seq, hb.ts
+        self.hb_boot, self.hb_seq, self.last_heartbeat_ts = hb.boot_id, hb.seq, hb.ts
         self.boot_id = hb.boot_id
         self.last_seen = self.fresh_ref = now
         self.interval_s = hb.interval_s
         self._offsets = (*self._offsets[1 - _OFFSET_WINDOW:], hb.ts - now)
+        # Network delay only ever makes (ts - receipt) smaller, so the max of
+        # the last few samples is the best estimate of the true offset.
+        self.clock_offset_s = max(self._offsets)
         self.hostname = hb.host.hostname if hb.host is not None else ""
         self.agent_version = hb.agent.version
-        self.components = _same_or_new(self.components, hb.components)
+        components = _same_or_new(self.components, hb.components)
+        if components is not self.components:
+            self.components = components
+            self.components_ok = all(c.status == "ok" for c in components if c.required)
         self.checks = _same_or_new(self.checks, hb.checks)
         self.unexpected = _same_or_new(self.unexpected, hb.unexpected)
         self.host = self.host if hb.host == self.host else hb.host
@@ -160,30 +207,39 @@ class StationRecord:
     def registered(self) -> bool:
         return self.entry is not None
 
+    @property
+    def profile(self) -> str:
+        return self.entry.profile if self.entry is not None else ""
+
+    @property
+    def up(self) -> bool:
+        return self.state == "online"
+
+    @property
+    def ready(self) -> bool:
+        return (
+            self.state == "online" and self.last_heartbeat_ts is not None and self.components_ok
+        )
+
     def view(self) -> StationView:
         if self._view is None:
             self._view = self._build_view()
         return self._view
 
     def _build_view(self) -> StationView:
-        up = self.state == "online"
-        ready = up and self.hb_ts is not None and all(
-            c.status == "ok" for c in self.components if c.required
-        )
         birth = self.birth
         entry = self.entry
         return StationView(
-            station=self.id, site=self.site, state=self.state, state_since=self.state_since,
+            station=self.station, site=self.site, state=self.state, state_since=self.state_since,
             registered=entry is not None,
             lifecycle=entry.lifecycle if entry is not None else None,
-            profile=entry.profile if entry is not None else "",
+            profile=self.profile,
             boot_id=self.boot_id,
             session=birth[1] if birth is not None and birth[0] == self.boot_id else None,
             hostname=self.hostname, agent_version=self.agent_version,
-            last_heartbeat_ts=self.hb_ts, last_seen=self.last_seen, interval_s=self.interval_s,
-            # Network delay only ever makes (ts - receipt) smaller, so the max
-            # of the last few samples is the best estimate of the true offset.
-            clock_offset_s=max(self._offsets) if self._offsets else None,
+            last_heartbeat_ts=self.last_heartbeat_ts, last_seen=self.last_seen,
+            interval_s=self.interval_s,
+            clock_offset_s=self.clock_offset_s,
             components=self.components, checks=self.checks, unexpected=self.unexpected,
-            host=self.host, up=up, ready=ready, version=self.version,
+            host=self.host, up=self.up, ready=self.ready, version=self.version,
         )
