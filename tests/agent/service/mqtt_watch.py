@@ -59,7 +59,8 @@ class Watch:
         return [s for s in self.decoded(site, station, "status") if isinstance(s, protocol.Status)]
 
     def publish(self, site: str, station: str, kind: protocol.MessageKind, payload: bytes) -> None:
-        self.client.publish(protocol.topic_for(site, station, kind), payload, qos=1).wait_for_publish(5)
+        info = self.client.publish(protocol.topic_for(site, station, kind), payload, qos=1)
+        info.wait_for_publish(5)
 
 
 def component(hb: protocol.Heartbeat, cid: str) -> protocol.Component:
