@@ -40,7 +40,9 @@ class ProbeResult:
 class ProbeEnv:
     """Everything a probe reads from the outside world, injectable for tests."""
 
-    usb_backend: Any = None  # a pyusb backend object; None = libusb1 found by pyusb
+    # None = a fresh libusb1 context per poll; or a pyusb backend object (used as
+    # is); or a zero-argument factory of backends (called, then closed, per poll).
+    usb_backend: Any = None
     sysfs_root: Path = Path("/sys")
     clock: Callable[[], float] = time.time
     monotonic: Callable[[], float] = time.monotonic
