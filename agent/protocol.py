@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Annotated, Final, Literal, cast
+from typing import Annotated, Final, Literal
 
 import msgspec
 
@@ -220,7 +220,7 @@ def parse_topic(topic: str, root: str = DEFAULT_TOPIC_ROOT) -> TopicParts:
         raise Rejected("topic", f"site/station in {topic!r} must match {ID_PATTERN}")
     if kind not in MESSAGE_KINDS:
         raise Rejected("topic", f"unknown message kind {kind!r} in {topic!r}")
-    return TopicParts(site, station, cast(MessageKind, kind))
+    return TopicParts(site, station, kind)
 
 
 # --- encode / decode ---------------------------------------------------------
