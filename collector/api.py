@@ -39,8 +39,38 @@ def now(app: web.Application) -> float:
     return app.get(CLOCK_KEY, time.time)()
 
 
+class SummaryCache:
+    """Encoded station summaries keyed by view version.
+
+    A national fleet changes a few stations per second, so a full listing
+    re-encodes only those instead of every station (tens of thousands) on
+    the event loop that also ingests MQTT.
+    """
+
+    def __init__(self) -> None:
+        self._entries: dict[str, tuple[int, bytes]] = {}
+
+    def encoded(self, views: list[StationView], complete: bool) -> list[bytes]:
+        """`complete`: `views` is the whole fleet, so entries of vanished stations go."""
+        fresh: dict[str, tuple[int, bytes]] = {}
+        for view in views:
+            hit = self._entries.get(view.station)
+            if hit is None or hit[0] != view.version:
+                hit = (view.version, _ENCODER.encode(station_summary(view)))
+            fresh[view.station] = hit
+        if complete:
+            self._entries = fresh
+        else:
+            self._entries.update(fresh)
+        return [fresh[v.station][1] for v in views]
+
+
+_SUMMARIES: Final = web.AppKey("pantau_api_summaries", SummaryCache)
+
+
 def add_api_routes(app: web.Application) -> None:
     """Register /api/v1/*; reads FLEET_KEY, STORE_KEY (events only) and CLOCK_KEY (optional)."""
+    app[_SUMMARIES] = SummaryCache()
     app.router.add_get("/api/v1/stations", stations_handler)
     app.router.add_get("/api/v1/stations/{station}", station_handler)
     app.router.add_get("/api/v1/sites", sites_handler)
@@ -51,7 +81,9 @@ def add_api_routes(app: web.Application) -> None:
 # --- responses and parameters ------------------------------------------------
 
 def json_response(data: object, status: int = 200) -> web.Response:
-    return web.Response(body=_ENCODER.encode(data), status=status, content_type=_JSON)
+    resp = web.Response(body=_ENCODER.encode(data), status=status, content_type=_JSON)
+    resp.enable_compression()  # only when the client accepts it; big lists shrink ~10x
+    return resp
 
 
 def fail(exc: type[web.HTTPError], message: str) -> NoReturn:
@@ -127,7 +159,11 @@ async def stations_handler(request: web.Request) -> web.Response:
         v for v in request.app[FLEET_KEY].stations()
         if (site is None or v.site == site) and (state is None or v.state == state)
     ]
-    return json_response({"count": len(views), "stations": [station_summary(v) for v in views]})
+    parts = request.app[_SUMMARIES].encoded(views, complete=site is None and state is None)
+    body = b'{"count":%d,"stations":[%b]}' % (len(views), b",".join(parts))
+    resp = web.Response(body=body, content_type=_JSON)
+    resp.enable_compression()
+    return resp
 
 
 async def station_handler(request: web.Request) -> web.Response:

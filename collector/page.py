@@ -48,16 +48,19 @@ def add_page_routes(app: web.Application) -> None:
 
 def problems_of(lang: Lang, view: StationView, at: float) -> list[Markup]:
     """One line per thing wrong with a station; planned stations have none."""
+    down, parts = view.state in DOWN_STATES, station_problems(view.components)
+    if not (down or parts or view.unexpected):
+        return []  # most stations: skip building markup for them (large fleets)
     link = station_link(lang, view.station)
     items = []
-    if view.state in DOWN_STATES:
+    if down:
         items.append(h(lang, "problem_station", station=link,
                        state=text(lang, f"state_{view.state}"),
                        when=when(lang, view.state_since, at)))
     items += [
         h(lang, "problem_part", station=link, component=c.id,
           status=text(lang, f"status_{c.status}"), when=when(lang, c.since, at))
-        for c in station_problems(view.components)
+        for c in parts
     ]
     if view.unexpected:
         devices = ", ".join(d.product or f"{d.vid}:{d.pid}" for d in view.unexpected)

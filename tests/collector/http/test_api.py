@@ -15,7 +15,7 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from collector.fleet import Fleet
 from tests.collector.http.conftest import make_app
-from tests.collector.http.scenario import HOSTILE, NOW, build_fleet
+from tests.collector.http.scenario import HOSTILE, NOW, birth, build_fleet
 
 Client = TestClient[web.Request, web.Application]
 GOLDEN = Path(__file__).parent / "golden" / "station-medan-baru-02.json"
@@ -175,9 +175,15 @@ async def test_parts_csv_for_one_site(client: Client) -> None:
     assert rows[1]["detail"] == HOSTILE  # text, not a formula: left as it came
 
 
-async def test_api_follows_the_fleet_live(client: Client, fleet_and_rows: tuple[Fleet, list[Any]]
-                                          ) -> None:
-    from tests.collector.http.scenario import birth
+@pytest.mark.parametrize("listing", ["/api/v1/stations", "/api/v1/stations?site=medan-kota"])
+async def test_api_follows_the_fleet_live(client: Client, fleet_and_rows: tuple[Fleet, list[Any]],
+                                          listing: str) -> None:
+    # Listings are cached per station version: a change must show on the next request.
+    before = await get_json(client, listing)
+    assert {s["station"]: s["state"] for s in before["stations"]}["medan-kota-02"] == "never_seen"
     birth(fleet_and_rows[0], "medan-kota", "medan-kota-02", NOW)
     body = await get_json(client, "/api/v1/stations/medan-kota-02")
     assert (body["state"], body["state_since"]) == ("online", NOW)
+    after = await get_json(client, listing)
+    assert {s["station"]: s["state"] for s in after["stations"]}["medan-kota-02"] == "online"
+    assert after["count"] == before["count"]

@@ -91,6 +91,12 @@ async def test_overview_header_totals_and_regions(client: Client) -> None:
     assert 'http-equiv="refresh"' in page and "<script" not in page.lower()
 
 
+async def test_page_forbids_scripts_by_policy(client: Client) -> None:
+    resp = await client.get("/")
+    assert "default-src 'none'" in resp.headers["Content-Security-Policy"]
+    assert resp.headers["Vary"] == "Accept-Language"
+
+
 @pytest.mark.parametrize(
     ("path", "accept", "lang", "phrases"),
     [
