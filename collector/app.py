@@ -15,6 +15,7 @@ import logging
 import signal
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
 from importlib.metadata import PackageNotFoundError, version
 from typing import Final
 
@@ -43,9 +44,18 @@ PRUNE_EVERY_S: Final = 3600.0
 HISTORY_KEY: Final = web.AppKey("pantau_history", History)
 INGEST_KEY: Final = web.AppKey("pantau_ingest", IngestSession)
 RENDERER_KEY: Final = web.AppKey("pantau_renderer", MetricsRenderer)
-PROCESS_KEY: Final[web.AppKey[process_metrics.ProcessSample | None]] = web.AppKey("pantau_process")
 CLOCK_KEY: Final[web.AppKey[Callable[[], float]]] = web.AppKey("pantau_clock")
-_PRUNED_KEY: Final = web.AppKey("pantau_pruned_at", float)
+
+
+@dataclass(slots=True)
+class Runtime:
+    """Values background tasks update after start (the app's own mapping is frozen then)."""
+
+    process: process_metrics.ProcessSample | None = None
+    pruned_at: float = 0.0
+
+
+RUNTIME_KEY: Final = web.AppKey("pantau_runtime", Runtime)
 
 
 def collector_version() -> str:
@@ -68,7 +78,7 @@ def build_app(
     app[STORE_KEY], app[HEALTH_KEY], app[HISTORY_KEY] = store, health, history
     app[INGEST_KEY] = IngestSession(config, dispatcher, stats, health, clock=clock)
     app[RENDERER_KEY] = MetricsRenderer(collector_version())
-    app[PROCESS_KEY], app[CLOCK_KEY] = None, clock
+    app[RUNTIME_KEY], app[CLOCK_KEY] = Runtime(), clock
     app.cleanup_ctx.extend([
         _store_ctx, _ingest_ctx, _history_ctx, _every(TICK_S, _tick),
         _every(PROCESS_SAMPLE_S, _sample_process), _registry_reload_ctx,
@@ -85,7 +95,7 @@ def build_app(
 
 async def metrics_handler(request: web.Request) -> web.Response:
     app = request.app
-    body = app[RENDERER_KEY].render(app[FLEET_KEY], app[STATS_KEY], app[PROCESS_KEY])
+    body = app[RENDERER_KEY].render(app[FLEET_KEY], app[STATS_KEY], app[RUNTIME_KEY].process)
     return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE})
 
 
@@ -147,9 +157,9 @@ async def _tick(app: web.Application) -> None:
     now = app[CLOCK_KEY]()
     fleet.tick(now)
     app[HISTORY_KEY].add_transitions(fleet.drain_transitions())
-    last = app.get(_PRUNED_KEY, 0.0)
-    if now - last >= PRUNE_EVERY_S:
-        app[_PRUNED_KEY] = now
+    runtime = app[RUNTIME_KEY]
+    if now - runtime.pruned_at >= PRUNE_EVERY_S:
+        runtime.pruned_at = now
         try:
             deleted = await app[STORE_KEY].prune(now)
         except StoreError as exc:
@@ -161,9 +171,9 @@ async def _tick(app: web.Application) -> None:
 
 async def _sample_process(app: web.Application) -> None:
     try:
-        app[PROCESS_KEY] = await asyncio.to_thread(process_metrics.sample)
+        app[RUNTIME_KEY].process = await asyncio.to_thread(process_metrics.sample)
     except OSError:
-        app[PROCESS_KEY] = None  # no /proc: the process_* families are left out
+        app[RUNTIME_KEY].process = None  # no /proc: the process_* families are left out
 
 
 async def _registry_reload_ctx(app: web.Application) -> AsyncIterator[None]:
