@@ -1,0 +1,103 @@
+"""Event de-duplication and cumulative ack marks per (station, boot_id)."""
+
+from __future__ import annotations
+
+import pytest
+
+from collector.event_ledger import RECENT_EVENTS
+from collector.fleet import EventOutcome, Fleet
+from collector.registry import Registry, SiteInfo, StationEntry
+from tests.collector.core.messages import SITE, event
+
+REGISTRY = Registry(
+    {SITE: SiteInfo(SITE, "Medan Baru", "")},
+    {
+        "st-01": StationEntry("st-01", SITE, "", "active"),
+        "old-01": StationEntry("old-01", SITE, "", "retired"),
+    },
+)
+
+
+def outcome(out: EventOutcome) -> tuple[bool, bool, int | None, str]:
+    return out.accepted, out.new, out.ack_seq, out.reason
+
+
+@pytest.mark.parametrize(
+    ("seqs", "expected"),
+    [
+        # a gap holds the ack at the contiguous mark until it is filled
+        ([1, 2, 4, 3], [(True, True, 1, ""), (True, True, 2, ""), (True, True, 2, ""),
+                        (True, True, 4, "")]),
+        # repeats are acknowledged again (the agent may have missed the ack) but not new
+        ([1, 2, 2, 1], [(True, True, 1, ""), (True, True, 2, ""), (True, False, 2, "duplicate"),
+                        (True, False, 2, "duplicate")]),
+        # a repeat above the mark is a duplicate too
+        ([5, 7, 7, 6], [(True, True, 5, ""), (True, True, 5, ""), (True, False, 5, "duplicate"),
+                        (True, True, 7, "")]),
+        # first seen boot starts at its first seq: the agent replays oldest first
+        ([40, 41], [(True, True, 40, ""), (True, True, 41, "")]),
+        # seq 0 is a valid first event
+        ([0, 1], [(True, True, 0, ""), (True, True, 1, "")]),
+        # an event below the first one seen is taken as already stored
+        ([10, 9], [(True, True, 10, ""), (True, False, 10, "duplicate")]),
+    ],
+)
+def test_dedup_and_ack(seqs: list[int], expected: list[tuple[bool, bool, int | None, str]]) -> None:
+    fleet = Fleet(REGISTRY, now=0.0)
+    assert [outcome(fleet.apply_event(event(s), 1.0)) for s in seqs] == expected
+
+
+def test_first_event_above_a_gap_waits_for_nothing_before_it() -> None:
+    fleet = Fleet(REGISTRY, now=0.0)
+    fleet.apply_event(event(3), 1.0)
+    assert outcome(fleet.apply_event(event(5), 1.0)) == (True, True, 3, "")
+    assert fleet.event_mark("st-01", "boot-a") == 3
+
+
+def test_boots_are_tracked_separately() -> None:
+    fleet = Fleet(REGISTRY, now=0.0)
+    fleet.apply_event(event(1, boot="b1"), 1.0)
+    fleet.apply_event(event(2, boot="b1"), 1.0)
+    assert outcome(fleet.apply_event(event(1, boot="b2"), 1.0)) == (True, True, 1, "")
+    assert outcome(fleet.apply_event(event(2, boot="b1"), 1.0)) == (True, False, 2, "duplicate")
+    assert (fleet.event_mark("st-01", "b1"), fleet.event_mark("st-01", "b2")) == (2, 1)
+
+
+def test_restored_marks_make_replays_duplicates() -> None:
+    fleet = Fleet(REGISTRY, now=0.0)
+    fleet.restore_event_marks({("st-01", "boot-a"): 10, ("st-02", "boot-x"): 3})
+    assert outcome(fleet.apply_event(event(10), 1.0)) == (True, False, 10, "duplicate")
+    assert outcome(fleet.apply_event(event(12), 1.0)) == (True, True, 10, "")
+    assert outcome(fleet.apply_event(event(11), 1.0)) == (True, True, 12, "")
+    # restoring never moves a mark backwards, and folds in what is above it
+    fleet.restore_event_marks({("st-01", "boot-a"): 5})
+    assert fleet.event_mark("st-01", "boot-a") == 12
+    fleet.apply_event(event(15), 1.0)
+    fleet.restore_event_marks({("st-01", "boot-a"): 14})
+    assert fleet.event_mark("st-01", "boot-a") == 15
+    assert fleet.event_mark("st-02", "boot-x") == 3
+
+
+def test_retired_station_events_are_refused() -> None:
+    fleet = Fleet(REGISTRY, now=0.0)
+    out = fleet.apply_event(event(1, station="old-01"), 1.0)
+    assert outcome(out) == (False, False, None, "retired")
+    assert fleet.recent_events("old-01") == []
+
+
+def test_unregistered_station_events_are_kept_and_flagged() -> None:
+    fleet = Fleet(REGISTRY, now=0.0)
+    out = fleet.apply_event(event(1, station="stray-1", site="lain"), 1.0)
+    assert (out.accepted, out.new, out.unregistered) == (True, True, True)
+    assert [e.seq for e in fleet.recent_events("stray-1")] == [1]
+
+
+def test_recent_events_keep_the_newest_few() -> None:
+    fleet = Fleet(REGISTRY, now=0.0)
+    gen = fleet.generation
+    for seq in range(1, 31):
+        fleet.apply_event(event(seq), 1.0)
+    fleet.apply_event(event(30), 1.0)  # duplicate: not kept twice
+    assert [e.seq for e in fleet.recent_events("st-01")] == list(range(31 - RECENT_EVENTS, 31))
+    assert fleet.generation > gen
+    assert fleet.recent_events("nobody") == []
