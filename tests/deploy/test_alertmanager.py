@@ -18,9 +18,8 @@ from typing import Any
 
 import pytest
 
-from tests.deploy.binaries import (
-    ALERTMANAGER, AMTOOL, REPO, Server, free_port, http_json, run_tool, wait_for,
-)
+from tests.deploy.binaries import ALERTMANAGER, AMTOOL, REPO, Server, http_json, run_tool
+from tests.support.mosquitto import free_port, wait_for
 
 AM_DIR = REPO / "deploy" / "alertmanager"
 CONFIG = AM_DIR / "alertmanager.yml"

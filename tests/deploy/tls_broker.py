@@ -1,0 +1,150 @@
+"""A real Mosquitto on a test copy of deploy/mosquitto (TLS, passwords, ACL).
+
+Only paths, the port and the log destination are rewritten in the copy; the
+CA and broker certificate come from deploy/scripts/pantau-ca, the station
+accounts from deploy/scripts/enroll-station.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion
+from paho.mqtt.reasoncodes import ReasonCode
+
+from tests.deploy.binaries import REPO
+from tests.support.mosquitto import MOSQUITTO, free_port, wait_for
+
+SCRIPTS = REPO / "deploy" / "scripts"
+CONF = REPO / "deploy" / "mosquitto"
+
+
+def run_script(name: str, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([str(SCRIPTS / name), *args], capture_output=True, text=True,
+                          timeout=30, check=False)
+
+
+def add_account(passwd: Path, user: str, password: str) -> None:
+    create = [] if passwd.exists() else ["-c"]
+    subprocess.run(["mosquitto_passwd", *create, "-b", str(passwd), user, password], check=True)
+
+
+def test_copy_of_config(src: str, workdir: Path, port: int) -> str:
+    text = src.replace("listener 8883", f"listener {port} 127.0.0.1")
+    text = text.replace("/etc/mosquitto/pantau/", f"{workdir}/")
+    text = text.replace("/var/lib/mosquitto/", f"{workdir}/")
+    text = text.replace("log_dest syslog", f"log_dest file {workdir}/mosquitto.log")
+    # Started as root, Mosquitto drops to user "mosquitto", which cannot read
+    # pytest's 0700 temp dirs. Ignored when the tests do not run as root.
+    return text + "\nuser root\n"
+
+
+test_copy_of_config.__test__ = False  # type: ignore[attr-defined]  # not a pytest test
+
+
+@dataclass
+class TlsBroker:
+    workdir: Path
+    port: int = field(default_factory=free_port)
+    proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def ca(self) -> Path:
+        return self.workdir / "ca.crt"
+
+    @property
+    def passwd(self) -> Path:
+        return self.workdir / "passwd"
+
+    def prepare(self) -> TlsBroker:
+        for args in (("init", str(self.workdir)),
+                     ("server", str(self.workdir), "broker", "127.0.0.1")):
+            result = run_script("pantau-ca", *args)
+            assert result.returncode == 0, result.stderr
+        (self.workdir / "acl").write_text((CONF / "acl").read_text())
+        conf = test_copy_of_config((CONF / "mosquitto.conf").read_text(), self.workdir, self.port)
+        (self.workdir / "mosquitto.conf").write_text(conf)
+        return self
+
+    def start(self) -> TlsBroker:
+        self.proc = subprocess.Popen([MOSQUITTO, "-c", str(self.workdir / "mosquitto.conf")],
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        wait_for(self._accepts, 10, what=f"TLS mosquitto on {self.port}")
+        return self
+
+    def _accepts(self) -> bool:
+        if self.proc is not None and self.proc.poll() is not None:
+            log = self.workdir / "mosquitto.log"
+            raise RuntimeError(log.read_text()[-2000:] if log.exists() else "mosquitto exited")
+        try:
+            with socket.create_connection(("127.0.0.1", self.port), timeout=0.2):
+                return True
+        except OSError:
+            return False
+
+    def reload(self) -> None:
+        """SIGHUP: Mosquitto rereads the password and ACL files."""
+        assert self.proc is not None
+        os.kill(self.proc.pid, signal.SIGHUP)
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(10)
+        self.proc = None
+
+
+class Client:
+    """A plain paho client that records its CONNACK, messages and disconnects."""
+
+    def __init__(self, broker: TlsBroker, user: str | None, password: str | None,
+                 client_id: str = "") -> None:
+        self.connack: ReasonCode | None = None
+        self.disconnects = 0
+        self.messages: list[mqtt.MQTTMessage] = []
+        self.paho = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id,
+                                protocol=mqtt.MQTTv311)
+        self.paho.tls_set(ca_certs=str(broker.ca))
+        if user is not None:
+            self.paho.username_pw_set(user, password)
+        self.paho.on_connect = self._on_connect
+        self.paho.on_disconnect = self._on_disconnect
+        self.paho.on_message = lambda _c, _u, msg: self.messages.append(msg)
+        self.paho.connect_async("127.0.0.1", broker.port)
+        self.paho.loop_start()
+        wait_for(lambda: self.connack is not None, 10, what=f"CONNACK for {user}")
+
+    def _on_connect(self, _c: object, _u: object, _f: object, rc: ReasonCode,
+                    _p: object) -> None:
+        self.connack = rc
+        if rc.is_failure:
+            self.paho.disconnect()  # no retry: the test asserts on the refusal
+
+    def _on_disconnect(self, *_args: object) -> None:
+        self.disconnects += 1
+
+    @property
+    def accepted(self) -> bool:
+        return self.connack is not None and not self.connack.is_failure
+
+    def subscribe(self, topic: str) -> None:
+        done: list[object] = []
+        self.paho.on_subscribe = lambda *args: done.append(args)
+        self.paho.subscribe(topic, qos=1)
+        wait_for(lambda: done, 5, what=f"SUBACK for {topic}")
+
+    def publish(self, topic: str, payload: bytes | str = b"x", retain: bool = False) -> None:
+        self.paho.publish(topic, payload, qos=1, retain=retain).wait_for_publish(5)
+
+    def received(self, topic: str) -> list[bytes]:
+        return [bytes(m.payload) for m in list(self.messages) if m.topic == topic]
+
+    def close(self) -> None:
+        self.paho.disconnect()
+        self.paho.loop_stop()
