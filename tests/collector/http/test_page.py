@@ -8,10 +8,13 @@ from html.parser import HTMLParser
 
 import pytest
 from aiohttp import web
-from aiohttp.test_utils import TestClient
+from aiohttp.test_utils import TestClient, TestServer
 
+from collector.fleet import Fleet
 from collector.i18n import EN, ID
-from tests.collector.http.scenario import HOSTILE
+from collector.registry import Registry
+from tests.collector.http.conftest import make_app
+from tests.collector.http.scenario import HOSTILE, NOW
 
 Client = TestClient[web.Request, web.Application]
 
@@ -162,3 +165,16 @@ async def test_unknown_station_page_is_404(client: Client, path: str, lang: str,
     page = await get_page(client, path, status=404)
     assert "script" not in parse(page).tags
     assert message in html.unescape(page)
+
+
+async def test_never_seen_station_page_says_so(client: Client) -> None:
+    page = html.unescape(await get_page(client, "/stations/medan-kota-02?lang=en"))
+    assert "PROBLEM" in page and "never seen" in page
+    assert "No host health reported yet." in page
+
+
+async def test_empty_fleet_page_explains_itself() -> None:
+    app = make_app(Fleet(Registry.empty(), now=NOW), None)
+    async with TestClient(TestServer(app)) as client:
+        page = await get_page(client, "/?lang=id")
+    assert "Belum ada stasiun yang terdaftar atau melapor." in page
