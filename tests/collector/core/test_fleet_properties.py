@@ -67,7 +67,7 @@ def events(draw: st.DrawFn) -> protocol.Event:
 garbage = st.tuples(
     st.sampled_from(["status", "heartbeat", "event"]),
     st.binary(max_size=64) | st.builds(
-        lambda d: protocol.encode(d), st.dictionaries(  # type: ignore[arg-type]
+        lambda d: protocol.encode(d), st.dictionaries(
             st.sampled_from(["v", "state", "boot_id", "session", "seq", "site", "station"]),
             st.integers(-2, 3) | st.text(max_size=4), max_size=7,
         )
@@ -106,7 +106,9 @@ def apply(fleet: Fleet, stats: IngestStats, step: object, now: float, watch: Wat
     elif isinstance(step, tuple) and step[0] == "tick":
         fleet.tick(now)
     else:
-        kind, payload = step  # type: ignore[misc]
+        assert isinstance(step, tuple)
+        kind: protocol.MessageKind = step[0]
+        payload: bytes = step[1]
         try:
             _, msg = protocol.decode_message(protocol.topic_for(SITE, "st-a", kind), payload)
         except protocol.Rejected as exc:

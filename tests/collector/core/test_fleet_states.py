@@ -27,6 +27,11 @@ def registry(**lifecycles: Lifecycle) -> Registry:
     )
 
 
+def one(lifecycle: Lifecycle) -> Registry:
+    """The fleet of most tests: station st-01 alone."""
+    return registry(**{"st-01": lifecycle})
+
+
 @dataclass(frozen=True)
 class Birth:
     at: float
@@ -139,7 +144,7 @@ SCENARIOS: list[tuple[str, Lifecycle, list[Step], StationState, list[str]]] = [
 def test_state_machine(
     lifecycle: Lifecycle, steps: list[Step], state: StationState, outcomes: list[str]
 ) -> None:
-    fleet = Fleet(registry(**{"st-01": lifecycle}), now=START)
+    fleet = Fleet(one(lifecycle), now=START)
     assert play(fleet, steps) == outcomes
     view = fleet.station("st-01")
     assert view is not None
@@ -150,7 +155,7 @@ def test_state_machine(
 def test_grace_after_restart_defers_staleness() -> None:
     # A collector (re)started at 5000 hears a retained heartbeat at once; with a
     # 120 s grace nothing goes stale before 5120 even though 3 x 15 s passed.
-    fleet = Fleet(registry(**{"st-01": "active"}), now=5000.0, grace_s=120.0)
+    fleet = Fleet(one("active"), now=5000.0, grace_s=120.0)
     play(fleet, [Hb(5000.5, ts=1000.0)])
     assert fleet.tick(5100.0) == []
     assert fleet.station("st-01").state == "online"  # type: ignore[union-attr]
@@ -159,21 +164,21 @@ def test_grace_after_restart_defers_staleness() -> None:
 
 
 def test_staleness_counts_from_start_not_from_old_receipt() -> None:
-    fleet = Fleet(registry(**{"st-01": "active"}), now=START)
+    fleet = Fleet(one("active"), now=START)
     fleet.apply_status(SITE, "st-01", status("online"), now=START - 500)  # clock before start
     assert fleet.tick(START + 44) == []
     assert [t.new for t in fleet.tick(START + 46)] == ["stale"]
 
 
 def test_interval_from_heartbeat_sets_stale_window() -> None:
-    fleet = Fleet(registry(**{"st-01": "active"}), now=START, stale_factor=2.0)
+    fleet = Fleet(one("active"), now=START, stale_factor=2.0)
     fleet.apply_heartbeat(heartbeat(ts=START, interval_s=60.0), START)
     assert fleet.tick(START + 119) == []
     assert [t.reason for t in fleet.tick(START + 121)] == ["no heartbeat for 120s"]
 
 
 def test_retired_station_is_hidden_and_refused() -> None:
-    fleet = Fleet(registry(**{"st-01": "retired"}), now=START)
+    fleet = Fleet(one("retired"), now=START)
     assert fleet.station("st-01") is None
     assert play(fleet, [Birth(1001), Hb(1002)]) == ["retired", "retired"]
     assert fleet.stations() == []
@@ -198,7 +203,7 @@ def test_unregistered_station_is_accepted_and_shown() -> None:
 
 
 def test_clock_offset_is_best_recent_sample() -> None:
-    fleet = Fleet(registry(**{"st-01": "active"}), now=START)
+    fleet = Fleet(one("active"), now=START)
     fleet.apply_heartbeat(heartbeat(seq=1, ts=1010.0), 1000.0)  # station 10 s ahead
     assert fleet.station("st-01").clock_offset_s == 10.0  # type: ignore[union-attr]
     fleet.apply_heartbeat(heartbeat(seq=2, ts=1025.0), 1015.5)  # 0.5 s network delay
@@ -224,7 +229,7 @@ def test_clock_offset_is_best_recent_sample() -> None:
 def test_up_and_ready(
     steps: list[Step], components: list[protocol.Component] | None, up: bool, ready: bool
 ) -> None:
-    fleet = Fleet(registry(**{"st-01": "active"}), now=START)
+    fleet = Fleet(one("active"), now=START)
     for step in steps:
         if isinstance(step, Hb) and components is not None:
             fleet.apply_heartbeat(heartbeat(ts=step.at, components=components), step.at)
@@ -252,7 +257,7 @@ def test_site_rollups_count_states_and_readiness() -> None:
 
 
 def test_transitions_are_drained_once_with_reasons() -> None:
-    fleet = Fleet(registry(**{"st-01": "active"}), now=START)
+    fleet = Fleet(one("active"), now=START)
     play(fleet, [Birth(1001, session=4), Will(1010, session=4)])
     made = fleet.tick(1100)
     assert made == []
@@ -268,7 +273,7 @@ def test_transitions_are_drained_once_with_reasons() -> None:
 
 
 def test_views_and_generation_move_on_every_change_only() -> None:
-    fleet = Fleet(registry(**{"st-01": "active"}), now=START)
+    fleet = Fleet(one("active"), now=START)
     before, gen = fleet.station("st-01"), fleet.generation
     assert fleet.station("st-01") is before  # cached while nothing changes
     assert fleet.apply_heartbeat(heartbeat(seq=1), 1001).accepted
