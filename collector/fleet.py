@@ -69,6 +69,9 @@ class Fleet:
         self, registry: Registry, *, now: float, stale_factor: float = 3.0,
         grace_s: float | None = None,
     ) -> None:
+        if stale_factor <= 0 or (grace_s is not None and grace_s < 0):
+            raise ValueError(f"stale_factor must be > 0 and grace_s >= 0, got {stale_factor}, "
+                             f"{grace_s}")
         self._registry = registry
         self._stale_factor = stale_factor
         # Staleness counts from start at the earliest, so a restart raises no
