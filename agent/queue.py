@@ -37,7 +37,10 @@ CREATE TABLE IF NOT EXISTS events (
     UNIQUE (boot_id, seq)
 );
 """
-_DISK_FULL_DROP_FRACTION = 0.1  # share of the oldest events dropped to make room when full
+# When the disk is full, drop this share of the oldest events (at least the minimum: freeing
+# a few rows frees no whole page, so SQLite would still have no room).
+_DISK_FULL_DROP_FRACTION = 0.1
+_DISK_FULL_DROP_MIN = 64
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,7 +139,7 @@ class EventQueue:
             if "full" not in str(exc):
                 raise
             count = self._scalar("SELECT COUNT(*) FROM events")
-            drop = max(1, int(count * _DISK_FULL_DROP_FRACTION))
+            drop = max(_DISK_FULL_DROP_MIN, int(count * _DISK_FULL_DROP_FRACTION))
             log.error("event queue %s: disk full (%s), dropping the %d oldest events "
                       "to make room", self.path, exc, drop)
             self._dropped += self._delete_oldest(drop)
@@ -217,9 +220,18 @@ class EventQueue:
         return count
 
     def _drop_oldest_until(self, max_bytes: int) -> int:
-        dropped = 0
-        while self._bytes > max_bytes:
-            dropped += self._delete_oldest(100)
+        if self._bytes <= max_bytes:
+            return 0
+        excess, freed, cutoff = self._bytes - max_bytes, 0, 0
+        for rowid, size in self._db.execute("SELECT id, LENGTH(payload) FROM events ORDER BY id"):
+            freed, cutoff = freed + size, rowid
+            if freed >= excess:
+                break
+        with self._transaction():
+            dropped = int(self._db.execute("DELETE FROM events WHERE id <= ?",
+                                           (cutoff,)).rowcount)
+        # Nothing left to delete means the running total drifted: trust the table.
+        self._bytes = self._bytes - freed if dropped else 0
         if dropped:
             self._count_dropped(dropped, f"{dropped} oldest events dropped: queue over "
                                          f"{max_bytes} bytes")
@@ -232,8 +244,7 @@ class EventQueue:
                                 f"WHERE id IN ({ids})", (count,))
             deleted = int(self._db.execute(f"DELETE FROM events WHERE id IN ({ids})",
                                            (count,)).rowcount)
-            # Nothing left to delete means the running total drifted: trust the table.
-            self._bytes = 0 if not deleted else self._bytes - size
+            self._bytes -= size
         return deleted
 
     # --- bookkeeping ---------------------------------------------------------

@@ -55,7 +55,7 @@ class Watcher:
         self._filters = filters
         self._subscribed = threading.Event()
         self.client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"w-{uuid.uuid4().hex}")
-        self.client.reconnect_delay_set(0.05, 0.2)
+        self.client.reconnect_delay_set(1, 2)
         self.client.on_connect = self._on_connect
         self.client.on_subscribe = lambda *a: self._subscribed.set()
         self.client.on_message = self._on_message
@@ -64,7 +64,10 @@ class Watcher:
         wait_for(self._subscribed.is_set, what="watcher subscribed")
 
     def _on_connect(self, client: mqtt.Client, *_: object) -> None:
-        client.subscribe([(f, 1) for f in self._filters])
+        if self._filters:
+            client.subscribe([(f, 1) for f in self._filters])
+        else:  # a publish-only client is ready once connected
+            self._subscribed.set()
 
     def _on_message(self, _c: mqtt.Client, _u: object, msg: mqtt.MQTTMessage) -> None:
         with self._lock:
@@ -89,8 +92,8 @@ class Watcher:
         self.publish(topic(station, "ack"), protocol.encode(protocol.Ack(boot_id=boot_id, seq=seq)))
 
     def close(self) -> None:
+        self.client.disconnect()  # first: wakes paho's select so loop_stop returns at once
         self.client.loop_stop()
-        self.client.disconnect()
 
 
 def retained_status(broker: MosquittoBroker, station: str) -> protocol.Status:

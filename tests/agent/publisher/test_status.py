@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import os
+import random
 import signal
 import subprocess
 import sys
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 from agent import protocol
@@ -21,6 +23,13 @@ from tests.agent.publisher.helpers import (
 from tests.support.mosquitto import MosquittoBroker, wait_for
 
 REPO = Path(__file__).resolve().parents[3]
+
+
+class TopOfWindow(random.Random):
+    """Always the longest delay the backoff window allows (a fake at the randomness boundary)."""
+
+    def uniform(self, a: float, b: float) -> float:
+        return b
 
 
 def test_birth_is_retained_with_boot_and_session(
@@ -103,8 +112,12 @@ def test_dropped_socket_fires_will_then_reconnects_with_next_session(
 ) -> None:
     station = new_station()
     watcher = watchers(mosquitto, [topic(station, "status")])
-    pub = publishers(agent_config(mosquitto, tmp_path / "q.db", station), boot_id="boot-drop")
-    wait_for(lambda: pub.connected, what="connected")
+    # Reconnect no sooner than 0.3 s: a reconnect that beats the broker to the dead socket
+    # takes the session over, and Mosquitto then discards the old Will (real, by design).
+    cfg = agent_config(mosquitto, tmp_path / "q.db", station)
+    cfg = replace(cfg, broker=replace(cfg.broker, reconnect_min_s=0.3, reconnect_max_s=0.3))
+    pub = publishers(cfg, boot_id="boot-drop", rng=TopOfWindow())
+    wait_for(lambda: watcher.statuses(station), what="first birth")  # on the wire, not queued
 
     pub.kill_for_test()
 
@@ -121,7 +134,7 @@ def test_stale_will_on_own_topic_makes_the_agent_republish_its_birth(
     station = new_station()
     watcher = watchers(mosquitto, [topic(station, "status")])
     pub = publishers(agent_config(mosquitto, tmp_path / "q.db", station), boot_id="boot-stale")
-    wait_for(lambda: pub.connected, what="connected")
+    wait_for(lambda: watcher.statuses(station), what="birth")  # else ours could overwrite it
     stale = protocol.Status(state="lost", boot_id="boot-stale", session=0)
 
     watcher.publish(topic(station, "status"), protocol.encode(stale), retain=True)

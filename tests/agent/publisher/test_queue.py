@@ -1,0 +1,151 @@
+"""EventQueue on real SQLite files: order, acks, bounds, restarts, corruption, disk full."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator
+from pathlib import Path
+
+import msgspec
+import pytest
+
+from agent import protocol
+from agent.config import QueueConfig
+from agent.queue import EventQueue, QueueError
+from tests.agent.publisher.helpers import event
+
+
+class FakeClock:
+    def __init__(self, now: float = 1000.0) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def seqs(queue: EventQueue) -> list[tuple[str, int]]:
+    return [(e.boot_id, e.seq) for e in queue.pending(limit=1000)]
+
+
+@pytest.fixture
+def queue(tmp_path: Path) -> Iterator[EventQueue]:
+    q = EventQueue(QueueConfig(path=tmp_path / "sub" / "queue.db"))
+    yield q
+    q.close()
+
+
+def test_pending_is_insertion_order_across_boots(queue: EventQueue) -> None:
+    for boot, seq in [("old", 7), ("old", 8), ("new", 1), ("new", 2)]:
+        queue.append(event(boot, seq))
+    assert seqs(queue) == [("old", 7), ("old", 8), ("new", 1), ("new", 2)]
+    assert len(queue) == 4
+    first = queue.pending(limit=1)[0]
+    assert first.payload.startswith(b"{") and b'"seq":7' in first.payload
+
+
+@pytest.mark.parametrize(("after", "expected"), [
+    (None, [("a", 1), ("a", 2), ("b", 1)]),
+    (("a", 1), [("a", 2), ("b", 1)]),
+    (("b", 1), []),
+    (("gone", 9), [("a", 1), ("a", 2), ("b", 1)]),  # unknown cursor: from the oldest
+])
+def test_pending_after_a_cursor(queue: EventQueue, after: tuple[str, int] | None,
+                                expected: list[tuple[str, int]]) -> None:
+    for boot, seq in [("a", 1), ("a", 2), ("b", 1)]:
+        queue.append(event(boot, seq))
+    assert [(e.boot_id, e.seq) for e in queue.pending(after=after)] == expected
+
+
+@pytest.mark.parametrize(("boot", "upto", "deleted", "left"), [
+    ("a", 2, 2, [("a", 3), ("b", 1)]),
+    ("a", 0, 0, [("a", 1), ("a", 2), ("a", 3), ("b", 1)]),
+    ("b", 5, 1, [("a", 1), ("a", 2), ("a", 3)]),
+    ("zzz", 5, 0, [("a", 1), ("a", 2), ("a", 3), ("b", 1)]),
+])
+def test_ack_deletes_only_that_boot_up_to_seq(
+    queue: EventQueue, boot: str, upto: int, deleted: int, left: list[tuple[str, int]]
+) -> None:
+    for b, s in [("a", 1), ("a", 2), ("a", 3), ("b", 1)]:
+        queue.append(event(b, s))
+    assert queue.ack(boot, upto) == deleted
+    assert seqs(queue) == left
+
+
+def test_duplicate_append_keeps_the_first(queue: EventQueue) -> None:
+    queue.append(event("a", 1, ts=1.0))
+    queue.append(event("a", 1, ts=2.0))
+    assert [e.ts for e in queue.pending()] == [1.0]
+
+
+def test_events_survive_a_restart(tmp_path: Path) -> None:
+    cfg = QueueConfig(path=tmp_path / "queue.db")
+    first = EventQueue(cfg)
+    for seq in (1, 2, 3):
+        first.append(event("a", seq))
+    first.close()
+    second = EventQueue(cfg)
+    assert seqs(second) == [("a", 1), ("a", 2), ("a", 3)]
+    second.close()
+
+
+def test_bound_by_age_drops_old_events(tmp_path: Path) -> None:
+    clock = FakeClock(1000.0)
+    q = EventQueue(QueueConfig(path=tmp_path / "q.db", max_age_s=100.0), clock=clock)
+    q.append(event("a", 1))
+    clock.now = 1050.0
+    q.append(event("a", 2))
+    clock.now = 1120.0  # event 1 is 120 s old, event 2 is 70 s old
+    assert q.enforce_bounds() == 1
+    assert seqs(q) == [("a", 2)] and q.dropped_total == 1
+    q.close()
+
+
+def test_bound_by_size_keeps_the_newest(tmp_path: Path) -> None:
+    size = len(protocol.encode(event("a", 1)))  # every seq here has one digit: same size
+    q = EventQueue(QueueConfig(path=tmp_path / "q.db", max_bytes=3 * size))
+    for seq in range(1, 7):
+        q.append(event("a", seq))
+    assert seqs(q) == [("a", 4), ("a", 5), ("a", 6)]
+    assert q.dropped_total == 3 and q.enforce_bounds() == 0
+    q.close()
+
+
+def test_corrupt_file_is_set_aside_and_a_fresh_queue_works(tmp_path: Path) -> None:
+    path = tmp_path / "queue.db"
+    garbage = b"this is not an sqlite database\n" * 200
+    path.write_bytes(garbage)
+    q = EventQueue(QueueConfig(path=path), clock=FakeClock(1234.0))
+    assert q.set_aside == [tmp_path / "queue.db.corrupt-1234"]
+    assert q.set_aside[0].read_bytes() == garbage
+    q.append(event("a", 1))
+    assert seqs(q) == [("a", 1)]
+    q.close()
+
+
+def test_disk_full_drops_oldest_to_make_room_and_never_raises(tmp_path: Path) -> None:
+    q = EventQueue(QueueConfig(path=tmp_path / "q.db"))
+    big = "x" * 1000
+    # Cap the file at its current size: SQLite then reports "database or disk is full".
+    pages = q._db.execute("PRAGMA page_count").fetchone()[0]
+    q._db.execute(f"PRAGMA max_page_count = {pages + 4}")
+    for seq in range(1, 60):
+        q.append(msgspec.structs.replace(event("a", seq), detail=big))
+    assert q.dropped_total > 0  # it had to make room
+    remaining = seqs(q)
+    assert remaining[-1] == ("a", 59)  # the newest event made it in
+    assert remaining == sorted(remaining)
+    q.close()
+
+
+def test_unopenable_path_is_a_clear_error(tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    with pytest.raises(QueueError, match="cannot create queue directory"):
+        EventQueue(QueueConfig(path=blocker / "sub" / "queue.db"))
+
+
+def test_sqlite_is_wal_and_full_sync(queue: EventQueue) -> None:
+    db = sqlite3.connect(queue.path)
+    assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    db.close()
+    assert queue._db.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL
