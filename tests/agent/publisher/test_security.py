@@ -13,7 +13,6 @@ from agent.publisher import Publisher
 from tests.agent.publisher.helpers import agent_config, new_station
 from tests.support.mosquitto import MosquittoBroker, wait_for
 
-
 # Run as root, Mosquitto reads these files only after dropping to its own user, which
 # cannot enter pytest's private tmp dirs; the test broker keeps root instead.
 STAY_ROOT = "user root\n"
