@@ -42,6 +42,9 @@ poll_s = {POLL_S}
 
 [usb]
 debounce_polls = {DEBOUNCE_POLLS}
+# The scenario re-plugs the reader three times in a minute on purpose; that is
+# not the flapping this test is about (tests/agent/usb covers flapping).
+flap_changes = 20
 
 [queue]
 path = "/run/tmp/queue.sqlite3"
@@ -120,10 +123,14 @@ def _status(url: str) -> int | None:
         return None
 
 
+def _get(base: str, path: str) -> Any:
+    with urllib.request.urlopen(base + path, timeout=2) as resp:
+        return json.loads(resp.read())
+
+
 def _station(base: str) -> dict[str, Any] | None:
     try:
-        with urllib.request.urlopen(f"{base}/api/v1/stations/{STATION}", timeout=2) as resp:
-            return json.loads(resp.read())  # type: ignore[no-any-return]
+        return _get(base, f"/api/v1/stations/{STATION}")  # type: ignore[no-any-return]
     except (TimeoutError, urllib.error.URLError, ConnectionError):
         return None
 
@@ -191,6 +198,14 @@ def _scenario(guest: QemuGuest, base: str) -> None:
         ),
         30,
         what="new card-reader serial at the collector",
+    )
+    wait_for(
+        lambda: any(
+            "serial changed from CCID-A to CCID-B" in e.get("detail", "")
+            for e in _get(base, f"/api/v1/events?station={STATION}")["events"]
+        ),
+        30,
+        what="the serial change stored as an event at the collector",
     )
     print(
         "unplug → collector 'missing' latency (s): "
