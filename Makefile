@@ -7,7 +7,7 @@ PIP    := $(VENV)/bin/pip
 DEB_PACKAGES := mosquitto prometheus prometheus-alertmanager usbutils hwdata
 DEB_BINARIES := /usr/sbin/mosquitto /usr/bin/promtool /usr/bin/amtool /usr/share/misc/usb.ids
 
-.PHONY: test test-hil lint deps venv system-deps clean
+.PHONY: test test-hil demo lint deps venv system-deps clean
 
 test: deps
 	$(PY) -m pytest -q -m "not hil" tests
@@ -16,6 +16,11 @@ test: deps
 # Set-up is cached under /var/cache/pantau-hil; skips only where QEMU cannot be installed.
 test-hil: deps
 	$(PY) -m pytest -q -m hil -s tests/hil
+
+# The central stack (Mosquitto, collector, Prometheus, Alertmanager) and a
+# simulated Medan fleet on private loopback ports. DEMO_ARGS="--time-scale 0.1" for faster alerts.
+demo: deps
+	$(PY) -m stack.demo $(DEMO_ARGS)
 
 lint: deps
 	$(VENV)/bin/ruff check agent collector tests

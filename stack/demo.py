@@ -1,0 +1,164 @@
+"""`make demo`: the central stack and a simulated Medan fleet on this machine.
+
+21 kecamatan, 148 stations: 42 existing kits (two per district office, all
+simulated through the real agent code) and 106 planned in the registry (shown
+as rollout progress, never alerted). Several kits are broken as in the news:
+a fingerprint scanner gone, a card reader that no longer answers, a monitor
+unplugged, a flash drive on a biometric station, one PC dead since morning.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import random
+import signal
+import tempfile
+import threading
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from agent.simulate import MEDAN_KECAMATAN, Fleet
+from agent.simulate_station import SimStation
+from agent.simulated_usb import SimDevice
+from stack.central import CentralStack
+from stack.processes import StackError
+
+log = logging.getLogger("pantau.demo")
+ACTIVE_PER_SITE = 2
+PLANNED_TOTAL = 106
+_FLASH_DRIVE = SimDevice(
+    0x0781,
+    0x5567,
+    "SanDisk",
+    "Cruzer Blade",
+    "4C530001230101",
+    port_numbers=(8,),
+    device_class=0,
+    interface_classes=((8, 6, 80),),
+)
+
+
+def medan_fleet() -> tuple[list[tuple[str, str]], str]:
+    """(site, station) of the simulated kits, and the fleet.toml with the planned ones too."""
+    active = [
+        (site, f"{site}-{n:02d}") for site in MEDAN_KECAMATAN for n in range(1, ACTIVE_PER_SITE + 1)
+    ]
+    planned = []
+    for i in range(PLANNED_TOTAL):
+        site = MEDAN_KECAMATAN[i % len(MEDAN_KECAMATAN)]
+        planned.append((site, f"{site}-{ACTIVE_PER_SITE + 1 + i // len(MEDAN_KECAMATAN):02d}"))
+    lines: list[str] = []
+    for site in MEDAN_KECAMATAN:
+        name = site.replace("-", " ").title()
+        lines += [f"[sites.{site}]", f'name = "{name}"', 'region = "Kota Medan"', ""]
+    for lifecycle, pairs in (("active", active), ("planned", planned)):
+        for site, station in pairs:
+            lines += [
+                f"[stations.{station}]",
+                f'site = "{site}"',
+                'profile = "ektp-enrollment"',
+                f'lifecycle = "{lifecycle}"',
+                "",
+            ]
+    return active, "\n".join(lines)
+
+
+BROKEN: dict[str, tuple[str, Callable[[SimStation], None]]] = {
+    "medan-kota-01": ("fingerprint scanner gone", lambda s: s.unplug("fingerprint")),
+    "medan-belawan-02": (
+        "card reader no longer answers",
+        lambda s: s.set_unresponsive("card-reader", True),
+    ),
+    "medan-denai-01": ("monitor unplugged", lambda s: s.set_monitor(False)),
+    "medan-sunggal-02": ("flash drive on a biometric station", lambda s: s.bus.plug(_FLASH_DRIVE)),
+    "medan-marelan-01": ("signature pad missing", lambda s: s.unplug("signature-pad")),
+    "medan-labuhan-02": ("PC dead since morning (no clean shutdown)", lambda s: s.crash()),
+}
+
+
+def break_kits(fleet: Fleet) -> None:
+    for station in fleet.stations:
+        if station.name in BROKEN:
+            what, action = BROKEN[station.name]
+            action(station)
+            log.info("broken as in the news: %s — %s", station.name, what)
+
+
+def run(args: argparse.Namespace, workdir: Path, stop: threading.Event) -> int:
+    active, registry_text = medan_fleet()
+    registry = workdir / "fleet.toml"
+    registry.write_text(registry_text)
+    central = CentralStack(workdir / "central", registry, time_scale=args.time_scale).start()
+    fleet = Fleet(
+        central.url("mosquitto"),
+        active,
+        workdir / "stations",
+        args.seed,
+        args.interval,
+        min(2.0, args.interval),
+    )
+    try:
+        fleet.start()
+        print(banner(central, len(active)), flush=True)
+        # Break the kits after their first heartbeat, so the page shows what they were.
+        if not stop.wait(args.interval + 1.0):
+            break_kits(fleet)
+        stop.wait()
+    finally:
+        fleet.stop()
+        central.stop()
+    return 0
+
+
+def banner(central: CentralStack, simulated: int) -> str:
+    collector = central.url("collector")
+    return "\n".join(
+        [
+            "",
+            f"Pantau demo: {len(MEDAN_KECAMATAN)} kecamatan, {simulated} simulated kits, "
+            f"{PLANNED_TOTAL} planned stations, {len(BROKEN)} broken kits",
+            f"  status page     {collector}/          (Bahasa Indonesia: {collector}/?lang=id)",
+            f"  collector API   {collector}/api/v1/sites   {collector}/api/v1/parts?format=csv",
+            f"  metrics         {collector}/metrics",
+            f"  Prometheus      {central.url('prometheus')}/alerts",
+            f"  Alertmanager    {central.url('alertmanager')}",
+            f"  MQTT broker     {central.url('mosquitto')}",
+            f"  logs            {central.workdir}",
+            "Ctrl-C stops everything this demo started.",
+        ]
+    )
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="make demo", description=__doc__)
+    parser.add_argument("--interval", type=float, default=15.0, help="heartbeat seconds (15)")
+    parser.add_argument(
+        "--time-scale",
+        type=float,
+        default=1.0,
+        help="scale alert `for:` durations (0.1 = ten times faster alerts)",
+    )
+    parser.add_argument("--seed", type=int, default=random.randrange(1 << 16))
+    parser.add_argument("--workdir", type=Path, help="keep state and logs here (default: temp)")
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    logging.getLogger("agent").setLevel(logging.WARNING)
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    try:
+        if args.workdir:
+            args.workdir.mkdir(parents=True, exist_ok=True)
+            return run(args, args.workdir, stop)
+        with tempfile.TemporaryDirectory(prefix="pantau-demo-") as tmp:
+            return run(args, Path(tmp), stop)
+    except StackError as exc:
+        log.error("the demo could not start: %s", exc)
+        return 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
