@@ -64,7 +64,7 @@ def medan_fleet() -> tuple[list[tuple[str, str]], str]:
     return active, "\n".join(lines)
 
 
-BROKEN: dict[str, tuple[str, Callable[[SimStation], None]]] = {
+BROKEN: dict[str, tuple[str, Callable[[SimStation], object]]] = {
     "medan-kota-01": ("fingerprint scanner gone", lambda s: s.unplug("fingerprint")),
     "medan-belawan-02": (
         "card reader no longer answers",
