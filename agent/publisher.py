@@ -34,10 +34,13 @@ from agent.inbound import Inbound
 from agent.log_throttle import LogThrottle
 from agent.outbox import Outbox
 from agent.queue import EventQueue, QueuedEvent
+from agent.reconnect import ReconnectLoop
 
 log = logging.getLogger(__name__)
 
 _WATCH_INTERVAL_S = 0.5  # how often the supervisor checks the connection and resends
+_OUTCOME_STAT = {"ack": "acks", "command": "commands", "bad": "bad_messages",
+                 "rebirth": "rebirths"}
 
 
 @dataclass
@@ -84,26 +87,25 @@ class Publisher:
                                 self._outbox, on_report=on_report,
                                 republish_birth=self._republish_birth,
                                 max_payload_bytes=config.max_payload_bytes)
-        self._backoff = Backoff(self._broker.reconnect_min_s, self._broker.reconnect_max_s, rng)
+        self._loop = ReconnectLoop(
+            self._one_connection,
+            Backoff(self._broker.reconnect_min_s, self._broker.reconnect_max_s, rng),
+            stable_after_s=max(self._broker.reconnect_max_s, self._broker.keepalive_s),
+            stuck_after_s=self._broker.connect_timeout_s + 10.0, name="pantau-mqtt")
         self._throttle = LogThrottle(log)
         self._lock = threading.Lock()  # guards _client, _connected, _session
         self._client: mqtt.Client | None = None
         self._connected = False
         self._session = 0
         self._stopping = False
-        self._stop_event = threading.Event()
         self._wake = threading.Event()
-        self._thread: threading.Thread | None = None
-        self._tick = time.monotonic()
+        self._stats_lock = threading.Lock()
 
     # --- public API ------------------------------------------------------------
 
     def start(self) -> None:
         """Connect in the background and keep reconnecting until `stop`."""
-        if self._thread is not None:
-            return
-        self._thread = threading.Thread(target=self._supervise, name="pantau-mqtt", daemon=True)
-        self._thread.start()
+        self._loop.start()
 
     def stop(self, reason: str = "shutdown", timeout: float = 5.0) -> None:
         """Publish `offline` (retained, waits for its PUBACK), DISCONNECT (no Will), join."""
@@ -119,23 +121,22 @@ class Publisher:
                     info.wait_for_publish(max(0.0, deadline - time.monotonic()))
             except (RuntimeError, ValueError) as exc:
                 log.warning("offline status not confirmed by the broker: %s", exc)
-        self._stop_event.set()
+        self._loop.stop_event.set()
         self._wake.set()
-        if self._thread is not None:
-            self._thread.join(max(0.1, deadline - time.monotonic()))
+        self._loop.stop(max(0.1, deadline - time.monotonic()))
 
     def publish_heartbeat(self, hb: protocol.Heartbeat) -> bool:
         """Send `hb` retained; False (and not queued) when offline or over the payload cap."""
         try:
             data = protocol.encode(hb, limit=self.config.max_payload_bytes)
         except protocol.PayloadTooLarge as exc:
-            self.stats.oversize_dropped += 1
+            self._count(oversize_dropped=1)
             self._throttle.warning("oversize-heartbeat", "heartbeat not sent: %s", exc)
             return False
         client = self._live_client()
         if client is None or self._publish(client, "heartbeat", data, retain=True) is None:
             return False
-        self.stats.heartbeats_sent += 1
+        self._count(heartbeats_sent=1)
         return True
 
     def flush_events(self) -> int:
@@ -144,9 +145,7 @@ class Publisher:
             return 0
         sent = self._outbox.flush(self._send_event)
         resends, oversize = self._outbox.take_counts()
-        self.stats.events_sent += sent
-        self.stats.event_resends += resends
-        self.stats.oversize_dropped += oversize
+        self._count(events_sent=sent, event_resends=resends, oversize_dropped=oversize)
         return sent
 
     def kill_for_test(self) -> None:
@@ -166,36 +165,13 @@ class Publisher:
 
     def healthy(self) -> bool:
         """The supervisor thread runs and has looked at the connection recently."""
-        thread = self._thread
-        stale_after = self._broker.connect_timeout_s + 10.0
-        return (thread is not None and thread.is_alive()
-                and time.monotonic() - self._tick < stale_after)
+        return self._loop.healthy()
 
     # --- supervisor thread -----------------------------------------------------
-
-    def _supervise(self) -> None:
-        while not self._stop_event.is_set():
-            try:
-                connected_for = self._one_connection()
-            except Exception:  # never let the supervisor die: it is the watchdog's signal
-                log.exception("unexpected error in the MQTT supervisor; reconnecting")
-                connected_for = 0.0
-            if self._stop_event.is_set():
-                break
-            if connected_for >= max(self._broker.reconnect_max_s, self._broker.keepalive_s):
-                self._backoff.reset()  # a flapping connection keeps backing off
-            self._sleep(self._backoff.next_delay())
-
-    def _sleep(self, delay: float) -> None:
-        end = time.monotonic() + delay
-        while not self._stop_event.is_set() and (left := end - time.monotonic()) > 0:
-            self._tick = time.monotonic()
-            self._stop_event.wait(min(left, 1.0))
 
     def _one_connection(self) -> float:
         """One connect attempt and its life; returns how long it was connected (s)."""
         attempt = self._session + 1
-        self._tick = time.monotonic()
         try:
             client = self._new_client(attempt)
             client.connect(self._broker.host, self._broker.port, self._broker.keepalive_s)
@@ -213,14 +189,15 @@ class Publisher:
         finally:
             self._teardown(client)
             if self._session == attempt:  # this attempt did connect
-                self.stats.disconnects += 1
+                self._count(disconnects=1)
 
     def _watch(self, client: mqtt.Client) -> float:
         thread: threading.Thread | None = client._thread  # paho's network thread
         deadline = time.monotonic() + self._broker.connect_timeout_s
         connected_at: float | None = None
-        while thread is not None and thread.is_alive() and not self._stop_event.is_set():
-            self._tick = now = time.monotonic()
+        while thread is not None and thread.is_alive() and not self._loop.stop_event.is_set():
+            self._loop.tick()
+            now = time.monotonic()
             if self._connected:
                 connected_at = connected_at or now
                 self.flush_events()  # catches ack timeouts and anything nobody flushed
@@ -237,7 +214,7 @@ class Publisher:
     def _teardown(self, client: mqtt.Client) -> None:
         with self._lock:
             self._connected = False
-        if self._stop_event.is_set():
+        if self._loop.stop_event.is_set():
             client.disconnect()  # DISCONNECT after whatever is queued: the Will is discarded
         else:
             _shut_socket(client)
@@ -283,7 +260,7 @@ class Publisher:
             with self._lock:
                 self._session = session
                 self._connected = True
-            self.stats.connects += 1
+            self._count(connects=1)
             self._publish_birth(client)
             client.subscribe([(self._topic[k], 1) for k in ("ack", "command", "status")])
             self.flush_events()
@@ -303,15 +280,16 @@ class Publisher:
     def _on_message(self, client: mqtt.Client, _userdata: Any, msg: Any) -> None:
         live = self._connected and not self._stopping
         outcome = self._inbound.handle(msg.topic, bytes(msg.payload), live=live)
+        if outcome in _OUTCOME_STAT:
+            self._count(**{_OUTCOME_STAT[outcome]: 1})
         if outcome == "ack":
-            self.stats.acks += 1
             self.flush_events()  # the window has room again
-        elif outcome == "command":
-            self.stats.commands += 1
-        elif outcome == "bad":
-            self.stats.bad_messages += 1
-        elif outcome == "rebirth":
-            self.stats.rebirths += 1
+
+    def _count(self, **deltas: int) -> None:
+        # Several threads count (probe loop, network thread, supervisor): keep sums exact.
+        with self._stats_lock:
+            for name, delta in deltas.items():
+                setattr(self.stats, name, getattr(self.stats, name) + delta)
 
     # --- publishing helpers ----------------------------------------------------
 
