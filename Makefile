@@ -45,3 +45,15 @@ $(VENV)/.installed: pyproject.toml
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+
+# Long runs, not in CI (tests/fuzz, tests/load; figures in docs/reliability.md).
+.PHONY: fuzz soak
+FUZZ_COUNT ?= 1000000
+SOAK_STATIONS ?= 2000
+SOAK_MINUTES ?= 30
+
+fuzz: deps
+	$(PY) -m tests.fuzz.run_fuzz --count $(FUZZ_COUNT) --workers 2
+
+soak: deps
+	$(PY) -m tests.load.soak --stations $(SOAK_STATIONS) --minutes $(SOAK_MINUTES)
