@@ -1,0 +1,177 @@
+"""End to end, real processes: simulated agents → Mosquitto → collector →
+Prometheus (our rules) → Alertmanager (our routes and inhibitions) → a webhook.
+
+Alert `for:` and grouping delays are scaled by TIME_SCALE (their order kept),
+so minutes in production are seconds here.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import threading
+import time
+import urllib.request
+from collections.abc import Callable, Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from agent.simulate import Fleet
+from stack.central import CentralStack
+from tests.support.mosquitto import wait_for
+
+TIME_SCALE = 0.02  # 5 min → 6 s
+SITES = ("kota-a", "kota-b")
+PAIRS = [(site, f"{site}-{n:02d}") for site in SITES for n in (1, 2)]
+REGISTRY = "\n".join(
+    [f'[sites.{s}]\nname = "{s}"\nregion = "e2e"\n' for s in SITES]
+    + [
+        f'[stations.{st}]\nsite = "{s}"\nprofile = "ektp-enrollment"\nlifecycle = "active"\n'
+        for s, st in PAIRS
+    ]
+)
+
+
+class Webhook:
+    """Collects Alertmanager notifications: one entry per alert per notification."""
+
+    def __init__(self) -> None:
+        self.alerts: list[tuple[float, dict[str, Any]]] = []
+        self._lock = threading.Lock()
+        hook = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                with hook._lock:
+                    hook.alerts += [(time.monotonic(), a) for a in body["alerts"]]
+                self.send_response(200)
+                self.end_headers()
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/alerts"
+
+    def find(self, status: str, alertname: str, **labels: str) -> float | None:
+        with self._lock:
+            for at, alert in self.alerts:
+                got = alert["labels"]
+                if (
+                    alert["status"] == status
+                    and got.get("alertname") == alertname
+                    and all(got.get(k) == v for k, v in labels.items())
+                ):
+                    return at
+        return None
+
+    def wait(self, status: str, alertname: str, timeout: float = 60, **labels: str) -> float:
+        return wait_for(
+            lambda: self.find(status, alertname, **labels),
+            timeout,
+            interval=0.05,
+            what=f"{status} {alertname} {labels} at the webhook",
+        )  # type: ignore[no-any-return]
+
+    def names_for(self, station: str) -> set[str]:
+        with self._lock:
+            return {
+                a["labels"]["alertname"]
+                for _, a in self.alerts
+                if a["labels"].get("station") == station
+            }
+
+
+@pytest.fixture
+def stack(tmp_path: Path) -> Iterator[tuple[CentralStack, Fleet, Webhook]]:
+    hook = Webhook()
+    (tmp_path / "fleet.toml").write_text(REGISTRY)
+    central = CentralStack(
+        tmp_path / "central",
+        tmp_path / "fleet.toml",
+        time_scale=TIME_SCALE,
+        webhook_url=hook.url,
+        scrape_interval_s=0.5,
+    ).start()
+    fleet = Fleet(
+        central.url("mosquitto"),
+        PAIRS,
+        tmp_path / "stations",
+        seed=random.randrange(1 << 16),
+        heartbeat_s=1.0,
+        poll_s=0.5,
+    )
+    fleet.start()
+    try:
+        yield central, fleet, hook
+    finally:
+        fleet.stop()
+        central.stop()
+        hook.server.shutdown()
+
+
+def _api(central: CentralStack, path: str) -> Any:
+    with urllib.request.urlopen(central.url("collector") + path, timeout=5) as resp:
+        return json.loads(resp.read())
+
+
+def _inhibited(central: CentralStack, station: str, alertname: str) -> bool:
+    url = f"{central.url('alertmanager')}/api/v2/alerts?filter=station%3D%22{station}%22"
+    with urllib.request.urlopen(url, timeout=5) as resp:
+        alerts = json.loads(resp.read())
+    return any(a["labels"]["alertname"] == alertname and a["status"]["inhibitedBy"] for a in alerts)
+
+
+def _station(fleet: Fleet, name: str) -> Any:
+    return next(s for s in fleet.stations if s.name == name)
+
+
+def test_unplug_and_station_death_reach_the_webhook(
+    stack: tuple[CentralStack, Fleet, Webhook],
+) -> None:
+    central, fleet, hook = stack
+    online: Callable[[], bool] = lambda: all(  # noqa: E731
+        s["state"] == "online" for s in _api(central, "/api/v1/stations")["stations"]
+    )
+    wait_for(online, 60, what="every simulated station online at the collector")
+
+    scanner_station, dying = "kota-a-01", "kota-b-01"
+    unplugged = time.monotonic()
+    _station(fleet, scanner_station).unplug("fingerprint")
+    got = hook.wait(
+        "firing", "PantauComponentMissing", station=scanner_station, component="fingerprint"
+    )
+    print(
+        f"unplug → PantauComponentMissing at the webhook: {got - unplugged:.1f} s "
+        f"(rule for: 2m x {TIME_SCALE} = {120 * TIME_SCALE:.1f} s)"
+    )
+
+    # The dying station already lacks its camera: once it is down, that alert is
+    # inhibited by PantauStationDown instead of paging on its own.
+    _station(fleet, dying).unplug("camera")
+    hook.wait("firing", "PantauComponentMissing", station=dying, component="camera")
+    killed = time.monotonic()
+    _station(fleet, dying).crash()
+    got = hook.wait("firing", "PantauStationDown", station=dying)
+    print(f"station killed → PantauStationDown at the webhook: {got - killed:.1f} s")
+    wait_for(
+        lambda: _inhibited(central, dying, "PantauComponentMissing"),
+        30,
+        what="the dead station's part alert inhibited by PantauStationDown",
+    )
+
+    _station(fleet, dying).restart()
+    _station(fleet, dying).replug("camera")
+    _station(fleet, scanner_station).replug("fingerprint")
+    hook.wait("resolved", "PantauStationDown", station=dying)
+    hook.wait("resolved", "PantauComponentMissing", station=scanner_station)
+
+    assert hook.names_for(dying) == {"PantauStationDown", "PantauComponentMissing"}
+    assert hook.names_for(scanner_station) == {"PantauComponentMissing"}
+    for quiet in ("kota-a-02", "kota-b-02"):
+        assert hook.names_for(quiet) == set(), f"{quiet} was healthy throughout"
