@@ -58,6 +58,9 @@ class PublisherStats:
 
 
 class Publisher:
+    """MQTT side of one agent. `on_report` runs on the network thread: keep it quick
+    (set a flag or an Event for the probe loop); calling `publish_heartbeat` from it is fine."""
+
     def __init__(
         self,
         config: AgentConfig,
@@ -143,7 +146,11 @@ class Publisher:
         """Send queued events not yet in flight, in order; safe from any thread."""
         if self._live_client() is None:
             return 0
-        sent = self._outbox.flush(self._send_event)
+        try:
+            sent = self._outbox.flush(self._send_event)
+        except Exception as exc:  # e.g. a disk error: callers (probe loop, network thread) go on
+            self._throttle.warning("flush", "could not send queued events: %s", exc)
+            return 0
         resends, oversize = self._outbox.take_counts()
         self._count(events_sent=sent, event_resends=resends, oversize_dropped=oversize)
         return sent
@@ -279,11 +286,11 @@ class Publisher:
 
     def _on_message(self, client: mqtt.Client, _userdata: Any, msg: Any) -> None:
         live = self._connected and not self._stopping
-        outcome = self._inbound.handle(msg.topic, bytes(msg.payload), live=live)
+        outcome = self._inbound.handle(msg.topic, bytes(msg.payload), live=live)  # never raises
         if outcome in _OUTCOME_STAT:
             self._count(**{_OUTCOME_STAT[outcome]: 1})
         if outcome == "ack":
-            self.flush_events()  # the window has room again
+            self.flush_events()  # the window has room again; never raises
 
     def _count(self, **deltas: int) -> None:
         # Several threads count (probe loop, network thread, supervisor): keep sums exact.
