@@ -30,7 +30,9 @@ from collector.registry import Registry
 from tests.support.mosquitto import MosquittoBroker, free_port
 
 
-async def until(predicate: Callable[[], Any], timeout: float = 10.0, what: str = "condition") -> Any:
+async def until(
+    predicate: Callable[[], Any], timeout: float = 10.0, what: str = "condition"
+) -> Any:
     """Poll on the loop (the collector runs on this loop too) until truthy or the deadline."""
     deadline = time.monotonic() + timeout
     while True:
@@ -79,14 +81,20 @@ class RunningCollector:
 CollectorStarter = Callable[..., "asynccontextmanager[RunningCollector]"]
 
 
-def collector_config(broker: MosquittoBroker, data_dir: Path, site: str, **state: Any) -> CollectorConfig:
+def collector_config(
+    broker: MosquittoBroker, data_dir: Path, site: str, **state: Any
+) -> CollectorConfig:
     """A config for one test: its own site shard and client id, so neither retained
     messages nor the persistent session of other tests on the shared broker leak in."""
     config = load_collector_config(
         None, CliOverrides(broker=broker.url, listen=f"127.0.0.1:{free_port()}", data_dir=data_dir)
     )
-    broker_cfg = replace(config.broker, client_id=f"pantau-collector-{site}",
-                         reconnect_min_s=0.05, reconnect_max_s=0.2)
+    broker_cfg = replace(
+        config.broker,
+        client_id=f"pantau-collector-{site}",
+        reconnect_min_s=0.05,
+        reconnect_max_s=0.2,
+    )
     return replace(config, broker=broker_cfg, sites=(site,), state=replace(config.state, **state))
 
 
@@ -96,8 +104,9 @@ def site() -> str:
 
 
 @asynccontextmanager
-async def run_collector(config: CollectorConfig, registry: Registry | None = None,
-                        ready: bool = True) -> AsyncIterator[RunningCollector]:
+async def run_collector(
+    config: CollectorConfig, registry: Registry | None = None, ready: bool = True
+) -> AsyncIterator[RunningCollector]:
     app = build_app(config, registry or Registry.empty())
     runner = web.AppRunner(app)
     await runner.setup()
@@ -118,6 +127,7 @@ def collector_cfg(mosquitto: MosquittoBroker, tmp_path: Path, site: str) -> Coll
 
 # --- stations -----------------------------------------------------------------
 
+
 @dataclass
 class Station:
     """One simulated agent: a plain paho client publishing protocol payloads."""
@@ -133,7 +143,9 @@ class Station:
         return protocol.topic_for(self.site, self.station, kind)
 
     def connect(self, will: bool = False) -> Station:
-        c = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"agent-{self.station}-{uuid.uuid4().hex[:6]}")
+        c = mqtt.Client(
+            CallbackAPIVersion.VERSION2, client_id=f"agent-{self.station}-{uuid.uuid4().hex[:6]}"
+        )
         if will:
             lost = protocol.Status(state="lost", boot_id=self.boot_id, session=1)
             c.will_set(self.topic("status"), protocol.encode(lost), qos=1, retain=True)
@@ -147,26 +159,56 @@ class Station:
         self.client.publish(topic, payload, qos=qos, retain=retain).wait_for_publish(5)
 
     def birth(self, session: int = 1) -> None:
-        status = protocol.Status(state="online", boot_id=self.boot_id, session=session, ts=time.time())
+        status = protocol.Status(
+            state="online", boot_id=self.boot_id, session=session, ts=time.time()
+        )
         self.publish(self.topic("status"), protocol.encode(status), retain=True)
 
-    def heartbeat(self, interval_s: float = 15.0, hostname: str = "pc-1", retain: bool = True) -> None:
+    def heartbeat(
+        self, interval_s: float = 15.0, hostname: str = "pc-1", retain: bool = True
+    ) -> None:
         self.seq += 1
-        self.publish(self.topic("heartbeat"), protocol.encode(self.make_heartbeat(interval_s, hostname)),
-                     retain=retain)
+        self.publish(
+            self.topic("heartbeat"),
+            protocol.encode(self.make_heartbeat(interval_s, hostname)),
+            retain=retain,
+        )
 
-    def make_heartbeat(self, interval_s: float = 15.0, hostname: str = "pc-1") -> protocol.Heartbeat:
-        host = protocol.Host(hostname=hostname, boot_time=1.0, cpu_ratio=0.1, load1=0.1,
-                             memory_used_ratio=0.5, swap_used_ratio=0.0)
+    def make_heartbeat(
+        self, interval_s: float = 15.0, hostname: str = "pc-1"
+    ) -> protocol.Heartbeat:
+        host = protocol.Host(
+            hostname=hostname,
+            boot_time=1.0,
+            cpu_ratio=0.1,
+            load1=0.1,
+            memory_used_ratio=0.5,
+            swap_used_ratio=0.0,
+        )
         return protocol.Heartbeat(
-            v=1, site=self.site, station=self.station, seq=self.seq, boot_id=self.boot_id,
-            ts=time.time(), interval_s=interval_s,
-            agent=protocol.AgentInfo(version="0.1.0", uptime_s=1.0), host=host,
+            v=1,
+            site=self.site,
+            station=self.station,
+            seq=self.seq,
+            boot_id=self.boot_id,
+            ts=time.time(),
+            interval_s=interval_s,
+            agent=protocol.AgentInfo(version="0.1.0", uptime_s=1.0),
+            host=host,
         )
 
     def event(self, seq: int, to: protocol.ComponentStatus = "missing") -> protocol.Event:
-        return protocol.Event(v=1, site=self.site, station=self.station, boot_id=self.boot_id,
-                              seq=seq, ts=time.time(), component="fingerprint", from_="ok", to=to)
+        return protocol.Event(
+            v=1,
+            site=self.site,
+            station=self.station,
+            boot_id=self.boot_id,
+            seq=seq,
+            ts=time.time(),
+            component="fingerprint",
+            from_="ok",
+            to=to,
+        )
 
     def send_event(self, ev: protocol.Event) -> None:
         self.publish(self.topic("event"), protocol.encode(ev))
@@ -197,14 +239,19 @@ class AckListener:
 
     def __init__(self, broker: MosquittoBroker, topic: str) -> None:
         self.acks: list[protocol.Ack] = []
-        self._client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"acks-{uuid.uuid4().hex[:6]}")
-        self._client.on_message = lambda _c, _u, m: self.acks.append(protocol.decode("ack", m.payload))  # type: ignore[arg-type]
+        self._client = mqtt.Client(
+            CallbackAPIVersion.VERSION2, client_id=f"acks-{uuid.uuid4().hex[:6]}"
+        )
+        self._client.on_message = lambda _c, _u, m: self.acks.append(
+            protocol.decode("ack", m.payload)
+        )  # type: ignore[arg-type]
         subscribed: list[int] = []
         self._client.on_subscribe = lambda *a: subscribed.append(1)
         self._client.connect("127.0.0.1", broker.port)
         self._client.subscribe(topic, qos=1)
         self._client.loop_start()
         from tests.support.mosquitto import wait_for
+
         wait_for(lambda: subscribed, 5, what="ack subscription")
 
     def close(self) -> None:

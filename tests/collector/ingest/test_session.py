@@ -11,7 +11,13 @@ import pytest
 from agent import protocol
 from collector.config import CollectorConfig
 from collector.registry import load_registry
-from tests.collector.ingest.conftest import AckListener, Station, collector_config, run_collector, until
+from tests.collector.ingest.conftest import (
+    AckListener,
+    Station,
+    collector_config,
+    run_collector,
+    until,
+)
 from tests.support.mosquitto import MosquittoBroker
 
 pytestmark = pytest.mark.broker
@@ -73,11 +79,15 @@ BAD_INPUT = [
 ]
 
 
-@pytest.mark.parametrize(("reason", "kind", "payload"), BAD_INPUT,
-                         ids=[f"{r}-{k}" for r, k, _ in BAD_INPUT])
+@pytest.mark.parametrize(
+    ("reason", "kind", "payload"), BAD_INPUT, ids=[f"{r}-{k}" for r, k, _ in BAD_INPUT]
+)
 async def test_bad_input_is_counted_and_leaves_good_state_alone(
-    collector_cfg: CollectorConfig, stations: Callable[..., Station],
-    reason: str, kind: protocol.MessageKind, payload: Callable[[Station], bytes],
+    collector_cfg: CollectorConfig,
+    stations: Callable[..., Station],
+    reason: str,
+    kind: protocol.MessageKind,
+    payload: Callable[[Station], bytes],
 ) -> None:
     async with run_collector(collector_cfg) as col:
         st = stations("mb-04").connect()
@@ -128,8 +138,10 @@ async def test_duplicate_event_is_stored_once_and_acked_each_time(
                 st.send_event(st.event(seq))
             await until(lambda: any(a.seq == 1 for a in acks.acks), what="ack for seq 1")
             st.send_event(st.event(1))  # the agent missed the ack and replays
-            await until(lambda: len(acks.acks) >= 2 and col.stats.rejected["duplicate"] == 1,
-                        what="ack re-sent for the duplicate")
+            await until(
+                lambda: len(acks.acks) >= 2 and col.stats.rejected["duplicate"] == 1,
+                what="ack re-sent for the duplicate",
+            )
         finally:
             acks.close()
         stored = col.store.events(station="mb-06")
@@ -149,8 +161,14 @@ async def test_events_published_while_collector_is_down_arrive_on_restart(
     acks = AckListener(mosquitto, st.topic("ack"))
     try:
         async with run_collector(collector_cfg) as col:
-            await until(lambda: len(col.store.events(station="mb-07")) == 5
-                        if col.store.path.exists() else False, what="queued events stored")
+            await until(
+                lambda: (
+                    len(col.store.events(station="mb-07")) == 5
+                    if col.store.path.exists()
+                    else False
+                ),
+                what="queued events stored",
+            )
             await until(lambda: any(a.seq == 4 for a in acks.acks), what="cumulative ack")
     finally:
         acks.close()

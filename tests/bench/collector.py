@@ -1,0 +1,385 @@
+"""Collector ingest and /metrics benchmark: prints figures, asserts nothing.
+
+    /tmp/venv/bin/python -m tests.bench.collector [--stations 10000 100000] [--skip-exporter]
+
+Method. A private Mosquitto with `queue_qos0_messages true` and no queue
+limits. For each subscriber under test we first register its persistent
+session (same client id, clean_session=False, heartbeat filter at QoS 0), then
+publisher PROCESSES flood realistic heartbeats (~1.4 KB, 5 components) of N
+simulated stations while it is offline, then the subscriber connects and
+drains the queue: rate = messages / (last - first receipt). Draining a queue
+isolates the subscriber from the publishers on a small machine.
+Subscribers: the collector (build_app, real Fleet, dispatcher, store), a bare
+paho subscriber that only counts, and mqtt-exporter from PyPI (in its own venv
+under ~/.cache/pantau-bench; the harness only forces clean_session=False so it
+can drain the same queue). /metrics: MetricsRenderer cold (first render) and
+warm (1% of stations changed), versus a prometheus_client custom collector
+that builds GaugeMetricFamily objects of the very same samples on every scrape
+(the usual exporter style), timed with generate_latest, in that same venv.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import multiprocessing as mp
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion
+
+from agent import protocol
+from tests.support.mosquitto import MosquittoBroker
+
+CACHE = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "pantau-bench"
+VENV = CACHE / "venv-exporter"
+FILTER = "pantau/v1/+/+/heartbeat"
+COMPONENTS = ("fingerprint", "iris", "camera", "signature-pad", "card-reader")
+
+
+def heartbeat(i: int, seq: int, ts: float) -> tuple[str, bytes]:
+    site, station = f"site-{i % 500:03d}", f"st-{i:06d}"
+    comps = [
+        protocol.Component(
+            id=c,
+            kind="usb",
+            required=True,
+            status="ok",
+            since=1.7e9,
+            device=protocol.Device(vid="05ba", pid="000a", port="1-2"),
+        )
+        for c in COMPONENTS
+    ]
+    host = protocol.Host(
+        hostname=f"pc-{i}",
+        boot_time=1.7e9,
+        cpu_ratio=0.1,
+        load1=0.2,
+        memory_used_ratio=0.5,
+        swap_used_ratio=0.0,
+        temperature_c=50.0,
+        disks=[protocol.Disk(mount="/", used_ratio=0.6, free_bytes=10**10)],
+    )
+    hb = protocol.Heartbeat(
+        v=1,
+        site=site,
+        station=station,
+        seq=seq,
+        boot_id="boot-1",
+        ts=ts,
+        interval_s=15.0,
+        agent=protocol.AgentInfo(version="0.1.0", uptime_s=60.0),
+        host=host,
+        components=comps,
+        checks=[protocol.Check(id="server", kind="tcp", status="ok", latency_s=0.01)],
+    )
+    return protocol.topic_for(site, station, "heartbeat"), protocol.encode(hb)
+
+
+def publisher(port: int, lo: int, hi: int, rounds: int) -> None:
+    client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"pub-{uuid.uuid4().hex[:8]}")
+    client.connect("127.0.0.1", port)
+    client.loop_start()
+    info = None
+    for r in range(rounds):
+        for i in range(lo, hi):
+            topic, payload = heartbeat(i, r + 1, time.time())
+            info = client.publish(topic, payload, qos=0)
+    if info is not None:
+        info.wait_for_publish(120)
+    client.disconnect()
+    client.loop_stop()
+
+
+def flood(port: int, stations: int, rounds: int, procs: int = 2) -> float:
+    step = -(-stations // procs)
+    started = time.perf_counter()
+    workers = [
+        mp.Process(target=publisher, args=(port, k * step, min(stations, (k + 1) * step), rounds))
+        for k in range(procs)
+    ]
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join()
+    return stations * rounds / (time.perf_counter() - started)
+
+
+def register_session(port: int, client_id: str) -> None:
+    """Create the offline persistent session the subscriber will drain."""
+    done: list[int] = []
+    c = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id, clean_session=False)
+    c.on_subscribe = lambda *a: done.append(1)
+    c.connect("127.0.0.1", port)
+    c.subscribe(FILTER, qos=0)
+    while not done:
+        c.loop(0.1)
+    c.disconnect()
+
+
+# --- subscribers (run as child processes; print one JSON line) ---------------
+
+
+def _report(count: int, first: float, last: float) -> None:
+    print(json.dumps({"count": count, "rate": count / max(last - first, 1e-9)}), flush=True)
+
+
+def run_bare(port: int, expected: int, client_id: str) -> None:
+    state = {"n": 0, "first": 0.0, "last": 0.0}
+
+    def on_message(_c: object, _u: object, _m: object) -> None:
+        now = time.perf_counter()
+        state["first"] = state["first"] or now
+        state["n"] += 1
+        state["last"] = now
+
+    c = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id, clean_session=False)
+    c.on_message = on_message
+    c.connect("127.0.0.1", port)
+    deadline = time.monotonic() + 300
+    while state["n"] < expected and time.monotonic() < deadline:
+        c.loop(0.5)
+    _report(int(state["n"]), state["first"], state["last"])
+
+
+def run_collector(port: int, expected: int, client_id: str) -> None:
+    from dataclasses import replace
+
+    from aiohttp import web
+
+    from collector.app import build_app
+    from collector.app_keys import STATS_KEY
+    from collector.config import CliOverrides, load_collector_config
+    from collector.registry import Registry
+
+    async def main() -> None:
+        data = Path(tempfile.mkdtemp(prefix="pantau-bench-"))
+        config = load_collector_config(
+            None, CliOverrides(broker=f"mqtt://127.0.0.1:{port}", data_dir=data)
+        )
+        config = replace(config, broker=replace(config.broker, client_id=client_id))
+        app = build_app(config, Registry.empty())
+        runner = web.AppRunner(app)
+        await runner.setup()  # no HTTP site: nothing scrapes during the drain
+        stats, first, deadline = app[STATS_KEY], 0.0, time.monotonic() + 300
+        while stats.messages["heartbeat"] < expected and time.monotonic() < deadline:
+            first = first or (time.perf_counter() if stats.messages["heartbeat"] else 0.0)
+            await asyncio.sleep(0.01)
+        last = time.perf_counter()
+        _report(stats.messages["heartbeat"], first, last)
+        await runner.cleanup()
+
+    asyncio.run(main())
+
+
+EXPORTER_HARNESS = Path(__file__).with_name("exporter_harness.py")
+
+
+def run_exporter(port: int, expected: int, client_id: str, budget_s: float) -> dict[str, object]:
+    harness = EXPORTER_HARNESS
+    env = {
+        **os.environ,
+        "MQTT_ADDRESS": "127.0.0.1",
+        "MQTT_PORT": str(port),
+        "MQTT_TOPIC": FILTER,
+        "MQTT_CLIENT_ID": client_id,
+        "PROMETHEUS_PORT": "0",
+        "LOG_LEVEL": "ERROR",
+        "MAX_METRICS": "100000",
+    }
+    done = subprocess.run(
+        [str(VENV / "bin" / "python"), str(harness), str(expected), str(budget_s)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=budget_s + 120,
+    )
+    lines = [ln for ln in done.stdout.splitlines() if ln.startswith("{")]
+    if not lines:
+        return {"error": (done.stderr or done.stdout)[-400:]}
+    return dict(json.loads(lines[-1]))
+
+
+def exporter_venv() -> str | None:
+    """None when ready, else why not."""
+    if (VENV / "bin" / "python").exists():
+        return None
+    CACHE.mkdir(parents=True, exist_ok=True)
+    try:
+        subprocess.run([sys.executable, "-m", "venv", str(VENV)], check=True, capture_output=True)
+        subprocess.run(
+            [str(VENV / "bin" / "pip"), "install", "-q", "mqtt-exporter", "prometheus_client"],
+            check=True,
+            capture_output=True,
+            timeout=600,
+        )
+    except (subprocess.SubprocessError, OSError) as exc:
+        return f"cannot install mqtt-exporter: {exc}"
+    return None
+
+
+# --- /metrics and memory -------------------------------------------------------
+
+
+def _rss() -> int:
+    return int(Path("/proc/self/statm").read_text().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+
+def run_render(stations: int, out: Path) -> None:
+    """Child process: fleet of N stations via real heartbeats; render times and RSS."""
+    import gc
+
+    from collector.exposition import MetricsRenderer
+    from collector.fleet import Fleet
+    from collector.registry import Registry
+    from collector.stats import IngestStats
+
+    now = time.time()
+    payloads = [heartbeat(i, 1, now) for i in range(stations)]
+    gc.collect()
+    before = _rss()
+    fleet = Fleet(Registry.empty(), now=now)
+    for topic, payload in payloads:
+        parts, msg = protocol.decode_message(topic, payload)
+        assert isinstance(msg, protocol.Heartbeat)
+        fleet.apply_heartbeat(msg, now)
+    del payloads, parts, msg
+    gc.collect()
+    fleet_rss = (_rss() - before) / stations
+    renderer, stats = MetricsRenderer("bench"), IngestStats()
+    t0 = time.perf_counter()
+    body = renderer.render(fleet, stats, None)
+    cold = time.perf_counter() - t0
+    rss_per_station = (_rss() - before) / stations
+    warm = []
+    for r in range(5):
+        for i in range(0, stations, 100):  # 1% of the fleet changed since the last scrape
+            _, payload = heartbeat(i, r + 2, time.time())
+            hb = protocol.decode("heartbeat", payload)
+            fleet.apply_heartbeat(hb, time.time())  # type: ignore[arg-type]
+        t0 = time.perf_counter()
+        renderer.render(fleet, stats, None)
+        warm.append(time.perf_counter() - t0)
+    out.write_bytes(body)
+    print(
+        json.dumps(
+            {
+                "cold_s": round(cold, 4),
+                "warm_s": round(statistics.median(warm), 4),
+                "bytes": len(body),
+                "rss_B_per_station_fleet": round(fleet_rss),
+                "rss_B_per_station_with_render_cache": round(rss_per_station),
+            }
+        ),
+        flush=True,
+    )
+
+
+BASELINE = Path(__file__).with_name("metricfamily_baseline.py")
+
+
+def run_baseline(body: Path, repeats: int) -> dict[str, object]:
+    script = BASELINE
+    done = subprocess.run(
+        [str(VENV / "bin" / "python"), str(script), str(body), str(repeats)],
+        capture_output=True,
+        text=True,
+        timeout=1800,
+    )
+    lines = [ln for ln in done.stdout.splitlines() if ln.startswith("{")]
+    return dict(json.loads(lines[-1])) if lines else {"error": done.stderr[-400:]}
+
+
+def child(role: str, *args: str) -> dict[str, object]:
+    done = subprocess.run(
+        [sys.executable, "-m", "tests.bench.collector", "--role", role, *args],
+        capture_output=True,
+        text=True,
+        timeout=1800,
+    )
+    lines = [ln for ln in done.stdout.splitlines() if ln.startswith("{")]
+    return dict(json.loads(lines[-1])) if lines else {"error": done.stderr[-600:]}
+
+
+# --- orchestration ---------------------------------------------------------------
+
+
+def ingest_row(broker: MosquittoBroker, role: str, stations: int, rounds: int) -> dict[str, object]:
+    client_id = f"bench-{role}-{uuid.uuid4().hex[:6]}"
+    register_session(broker.port, client_id)
+    pub_rate = flood(broker.port, stations, rounds)
+    expected = stations * rounds
+    if role == "exporter":
+        result = run_exporter(broker.port, expected, client_id, budget_s=60.0)
+    else:
+        result = child(role, str(broker.port), str(expected), client_id)
+    return {**result, "publish_rate": pub_rate}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--stations", type=int, nargs="+", default=[10_000, 100_000])
+    parser.add_argument("--skip-exporter", action="store_true")
+    parser.add_argument("--role")
+    parser.add_argument("args", nargs="*")
+    opts = parser.parse_args()
+    if opts.role == "bare":
+        return run_bare(int(opts.args[0]), int(opts.args[1]), opts.args[2])
+    if opts.role == "collector":
+        return run_collector(int(opts.args[0]), int(opts.args[1]), opts.args[2])
+    if opts.role == "render":
+        return run_render(int(opts.args[0]), Path(opts.args[1]))
+    why_not = None if opts.skip_exporter else exporter_venv()
+    broker = MosquittoBroker(
+        Path(tempfile.mkdtemp(prefix="pantau-bench-mq-")),
+        extra_config=(
+            "queue_qos0_messages true\nmax_queued_messages 0\nmax_queued_bytes 0\n"
+            "max_inflight_messages 0\n"
+        ),
+    ).start()
+    try:
+        report(broker, opts.stations, opts.skip_exporter, why_not)
+    finally:
+        broker.stop()
+
+
+def report(
+    broker: MosquittoBroker, sizes: list[int], skip_exporter: bool, why_not: str | None
+) -> None:
+    print(f"cpu cores: {os.cpu_count()}; heartbeat payload {len(heartbeat(0, 1, 0.0)[1])} B")
+    for n in sizes:
+        rounds = max(1, 100_000 // n) if n < 100_000 else 2
+        roles = ["collector", "bare"] + ([] if skip_exporter or why_not else ["exporter"])
+        rows = {role: ingest_row(broker, role, n, rounds) for role in roles}
+        print(f"\n== {n} stations, {n * rounds} heartbeats queued then drained ==")
+        for role, row in rows.items():
+            print(f"  ingest {role:9s}: {row}")
+        bare = rows["bare"].get("rate")
+        col = rows["collector"].get("rate")
+        if isinstance(bare, float) and isinstance(col, float):
+            print(f"  collector / bare paho   = {col / bare:.2f}  (goal >= 0.6)")
+        exp = rows.get("exporter", {}).get("rate")
+        if isinstance(exp, float) and isinstance(col, float):
+            print(f"  collector / mqtt-exporter = {col / exp:.1f}  (goal >= 10)")
+        if why_not:
+            print(f"  mqtt-exporter not measured: {why_not}")
+        body = CACHE / f"metrics-{n}.txt"
+        render = child("render", str(n), str(body))
+        print(f"  /metrics render: {render}  (goal at 10k: <= 0.100 s; RSS goal <= 8192 B/station)")
+        if not why_not and not skip_exporter:
+            print(
+                f"  prometheus_client MetricFamily baseline: "
+                f"{run_baseline(body, 3 if n <= 10_000 else 1)}"
+            )
+
+
+if __name__ == "__main__":
+    main()

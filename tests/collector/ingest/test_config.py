@@ -1,0 +1,69 @@
+"""Collector config: defaults, file, flags over file, and named refusals."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from agent.config import ConfigError
+from collector.config import CliOverrides, load_collector_config
+
+
+def write(tmp_path: Path, body: str) -> Path:
+    path = tmp_path / "collector.toml"
+    path.write_text(body)
+    return path
+
+
+def test_broker_flag_alone_gives_a_complete_config(tmp_path: Path) -> None:
+    config = load_collector_config(None, CliOverrides(broker="mqtt://10.0.0.5:1884"))
+    assert (config.broker.host, config.broker.port, config.broker.tls) == ("10.0.0.5", 1884, False)
+    assert (config.http.host, config.http.port) == ("127.0.0.1", 9620)
+    assert config.broker.client_id and config.broker.client_id.startswith("pantau-collector-")
+    assert config.state.stale_factor == 3.0 and config.state.retention_days == 90.0
+
+
+def test_flags_override_the_file(tmp_path: Path) -> None:
+    path = write(tmp_path, '[broker]\nurl = "mqtt://a:1"\nclient_id = "c1"\n'
+                           '[http]\nlisten = "0.0.0.0:1"\n[state]\ndata_dir = "d"\n')
+    flags = CliOverrides(broker="mqtts://b:2", listen="127.0.0.1:3", data_dir=Path("/x"),
+                         registry=Path("/r.toml"))
+    config = load_collector_config(path, flags)
+    assert (config.broker.host, config.broker.tls, config.broker.client_id) == ("b", True, "c1")
+    assert (config.http.port, config.state.data_dir, config.registry) == (3, Path("/x"),
+                                                                          Path("/r.toml"))
+
+
+def test_relative_paths_resolve_against_the_file(tmp_path: Path) -> None:
+    config = load_collector_config(write(tmp_path, 'registry = "fleet.toml"\nsites = ["a-1"]\n'),
+                                   CliOverrides())
+    assert config.registry == tmp_path / "fleet.toml" and config.sites == ("a-1",)
+
+
+@pytest.mark.parametrize(
+    ("body", "key", "reason"),
+    [
+        ("colour = 1\n", "colour", "unknown key"),
+        ("[http]\nport = 1\n", "http.port", "unknown key"),
+        ('[http]\nlisten = "9620"\n', "http.listen", "host:port"),
+        ("[state]\nretention_days = -1\n", "state.retention_days", "> 0"),
+        ('[broker]\nurl = "tcp://x"\n', "broker.url", "mqtt://"),
+        ('[broker]\ntopic_root = "x"\n', "broker.topic_root", "top-level topic_root"),
+        ('sites = "medan"\n', "sites", "array of site ids"),
+        ('topic_root = "a/#"\n', "topic_root", "no +, #"),
+        ("[broker\n", "line 1", "invalid TOML"),
+    ],
+)
+def test_bad_config_names_file_key_and_reason(
+    tmp_path: Path, body: str, key: str, reason: str
+) -> None:
+    path = write(tmp_path, body)
+    with pytest.raises(ConfigError) as err:
+        load_collector_config(path, CliOverrides())
+    assert str(path) in str(err.value) and key in str(err.value) and reason in str(err.value)
+
+
+def test_bad_broker_flag_names_the_flag() -> None:
+    with pytest.raises(ConfigError, match="--broker"):
+        load_collector_config(None, CliOverrides(broker="localhost:1883"))
