@@ -1,0 +1,61 @@
+"""Fixtures for the fault suite: a real Mosquitto, the real collector (subprocess) and
+in-process simulated stations, wired together and torn down whatever happens."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+from agent.simulate import registry_toml
+from tests.support.collector_process import CollectorProcess
+from tests.support.fleet_harness import FaultStation, make_fleet
+from tests.support.mosquitto import MosquittoBroker
+from tests.support.tcp_proxy import TcpProxy
+
+pytestmark = pytest.mark.broker
+
+
+@dataclass
+class Rig:
+    broker: MosquittoBroker
+    collector: CollectorProcess
+    stations: list[FaultStation] = field(default_factory=list)
+    proxy: TcpProxy | None = None
+
+    @property
+    def names(self) -> list[str]:
+        return [s.name for s in self.stations]
+
+
+@pytest.fixture
+def rig_factory(
+    broker_factory: Callable[..., MosquittoBroker], tmp_path: Path
+) -> Iterator[Callable[..., Rig]]:
+    """rig(stations=3, persistence=False, extra_config="", proxy=False, start_collector=True)"""
+    rigs: list[Rig] = []
+
+    def make(stations: int = 3, *, persistence: bool = False, extra_config: str = "",
+             proxy: bool = False, start_collector: bool = True,
+             queue_dirs: dict[str, Path] | None = None) -> Rig:
+        broker = broker_factory(persistence=persistence, extra_config=extra_config)
+        link = TcpProxy(broker.port).start() if proxy else None
+        agent_url = link.url if link is not None else broker.url
+        fleet = make_fleet(agent_url, tmp_path / "stations", stations, queue_dirs=queue_dirs)
+        pairs = [(s.site, s.name) for s in fleet]
+        collector = CollectorProcess(broker.url, tmp_path / "collector", registry_toml(pairs))
+        rig = Rig(broker, collector, fleet, link)
+        rigs.append(rig)
+        if start_collector:
+            collector.start()
+        return rig
+
+    yield make
+    for rig in rigs:
+        for station in rig.stations:
+            station.stop()
+        rig.collector.kill()
+        if rig.proxy is not None:
+            rig.proxy.stop()
