@@ -123,8 +123,7 @@ def test_a_file_that_is_not_utf8_is_refused(which: str) -> None:
 def test_dates_in_place_of_strings_are_refused() -> None:
     doc = tomllib.loads(LOADERS["agent"][0].read_text())
     doc["station"] = datetime.date(2024, 1, 1)
-    with pytest.raises(ConfigError, match="station"):
-        with tempfile.TemporaryDirectory() as tmp:
-            path = Path(tmp) / "agent.toml"
-            path.write_text(toml_document(doc))
-            load_config(path, PROFILES)
+    with pytest.raises(ConfigError, match="station"), tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "agent.toml"
+        path.write_text(toml_document(doc))
+        load_config(path, PROFILES)

@@ -115,7 +115,7 @@ class Stack:
     def _alive(self) -> bool:
         for proc in self.procs:
             if proc.poll() is not None:
-                raise RuntimeError(f"{proc.args} exited with {proc.returncode}")
+                raise RuntimeError(f"{proc.args!r} exited with {proc.returncode}")
         return True
 
     def station_view(self, station: str) -> dict[str, object]:

@@ -19,7 +19,7 @@ import pytest
 from agent import protocol
 from tests.deploy.tls_broker import Client, TlsBroker
 from tests.fuzz import samples
-from tests.security.stack import AGENT, A, B, SITE, Stack, http, metric, topic
+from tests.security.stack import AGENT, SITE, A, B, Stack, http, metric, topic
 from tests.support.mosquitto import wait_for
 
 pytestmark = pytest.mark.broker
