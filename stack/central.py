@@ -11,8 +11,11 @@ relies on, is kept).
 
 from __future__ import annotations
 
+import logging
+import os
 import re
 import shutil
+import subprocess
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,6 +25,7 @@ import yaml
 
 from stack.processes import Service, StackError, free_port, http_ok, tcp_open
 
+log = logging.getLogger("pantau.stack")
 REPO = Path(__file__).resolve().parent.parent
 DEPLOY = REPO / "deploy"
 _DURATION = re.compile(r"^(\d+)(ms|s|m|h|d)$")
@@ -87,6 +91,13 @@ class CentralStack:
         return self.workdir / f"{name}.log"
 
     def _mosquitto(self) -> Service:
+        # PANTAU_STACK_BROKER=embedded forces the fallback (to try it where Mosquitto exists).
+        try:
+            mosquitto = binary("mosquitto")
+        except StackError:
+            return self._embedded_broker()
+        if os.environ.get("PANTAU_STACK_BROKER") == "embedded":
+            return self._embedded_broker()
         conf = self.workdir / "mosquitto.conf"
         conf.write_text(
             f"listener {self.ports['mosquitto']} 127.0.0.1\nallow_anonymous true\n"
@@ -95,7 +106,41 @@ class CentralStack:
         )
         return Service(
             "mosquitto",
-            [binary("mosquitto"), "-c", str(conf)],
+            [mosquitto, "-c", str(conf)],
+            self._log("mosquitto"),
+            tcp_open(self.ports["mosquitto"]),
+        )
+
+    def _embedded_broker(self) -> Service:
+        """Where Mosquitto cannot be installed: amqtt (pure Python) in a venv of its own."""
+        log.warning(
+            "Mosquitto is not installed: falling back to the embedded amqtt broker "
+            "(fine for a demo; production wants Mosquitto, see deploy/mosquitto)"
+        )
+        venv = Path.home() / ".cache" / "pantau" / "amqtt-venv"
+        if not (venv / "bin" / "amqtt").exists():
+            with open(self._log("amqtt-install"), "wb") as out:
+                subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+                pip = [str(venv / "bin" / "pip"), "install", "-q", "amqtt==0.12.1"]
+                subprocess.run(pip, check=True, stdout=out, stderr=subprocess.STDOUT)
+        conf = self.workdir / "amqtt.yaml"
+        conf.write_text(
+            yaml.safe_dump(
+                {
+                    "listeners": {
+                        "default": {"type": "tcp", "bind": f"127.0.0.1:{self.ports['mosquitto']}"}
+                    },
+                    "plugins": {
+                        "amqtt.plugins.authentication.AnonymousAuthPlugin": {
+                            "allow_anonymous": True
+                        }
+                    },
+                }
+            )
+        )
+        return Service(
+            "mosquitto",
+            [str(venv / "bin" / "amqtt"), "-c", str(conf)],
             self._log("mosquitto"),
             tcp_open(self.ports["mosquitto"]),
         )
