@@ -3,9 +3,10 @@ PYTHON ?= python3
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
 PIP    := $(VENV)/bin/pip
-# Debian packages the tests run for real (broker, Prometheus, Alertmanager, usb.ids).
-DEB_PACKAGES := mosquitto prometheus prometheus-alertmanager usbutils hwdata
-DEB_BINARIES := /usr/sbin/mosquitto /usr/bin/promtool /usr/bin/amtool /usr/share/misc/usb.ids
+# Debian packages the tests run for real (broker, Prometheus, Alertmanager, usb.ids, a browser).
+DEB_PACKAGES := mosquitto prometheus prometheus-alertmanager usbutils hwdata chromium
+DEB_BINARIES := /usr/sbin/mosquitto /usr/bin/promtool /usr/bin/amtool /usr/share/misc/usb.ids \
+                /usr/bin/prometheus-alertmanager /usr/bin/chromium
 
 .PHONY: test test-hil demo lint deps venv system-deps clean
 
