@@ -61,7 +61,7 @@ def _parser() -> argparse.ArgumentParser:
     check = sub.add_parser("check-config", help="validate the config and print a summary")
     _config_arg(check)
     check.set_defaults(handler=cmd_check_config)
-    from agent.simulate import add_simulate_parser  # keeps this file about the station
+    from agent.simulate_args import add_simulate_parser  # the fleet code loads lazily
 
     add_simulate_parser(sub)
     return parser
@@ -153,4 +153,8 @@ def describe_config(config: AgentConfig) -> str:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    # `python -m agent.cli`: run the importable module, not this __main__ copy,
+    # so its exception classes are the ones other modules raise.
+    from agent import cli
+
+    sys.exit(cli.main())

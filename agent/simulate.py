@@ -7,9 +7,9 @@ its queue file in a temp dir. Station ids follow Medan's 21 kecamatan
 
 Threads: each station runs its loop thread plus paho's network thread and the
 publisher's supervisor thread: ~3 threads and one MQTT connection per station.
-A few hundred stations fit one process (measured: see the report); for
-thousands run several processes with different --seed and site ranges, or
-the broker's own load tools.
+One process holds up to MAX_STATIONS_PER_PROCESS (160) stations — a whole
+city like Medan (~150). For more, run several processes with distinct
+--site-offset ranges (e.g. `--sites 21 --site-offset 21`).
 """
 
 from __future__ import annotations
@@ -29,6 +29,11 @@ from agent.simulate_station import SimStation
 
 log = logging.getLogger("pantau.simulate")
 
+# Measured: ~6 file descriptors per station (MQTT socket, paho's wake-up pair,
+# SQLite db/WAL/shm); paho's select() fails on descriptors above 1023, so at
+# ~170 stations the next ones cannot connect. 160 leaves room for the rest.
+MAX_STATIONS_PER_PROCESS = 160
+
 MEDAN_KECAMATAN = (
     "medan-amplas", "medan-area", "medan-barat", "medan-baru", "medan-belawan",
     "medan-deli", "medan-denai", "medan-helvetia", "medan-johor", "medan-kota",
@@ -38,15 +43,15 @@ MEDAN_KECAMATAN = (
 )
 
 
-def site_ids(count: int) -> list[str]:
-    """The first `count` Medan districts; beyond 21, numbered sites."""
-    extra = [f"site-{n:03d}" for n in range(len(MEDAN_KECAMATAN) + 1, count + 1)]
-    return list(MEDAN_KECAMATAN[:count]) + extra
+def site_ids(count: int, offset: int = 0) -> list[str]:
+    """`count` sites from number `offset`: Medan's 21 districts first, then numbered sites."""
+    return [MEDAN_KECAMATAN[n] if n < len(MEDAN_KECAMATAN) else f"site-{n + 1:03d}"
+            for n in range(offset, offset + count)]
 
 
-def layout(stations: int, sites: int) -> list[tuple[str, str]]:
+def layout(stations: int, sites: int, site_offset: int = 0) -> list[tuple[str, str]]:
     """(site, station) pairs, stations dealt round-robin over the sites."""
-    names = site_ids(max(1, min(sites, stations)))
+    names = site_ids(max(1, min(sites, stations)), site_offset)
     counts: dict[str, int] = {}
     pairs = []
     for n in range(stations):
@@ -97,7 +102,7 @@ def _boot_ids(rng: random.Random) -> Iterator[str]:
 
 
 def run_fleet(args: argparse.Namespace, workdir: Path, stop: threading.Event) -> int:
-    pairs = layout(args.stations, args.sites)
+    pairs = layout(args.stations, args.sites, args.site_offset)
     if args.registry_out:
         Path(args.registry_out).write_text(registry_toml(pairs))
         log.info("wrote the fleet registry for %d stations to %s", len(pairs), args.registry_out)
@@ -120,30 +125,17 @@ def run_fleet(args: argparse.Namespace, workdir: Path, stop: threading.Event) ->
     return 0
 
 
-def add_simulate_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    p = sub.add_parser("simulate", help="run a simulated fleet in this process (same code paths)")
-    p.add_argument("--broker", required=True, help="mqtt://host:port or mqtts://host:port")
-    p.add_argument("--stations", type=_positive_int, default=150, help="stations (default 150)")
-    p.add_argument("--sites", type=_positive_int, default=21,
-                   help="sites; the first 21 are Medan's kecamatan (default 21)")
-    p.add_argument("--interval", type=_positive_float, default=15.0,
-                   help="heartbeat interval in seconds (default 15)")
-    p.add_argument("--faults", type=_non_negative_float, default=0.05,
-                   help="faults per station per minute (default 0.05; 0 = none)")
-    p.add_argument("--seed", type=int, default=1, help="random seed: same seed, same fleet")
-    p.add_argument("--duration", type=_non_negative_float, default=0.0,
-                   help="stop after this many seconds (default 0: until Ctrl-C)")
-    p.add_argument("--registry-out", metavar="FILE",
-                   help="write a fleet.toml for these stations (for the collector)")
-    p.add_argument("--workdir", type=Path, help="keep queue files here (default: a temp dir)")
-    p.set_defaults(handler=cmd_simulate)
-
-
 def cmd_simulate(args: argparse.Namespace) -> int:
     from agent.cli import UsageError, setup_logging
 
     if not args.broker.startswith(("mqtt://", "mqtts://")):
         raise UsageError(f"--broker {args.broker!r}: give mqtt://host:port or mqtts://host:port")
+    if args.stations > MAX_STATIONS_PER_PROCESS:
+        raise UsageError(
+            f"--stations {args.stations}: one process holds at most {MAX_STATIONS_PER_PROCESS} "
+            "stations (paho watches its sockets with select(), which stops at file descriptor "
+            "1024, and each station holds ~6). Run several simulate processes, each with its "
+            "own --sites and --site-offset.")
     setup_logging(args.log_level)
     if args.log_level.upper() == "INFO":  # one line per fault, not per station transition
         logging.getLogger("agent").setLevel(logging.WARNING)
@@ -160,24 +152,3 @@ def _stop_on_signals(stop: threading.Event) -> None:
 
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
-
-
-def _positive_int(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {text}")
-    return value
-
-
-def _positive_float(text: str) -> float:
-    value = float(text)
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"must be above 0, got {text}")
-    return value
-
-
-def _non_negative_float(text: str) -> float:
-    value = float(text)
-    if not value >= 0:
-        raise argparse.ArgumentTypeError(f"must be 0 or more, got {text}")
-    return value
