@@ -56,18 +56,20 @@ def _serial(component: Component | ComponentReading) -> str | None:
     return component.device.serial if component.device is not None else None
 
 
-def _serial_swap(prev: Component, reading: ComponentReading) -> str | None:
-    """Detail for an ok → ok event when the matched part was swapped for another unit."""
-    if prev.status != "ok" or reading.status != "ok":
+def _serial_swap(last_serial: str | None, reading: ComponentReading) -> str | None:
+    """Detail when the part now ok is another unit than the last one seen ok.
+
+    `last_serial` survives a missing spell: swapping a scanner means unplugging
+    the old one and plugging the new one, so the swap shows on missing → ok.
+    """
+    new = _serial(reading)
+    if reading.status != "ok" or last_serial is None or new is None or last_serial == new:
         return None
-    old, new = _serial(prev), _serial(reading)
-    if old is None or new is None or old == new:
-        return None
-    return f"serial changed from {old or '(none)'} to {new or '(none)'}"
+    return f"serial changed from {last_serial or '(none)'} to {new or '(none)'}"
 
 
 def advance(
-    prev: Component | None, reading: ComponentReading, now: float
+    prev: Component | None, reading: ComponentReading, now: float, last_serial: str | None = None
 ) -> tuple[Component, Transition | None]:
     """The component after this reading, and the transition it makes (if any)."""
     since = now if prev is None or prev.status != reading.status else prev.since
@@ -77,19 +79,22 @@ def advance(
     )
     if prev is None:  # first sight after start: a state, not a change
         return component, None
+    swap = _serial_swap(last_serial, reading)
     if prev.status != reading.status:
-        return component, Transition(reading.id, prev.status, reading.status, component.detail)
-    swap = _serial_swap(prev, reading)
+        detail = clip(swap) if swap and not component.detail else component.detail
+        return component, Transition(reading.id, prev.status, reading.status, detail)
     if swap is not None:
         return component, Transition(reading.id, "ok", "ok", swap)
     return component, None
 
 
 class ComponentTracker:
-    """Remembers the last component states so `since` survives across polls."""
+    """Remembers the last component states so `since` survives across polls,
+    and the serial last seen ok per role so a swapped unit is reported."""
 
     def __init__(self) -> None:
         self._last: dict[str, Component] = {}
+        self._serials: dict[str, str] = {}
 
     def observe(
         self, readings: Iterable[ComponentReading], now: float
@@ -97,10 +102,14 @@ class ComponentTracker:
         current: dict[str, Component] = {}
         transitions: list[Transition] = []
         for reading in readings:
-            component, transition = advance(self._last.get(reading.id), reading, now)
+            component, transition = advance(
+                self._last.get(reading.id), reading, now, self._serials.get(reading.id))
             current[reading.id] = component
             if transition is not None:
                 transitions.append(transition)
+            serial = _serial(reading)
+            if reading.status == "ok" and serial is not None:
+                self._serials[reading.id] = serial
         self._last = current
         return tuple(current.values()), tuple(transitions)
 

@@ -40,6 +40,16 @@ CASES = {
         [Transition("fingerprint", "ok", "missing", ""),
          Transition("fingerprint", "missing", "ok", "")],
     ),
+    "swap through a missing spell names the new unit": (
+        [(10, reading(serial="A")), (12, reading("missing", None)), (14, reading(serial="B"))], 14,
+        [Transition("fingerprint", "ok", "missing", ""),
+         Transition("fingerprint", "missing", "ok", "serial changed from A to B")],
+    ),
+    "same unit back after a missing spell is a plain return": (
+        [(10, reading(serial="A")), (12, reading("missing", None)), (14, reading(serial="A"))], 14,
+        [Transition("fingerprint", "ok", "missing", ""),
+         Transition("fingerprint", "missing", "ok", "")],
+    ),
     "serial swap is ok to ok, since kept": (
         [(10, reading(serial="A")), (12, reading(serial="B"))], 10,
         [Transition("fingerprint", "ok", "ok", "serial changed from A to B")],
