@@ -3,6 +3,10 @@
 The page is read in district offices as well as at the ministry, so each key
 must exist in both languages with the same `{placeholders}` (a test checks
 this). Page code never writes prose itself: it calls `text(lang, key, ...)`.
+
+A phrase with a counted noun has two keys, `<key>_one` and `<key>_other`,
+picked by `plural_key`. Indonesian does not inflect for number, so its two
+forms are the same text; they exist so both catalogues keep the same keys.
 """
 
 from __future__ import annotations
@@ -19,30 +23,39 @@ EN: Final[dict[str, str]] = {
     "station_title": "Station {station}",
     "switch_lang": "Bahasa Indonesia",
     "updated": "Updated {when}; this page refreshes every {every} seconds.",
-    "fleet_stations": "stations",
+    "fleet_stations_one": "station",
+    "fleet_stations_other": "stations",
     "fleet_ready": "ready",
     "fleet_down": "down",
     "fleet_planned": "planned",
-    "fleet_sites_enrolling": "{n} of {total} offices can enroll today",
+    "fleet_sites_enrolling_one": "{n} of {total} office can enroll today",
+    "fleet_sites_enrolling_other": "{n} of {total} offices can enroll today",
     "fleet_empty": "No stations are registered or reporting yet.",
     "region_none": "(no region)",
-    "site_ready": "{ready} of {total} stations ready",
+    "site_ready_one": "{ready} of {total} station ready",
+    "site_ready_other": "{ready} of {total} stations ready",
     "site_can_enroll": "can enroll today",
     "site_cannot_enroll": "cannot enroll today",
     "site_unregistered": "not in the registry",
-    "site_rollout": "Rollout: {planned} planned station(s) not installed yet",
+    "site_rollout_one": "Rollout: {planned} planned station not installed yet",
+    "site_rollout_other": "Rollout: {planned} planned stations not installed yet",
     "site_ok": "No problems.",
-    "problem_station": "{station} is {state} since {when}",
-    "problem_part": "{station}: {component} {status} since {when}",
-    "problem_unexpected": "{station}: {n} unexpected USB device(s) attached: {devices}",
+    "site_waiting": "Connected, first report not in yet: {stations}",
+    # {when} is a `held_*` phrase: how long the station/part has been in this state.
+    "problem_station": "{station}: {state} {when}",
+    "problem_never_seen": "{station} has never reported (registered, expected to work)",
+    "problem_part": "{station}: {component} {status} {when}",
+    "problem_unexpected_one": "{station}: {n} unexpected USB device attached: {devices}",
+    "problem_unexpected_other": "{station}: {n} unexpected USB devices attached: {devices}",
     "mark_bad": "PROBLEM",
     "mark_ok": "OK",
     "state_online": "online",
     "state_offline": "shut down",
     "state_lost": "connection lost",
     "state_stale": "silent",
-    "state_never_seen": "never seen",
+    "state_never_seen": "never reported",
     "state_planned": "planned",
+    "never_seen_hint": "registered and expected to work; the agent has never connected",
     "status_ok": "ok",
     "status_missing": "missing",
     "status_failed": "failed",
@@ -53,10 +66,14 @@ EN: Final[dict[str, str]] = {
     "just_now": "just now",
     "ago": "{dur} ago",
     "ahead": "{dur} ahead",
+    "held_for": "for {dur}",
+    "held_moment": "for a few seconds",
+    "held_ahead": "(station clock {dur} ahead)",
     "dur_s": "{n} s",
     "dur_min": "{n} min",
     "dur_h": "{n} h",
-    "dur_d": "{n} days",
+    "dur_d_one": "{n} day",
+    "dur_d_other": "{n} days",
     "back": "Back to the overview",
     "summary": "Summary",
     "field_state": "State",
@@ -72,8 +89,8 @@ EN: Final[dict[str, str]] = {
     "col_kind": "Kind",
     "col_required": "Required",
     "col_status": "Status",
-    "col_since": "Since",
-    "col_detail": "Detail",
+    "col_since": "Last change",
+    "col_detail": "Message from the agent",
     "col_device": "Device",
     "checks": "Network checks",
     "col_check": "Check",
@@ -85,7 +102,8 @@ EN: Final[dict[str, str]] = {
     "host_swap": "Swap used",
     "host_temperature": "Temperature",
     "host_boot": "Booted",
-    "host_disk": "Disk {mount}: {used} used, {free} free",
+    "host_disk": "Disk {mount}",
+    "host_disk_usage": "{used} used, {free} free",
     "host_none": "No host health reported yet.",
     "unexpected": "Unexpected USB devices",
     "col_port": "Port",
@@ -103,32 +121,40 @@ ID: Final[dict[str, str]] = {
     "station_title": "Stasiun {station}",
     "switch_lang": "English",
     "updated": "Diperbarui {when}; halaman ini dimuat ulang tiap {every} detik.",
-    "fleet_stations": "stasiun",
+    "fleet_stations_one": "stasiun",
+    "fleet_stations_other": "stasiun",
     "fleet_ready": "siap",
     "fleet_down": "mati",
     "fleet_planned": "direncanakan",
-    "fleet_sites_enrolling": "{n} dari {total} kantor bisa melayani perekaman hari ini",
+    "fleet_sites_enrolling_one": "{n} dari {total} kantor bisa melayani perekaman hari ini",
+    "fleet_sites_enrolling_other": "{n} dari {total} kantor bisa melayani perekaman hari ini",
     "fleet_empty": "Belum ada stasiun yang terdaftar atau melapor.",
     "region_none": "(tanpa wilayah)",
-    "site_ready": "{ready} dari {total} stasiun siap",
+    "site_ready_one": "{ready} dari {total} stasiun siap",
+    "site_ready_other": "{ready} dari {total} stasiun siap",
     "site_can_enroll": "bisa melayani perekaman hari ini",
     "site_cannot_enroll": "tidak bisa melayani perekaman hari ini",
     "site_unregistered": "tidak ada di registri",
-    "site_rollout": "Peluncuran: {planned} stasiun direncanakan belum terpasang",
+    "site_rollout_one": "Peluncuran: {planned} stasiun yang direncanakan belum terpasang",
+    "site_rollout_other": "Peluncuran: {planned} stasiun yang direncanakan belum terpasang",
     "site_ok": "Tidak ada masalah.",
-    "problem_station": "{station} {state} sejak {when}",
-    "problem_part": "{station}: {component} {status} sejak {when}",
-    "problem_unexpected": "{station}: {n} perangkat USB tak dikenal terpasang: {devices}",
+    "site_waiting": "Sudah terhubung, laporan pertama belum masuk: {stations}",
+    "problem_station": "{station}: {state} {when}",
+    "problem_never_seen": "{station} belum pernah melapor (terdaftar, seharusnya sudah bekerja)",
+    "problem_part": "{station}: {component} {status} {when}",
+    "problem_unexpected_one": "{station}: {n} perangkat USB tak dikenal terpasang: {devices}",
+    "problem_unexpected_other": "{station}: {n} perangkat USB tak dikenal terpasang: {devices}",
     "mark_bad": "MASALAH",
     "mark_ok": "BAIK",
     "state_online": "daring",
     "state_offline": "dimatikan",
     "state_lost": "koneksi terputus",
     "state_stale": "tidak ada kabar",
-    "state_never_seen": "belum pernah terlihat",
+    "state_never_seen": "belum pernah melapor",
     "state_planned": "direncanakan",
+    "never_seen_hint": "terdaftar dan seharusnya sudah bekerja; agen belum pernah terhubung",
     "status_ok": "baik",
-    "status_missing": "tidak ada",
+    "status_missing": "tidak terdeteksi",
     "status_failed": "rusak",
     "status_unknown": "tidak diketahui",
     "yes": "ya",
@@ -137,10 +163,14 @@ ID: Final[dict[str, str]] = {
     "just_now": "baru saja",
     "ago": "{dur} lalu",
     "ahead": "{dur} lebih cepat",
+    "held_for": "sejak {dur} lalu",
+    "held_moment": "sejak beberapa detik lalu",
+    "held_ahead": "(jam stasiun {dur} lebih cepat)",
     "dur_s": "{n} detik",
     "dur_min": "{n} menit",
     "dur_h": "{n} jam",
-    "dur_d": "{n} hari",
+    "dur_d_one": "{n} hari",
+    "dur_d_other": "{n} hari",
     "back": "Kembali ke ringkasan",
     "summary": "Ringkasan",
     "field_state": "Keadaan",
@@ -149,28 +179,29 @@ ID: Final[dict[str, str]] = {
     "field_registered": "Terdaftar",
     "field_hostname": "Nama host",
     "field_agent": "Versi agen",
-    "field_heartbeat": "Detak terakhir",
+    "field_heartbeat": "Laporan terakhir",
     "field_clock_offset": "Selisih jam",
     "components": "Komponen",
     "col_component": "Komponen",
     "col_kind": "Jenis",
     "col_required": "Wajib",
     "col_status": "Status",
-    "col_since": "Sejak",
-    "col_detail": "Rincian",
+    "col_since": "Perubahan terakhir",
+    "col_detail": "Pesan dari agen (tidak diterjemahkan)",
     "col_device": "Perangkat",
     "checks": "Pemeriksaan jaringan",
     "col_check": "Pemeriksaan",
     "col_latency": "Latensi",
-    "host": "Kesehatan server",
+    "host": "Kesehatan komputer stasiun",
     "host_cpu": "CPU",
     "host_load": "Beban (1 menit)",
     "host_memory": "Memori terpakai",
     "host_swap": "Swap terpakai",
     "host_temperature": "Suhu",
     "host_boot": "Dinyalakan",
-    "host_disk": "Disk {mount}: {used} terpakai, {free} kosong",
-    "host_none": "Belum ada laporan kesehatan server.",
+    "host_disk": "Disk {mount}",
+    "host_disk_usage": "{used} terpakai, {free} kosong",
+    "host_none": "Belum ada laporan kesehatan komputer stasiun.",
     "unexpected": "Perangkat USB tak dikenal",
     "col_port": "Port",
     "events": "Kejadian terbaru",
@@ -221,8 +252,13 @@ def _quality(params: str) -> float:
     return 1.0
 
 
+def plural_key(key: str, count: int) -> str:
+    """`key_one` for exactly one, `key_other` otherwise (English rules; see the module doc)."""
+    return f"{key}_one" if count == 1 else f"{key}_other"
+
+
 def duration(lang: Lang, seconds: float) -> str:
-    """A coarse, readable length of time: "5 min" / "5 menit"."""
+    """A coarse, readable length of time: "5 min" / "5 menit", "1 day" / "2 days"."""
     s = int(abs(seconds))
     if s < 60:
         return text(lang, "dur_s", n=s)
@@ -230,7 +266,8 @@ def duration(lang: Lang, seconds: float) -> str:
         return text(lang, "dur_min", n=s // 60)
     if s < 86400:
         return text(lang, "dur_h", n=s // 3600)
-    return text(lang, "dur_d", n=s // 86400)
+    days = s // 86400
+    return text(lang, plural_key("dur_d", days), n=days)
 
 
 def relative_time(lang: Lang, ts: float | None, now: float) -> str:
@@ -241,3 +278,17 @@ def relative_time(lang: Lang, ts: float | None, now: float) -> str:
     if abs(delta) < 5:
         return text(lang, "just_now")
     return text(lang, "ago" if delta > 0 else "ahead", dur=duration(lang, delta))
+
+
+def held_for(lang: Lang, since: float, now: float) -> str:
+    """How long something has been in its state: "for 5 min" / "sejak 5 menit lalu".
+
+    Said as a length, not a point in time: "missing since 5 min ago" is not
+    English, and "online (5 min ago)" reads as "last online 5 min ago".
+    """
+    delta = now - since
+    if delta <= -5:  # the station's clock is ahead of ours; say so instead of guessing
+        return text(lang, "held_ahead", dur=duration(lang, delta))
+    if delta < 5:
+        return text(lang, "held_moment")
+    return text(lang, "held_for", dur=duration(lang, delta))

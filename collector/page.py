@@ -16,16 +16,18 @@ from aiohttp import web
 
 from collector.api import now
 from collector.app_keys import FLEET_KEY
-from collector.i18n import Lang, text
+from collector.i18n import Lang, plural_key, text
 from collector.page_html import (
     DOWN_STATES,
     REFRESH_S,
     Markup,
     esc,
     h,
+    held,
     mark,
     render,
     request_lang,
+    site_label,
     station_link,
     when,
 )
@@ -53,18 +55,22 @@ def problems_of(lang: Lang, view: StationView, at: float) -> list[Markup]:
         return []  # most stations: skip building markup for them (large fleets)
     link = station_link(lang, view.station)
     items = []
-    if down:
+    if view.state == "never_seen":
+        # No time: it never reported, so "since" would only be the collector's start.
+        items.append(h(lang, "problem_never_seen", station=link))
+    elif down:
         items.append(h(lang, "problem_station", station=link,
                        state=text(lang, f"state_{view.state}"),
-                       when=when(lang, view.state_since, at)))
+                       when=held(lang, view.state_since, at)))
     items += [
         h(lang, "problem_part", station=link, component=c.id,
-          status=text(lang, f"status_{c.status}"), when=when(lang, c.since, at))
+          status=text(lang, f"status_{c.status}"), when=held(lang, c.since, at))
         for c in parts
     ]
     if view.unexpected:
+        n = len(view.unexpected)
         devices = ", ".join(d.product or f"{d.vid}:{d.pid}" for d in view.unexpected)
-        items.append(h(lang, "problem_unexpected", station=link, n=len(view.unexpected),
+        items.append(h(lang, plural_key("problem_unexpected", n), station=link, n=n,
                        devices=devices))
     return items
 
@@ -75,35 +81,52 @@ def site_card(lang: Lang, site: SiteView, views: Sequence[StationView], at: floa
     bad = bool(problems) or cannot_enroll
     enroll = h(lang, "site_cannot_enroll" if cannot_enroll else "site_can_enroll")
     parts = [
-        f"<h3>{mark(lang, bad)} {esc(site.name)} <span class=muted>({esc(site.site)})</span></h3>",
-        f"<p>{h(lang, 'site_ready', ready=site.ready, total=site.total)} &middot; "
+        f"<h3>{mark(lang, bad)} {site_label(site.name, site.site)}</h3>",
+        f"<p>{h(lang, plural_key('site_ready', site.total), ready=site.ready, total=site.total)}"
+        " &middot; "
         f'<span class="{"bad-text" if cannot_enroll else ""}">{enroll}</span></p>'
         if site.total else "",
         "" if site.registered else f"<p class=muted>{h(lang, 'site_unregistered')}</p>",
     ]
     if site.planned:
-        parts.append(f'<p class="rollout">{h(lang, "site_rollout", planned=site.planned)} '
+        rollout = h(lang, plural_key("site_rollout", site.planned), planned=site.planned)
+        parts.append(f'<p class="rollout">{rollout} '
                      f'<progress value="{site.total}" max="{site.total + site.planned}">'
                      f"</progress></p>")
+    waiting = waiting_note(lang, views)
     if problems:
         parts.append("<ul>" + "".join(f"<li>{p}</li>" for p in problems) + "</ul>")
-    elif site.total:
+    elif site.total and not waiting:  # "No problems." beside "0 ready" would be a riddle
         parts.append(f"<p>{h(lang, 'site_ok')}</p>")
+    parts.append(waiting)
     return Markup(f'<article class="site{" bad" if bad else ""}">{"".join(parts)}</article>')
+
+
+def waiting_note(lang: Lang, views: Sequence[StationView]) -> Markup:
+    """Stations connected but not reported yet: not ready, yet nothing is wrong with them.
+
+    Without this a card can say "0 of 2 stations ready" next to "No problems."
+    (for one heartbeat interval after the agents start) and leave the reader guessing.
+    """
+    waiting = [v.station for v in views if v.state == "online" and v.last_heartbeat_ts is None]
+    if not waiting:
+        return Markup()
+    links = Markup(", ".join(station_link(lang, s) for s in waiting))
+    return Markup(f"<p class=muted>{h(lang, 'site_waiting', stations=links)}</p>")
 
 
 def fleet_header(lang: Lang, views: Sequence[StationView], sites: Sequence[SiteView],
                  at: float) -> Markup:
     installed = [v for v in views if v.state != "planned"]
     counts = (
-        (len(installed), "fleet_stations"),
+        (len(installed), plural_key("fleet_stations", len(installed))),
         (sum(v.ready for v in installed), "fleet_ready"),
         (sum(v.state in DOWN_STATES for v in installed), "fleet_down"),
         (len(views) - len(installed), "fleet_planned"),
     )
     spans = "".join(f"<span><b>{n}</b> {h(lang, key)}</span>" for n, key in counts)
     serving = [s for s in sites if s.total > 0]
-    enrolling = h(lang, "fleet_sites_enrolling",
+    enrolling = h(lang, plural_key("fleet_sites_enrolling", len(serving)),
                   n=sum(s.ready > 0 for s in serving), total=len(serving))
     updated = h(lang, "updated", when=when(lang, at, at), every=REFRESH_S)
     return Markup(f"<h1>{h(lang, 'title')}</h1><p class=totals>{spans}"

@@ -15,7 +15,7 @@ from typing import Final
 
 from aiohttp import web
 
-from collector.i18n import Lang, choose_lang, relative_time, template
+from collector.i18n import Lang, choose_lang, held_for, relative_time, template
 
 REFRESH_S: Final = 30
 # States shown as a problem; `planned` is rollout progress, never a problem.
@@ -38,12 +38,33 @@ def h(lang: Lang, key: str, **values: object) -> Markup:
 
 
 def when(lang: Lang, ts: float | None, at: float) -> Markup:
-    """Relative time, with the exact UTC time in the tooltip."""
+    """Relative time ("5 min ago"), with the exact UTC time in the tooltip."""
     if ts is None:
         return h(lang, "never")
+    return _time(ts, relative_time(lang, ts, at))
+
+
+def held(lang: Lang, since: float, at: float) -> Markup:
+    """How long a state has lasted ("for 5 min"), with its start time in the tooltip."""
+    return _time(since, held_for(lang, since, at))
+
+
+def _time(ts: float, shown: str) -> Markup:
     iso = datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-    return Markup(f'<time datetime="{iso}" title="{iso}">'
-                  f"{esc(relative_time(lang, ts, at))}</time>")
+    return Markup(f'<time datetime="{iso}" title="{iso}">{esc(shown)}</time>')
+
+
+def agent_text(value: str) -> Markup:
+    """Text the agent wrote (always English): tagged so readers and tools see it as such."""
+    return Markup(f'<span class=agent lang=en>{esc(value)}</span>') if value else Markup()
+
+
+def site_label(name: str, site: str) -> Markup:
+    """"Medan Baru (medan-baru)": the name people use, the id as a secondary, unbroken word."""
+    label = esc(name)
+    if name != site:
+        label = Markup(f"{label} <span class=site-id>({esc(site)})</span>")
+    return label
 
 
 def mark(lang: Lang, bad: bool) -> Markup:

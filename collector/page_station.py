@@ -20,11 +20,14 @@ from collector.i18n import Lang, text
 from collector.page_html import (
     DOWN_STATES,
     Markup,
+    agent_text,
     esc,
     h,
+    held,
     mark,
     render,
     request_lang,
+    site_label,
     table,
     when,
 )
@@ -45,8 +48,9 @@ async def station_page_handler(request: web.Request) -> web.Response:
                       f"<p>{h(lang, 'not_found_hint')}</p>{back(lang)}")
         return render(lang, text(lang, "title"), header, main, status=404)
     at = now(request.app)
+    site = fleet.registry.sites.get(view.site)
     sections = (
-        summary(lang, view, at),
+        summary(lang, view, site.name if site else view.site, at),
         section(lang, "components", components(lang, view.components, at)),
         section(lang, "checks", checks(lang, view.checks)),
         section(lang, "host", host(lang, view.host, at)),
@@ -70,13 +74,23 @@ def status_cell(lang: Lang, status: str) -> Markup:
     return Markup(f"{mark(lang, status != 'ok')} {h(lang, f'status_{status}')}")
 
 
-def summary(lang: Lang, view: StationView, at: float) -> Markup:
+def state_text(lang: Lang, view: StationView, at: float) -> Markup:
+    """ "online for 9 s": how long it has been in this state, not when it was last seen."""
+    state = h(lang, f"state_{view.state}")
+    if view.state == "never_seen":
+        return Markup(f"{state} <span class=muted>({h(lang, 'never_seen_hint')})</span>")
+    if view.state == "planned":
+        return state  # not installed yet: how long it has been planned says nothing
+    return Markup(f"{state} {held(lang, view.state_since, at)}")
+
+
+def summary(lang: Lang, view: StationView, site_name: str, at: float) -> Markup:
     problem = view.state in DOWN_STATES or not (view.ready or view.state == "planned")
-    offset = "" if view.clock_offset_s is None else f"{view.clock_offset_s:+.1f} s"
+    # round() then + 0.0: a tiny negative offset would otherwise print as "-0.0 s".
+    offset = "" if view.clock_offset_s is None else f"{round(view.clock_offset_s, 1) + 0.0:+.1f} s"
     rows = (
-        ("field_state", Markup(f"{mark(lang, problem)} {h(lang, f'state_{view.state}')} "
-                               f"({when(lang, view.state_since, at)})")),
-        ("field_site", esc(view.site)),
+        ("field_state", Markup(f"{mark(lang, problem)} {state_text(lang, view, at)}")),
+        ("field_site", site_label(site_name, view.site)),
         ("field_profile", esc(view.profile)),
         ("field_registered", h(lang, "yes" if view.registered else "no")),
         ("field_hostname", esc(view.hostname)),
@@ -102,7 +116,7 @@ def components(lang: Lang, items: Sequence[protocol.Component], at: float) -> Ma
     rows = [
         (c.required and c.status != "ok",
          [esc(c.id), esc(c.kind), h(lang, "yes" if c.required else "no"),
-          status_cell(lang, c.status), when(lang, c.since, at), esc(c.detail),
+          status_cell(lang, c.status), when(lang, c.since, at), agent_text(c.detail),
           esc(device_text(c.device))])
         for c in items
     ]
@@ -115,7 +129,8 @@ def checks(lang: Lang, items: Sequence[protocol.Check]) -> Markup:
     rows = [
         (c.status != "ok",
          [esc(c.id), esc(c.kind), status_cell(lang, c.status),
-          esc("" if c.latency_s is None else f"{c.latency_s * 1000:.0f} ms"), esc(c.detail)])
+          esc("" if c.latency_s is None else f"{c.latency_s * 1000:.0f} ms"),
+          agent_text(c.detail)])
         for c in items
     ]
     return table(headers, rows, lang)
@@ -134,12 +149,13 @@ def host(lang: Lang, info: protocol.Host | None, at: float) -> Markup:
         ("host_boot", when(lang, info.boot_time, at)),
     ]
     items = "".join(f"<dt>{h(lang, key)}</dt><dd>{value}</dd>" for key, value in rows)
+    # One row per disk inside the same box: a disk is host health like the rest.
     disks = "".join(
-        "<li>" + h(lang, "host_disk", mount=d.mount, used=f"{d.used_ratio:.0%}",
-                   free=gb(d.free_bytes)) + "</li>"
+        f"<dt>{h(lang, 'host_disk', mount=d.mount)}</dt><dd>"
+        f"{h(lang, 'host_disk_usage', used=f'{d.used_ratio:.0%}', free=gb(d.free_bytes))}</dd>"
         for d in info.disks
     )
-    return Markup(f"<dl>{items}</dl><ul>{disks}</ul>")
+    return Markup(f"<dl>{items}{disks}</dl>")
 
 
 def gb(n: int) -> str:
@@ -158,7 +174,7 @@ def events(lang: Lang, items: Sequence[protocol.Event], at: float) -> Markup:
         (e.to != "ok",
          [when(lang, e.ts, at), esc(e.component),
           Markup(f"{h(lang, f'status_{e.from_}')} &rarr; {h(lang, f'status_{e.to}')}"),
-          esc(e.detail)])
+          agent_text(e.detail)])
         for e in reversed(items)  # newest first
     ]
     return table(headers, rows, lang)
