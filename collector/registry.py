@@ -90,6 +90,10 @@ def _read_toml(path: Path) -> dict[str, object]:
         ) from None
     except tomllib.TOMLDecodeError as exc:
         raise RegistryError(path, "<toml>", f"not valid TOML: {exc}") from None
+    except UnicodeDecodeError as exc:
+        raise RegistryError(
+            path, "<toml>", f"not UTF-8 text (byte {exc.start}); save the file as UTF-8"
+        ) from None
 
 
 def _check_keys(

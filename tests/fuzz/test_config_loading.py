@@ -108,14 +108,7 @@ def test_mutated_text_loads_or_is_refused(which: str, data: st.DataObject) -> No
     loads_or_refuses(which, (text[:cut] + insert + text[cut:]).encode("utf-8"))
 
 
-@pytest.mark.parametrize("which", [
-    "agent", "collector",
-    pytest.param("registry", marks=pytest.mark.xfail(strict=True, raises=UnicodeDecodeError,
-        reason="BUG collector/registry.py _read_toml: a fleet.toml that is not UTF-8 raises "
-               "UnicodeDecodeError (tomllib.load decodes before parsing; only TOMLDecodeError "
-               "is caught) - a traceback at start, and a SIGHUP reload error escapes "
-               "reload_registry instead of 'keeping the current one'")),
-])
+@pytest.mark.parametrize("which", ["agent", "collector", "registry"])
 def test_a_file_that_is_not_utf8_is_refused(which: str) -> None:
     loads_or_refuses(which, b"\xff\xfe" + LOADERS[which][0].read_bytes())
 
