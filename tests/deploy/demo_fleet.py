@@ -152,7 +152,7 @@ class DemoFleet:
                 cwd=REPO, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
         publish_broken_station(self.stack.ports["mosquitto"])
         wait_for(self._all_reporting, timeout=30, interval=0.2,
-                 what=f"every demo station online in the collector (see {self.sim_log})")
+                 what=f"every demo station online and reported in the collector (see {self.sim_log})")
         return self
 
     def _all_reporting(self) -> bool:
@@ -161,7 +161,10 @@ class DemoFleet:
         stations = get_json(self.url("collector") + "/api/v1/stations")
         rows = stations["stations"] if isinstance(stations, dict) else stations
         online = {s["station"] for s in rows if s["state"] == "online"}
-        return len(online) == SIM_STATIONS + 1 and BROKEN_STATION in online
+        # Online comes with the birth; "ready" only with the first heartbeat.
+        unready = {s["station"] for s in rows if s["state"] == "online" and not s["ready"]}
+        return (len(online) == SIM_STATIONS + 1 and BROKEN_STATION in online
+                and unready <= {BROKEN_STATION})
 
     def stop(self) -> None:
         if self.sim is not None and self.sim.poll() is None:
