@@ -152,7 +152,7 @@ class DemoFleet:
                 cwd=REPO, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
         publish_broken_station(self.stack.ports["mosquitto"])
         wait_for(self._all_reporting, timeout=30, interval=0.2,
-                 what=f"every demo station online and reported in the collector (see {self.sim_log})")
+                 what=f"every demo station reported in the collector (see {self.sim_log})")
         return self
 
     def _all_reporting(self) -> bool:
