@@ -55,7 +55,9 @@ def _broker_url(sec: Section, name: str) -> dict[str, Any]:
     except ValueError:
         raise sec.error(name, wanted) from None
     extra = parts.path not in ("", "/") or parts.query or parts.fragment or parts.username
-    if parts.scheme not in _DEFAULT_PORTS or not parts.hostname or extra:
+    # "mqtt://host:" parses with port None: refuse it rather than guess the default.
+    empty_port = parts.netloc.endswith(":")
+    if parts.scheme not in _DEFAULT_PORTS or not parts.hostname or extra or empty_port:
         raise sec.error(name, wanted)
     port = port or _DEFAULT_PORTS[parts.scheme]
     return {"url": raw, "host": parts.hostname, "port": port, "tls": parts.scheme == "mqtts"}

@@ -62,6 +62,8 @@ CASES = [
      'expected mqtt://host:port or mqtts://host:port, got "http://broker.example:1883"'),
     ("bad_broker_port", "broker.url",
      'expected mqtt://host:port or mqtts://host:port, got "mqtt://broker.example:99999"'),
+    ("empty_broker_port", "broker.url",
+     'expected mqtt://host:port or mqtts://host:port, got "mqtt://broker.example:"'),
     ("missing_password_file", "broker.password_file",
      'cannot read "{bad}/no-such.password" (No such file or directory); '
      "expected an existing file the agent can read"),
