@@ -39,7 +39,7 @@ def test_copy_of_config(src: str, workdir: Path, port: int) -> str:
     text = src.replace("listener 8883", f"listener {port} 127.0.0.1")
     text = text.replace("/etc/mosquitto/pantau/", f"{workdir}/")
     text = text.replace("/var/lib/mosquitto/", f"{workdir}/")
-    text = text.replace("log_dest syslog", f"log_dest file {workdir}/mosquitto.log")
+    text = text.replace("log_dest stderr", f"log_dest file {workdir}/mosquitto.log")
     # Started as root, Mosquitto drops to user "mosquitto", which cannot read
     # pytest's 0700 temp dirs. Ignored when the tests do not run as root.
     return text + "\nuser root\n"
