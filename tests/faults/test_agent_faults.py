@@ -75,7 +75,8 @@ def test_agent_sigkill_mid_burst_will_and_replay(rig_factory: Callable[..., Rig]
     rig.proxy.blackhole()
     silent = time.monotonic()
     logged = parse_progress(progress)[1][-1]
-    wait_for(lambda: parse_progress(progress)[1][-1] >= logged + 10, 20, what="events while cut off")
+    wait_for(lambda: parse_progress(progress)[1][-1] >= logged + 10, 20,
+             what="events while cut off")
     first.kill()
     first.wait(10)
     wait_for(lambda: lost_after(watch, site, name, boot1), WILL_BOUND_S + 10, interval=0.05,

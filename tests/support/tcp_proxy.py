@@ -22,11 +22,14 @@ import socket
 import struct
 import threading
 import time
+from collections.abc import Coroutine
 from dataclasses import dataclass, field
+from typing import Any, TypeVar
 
 from tests.support.mosquitto import free_port
 
 _CHUNK = 16384
+_T = TypeVar("_T")
 
 
 @dataclass
@@ -92,13 +95,13 @@ class TcpProxy:
 
     def reset_all(self) -> int:
         """Close every open connection now; returns how many were cut."""
-        return int(self._call(self._reset_all()))
+        return self._call(self._reset_all())
 
     @property
     def open_connections(self) -> int:
         return len(self._conns)
 
-    def _call(self, coro):  # type: ignore[no-untyped-def]
+    def _call(self, coro: Coroutine[Any, Any, _T]) -> _T:
         return asyncio.run_coroutine_threadsafe(coro, self._loop).result(10)
 
     # --- the loop side ------------------------------------------------------------
