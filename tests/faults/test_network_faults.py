@@ -30,6 +30,7 @@ PARTITION_S = float(os.environ.get("PANTAU_FAULT_PARTITION_S", "20"))
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(PARTITION_S + 150)
 def test_partition_then_heal_loses_no_event(rig_factory: Callable[..., Rig]) -> None:
     rig = rig_factory(3, proxy=True)
     assert rig.proxy is not None
