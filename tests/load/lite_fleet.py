@@ -1,0 +1,154 @@
+"""Thousands of lightweight stations on one asyncio loop, reconnecting like the agent.
+
+Each station follows agent/publisher.py's supervisor exactly where the storm
+depends on it: connect at once on start; when a connection ends, reset the
+REAL `agent.backoff.Backoff` if it had been up for at least
+max(reconnect_max_s, keepalive_s), then sleep `next_delay()` before the next
+attempt. Birth/Will/heartbeat/event payloads are real `agent.protocol` Structs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+import uuid
+from dataclasses import dataclass, field
+
+from agent import protocol
+from agent.backoff import Backoff
+from tests.load.mqtt_lite import LiteConnection, MqttRefused
+
+
+@dataclass(frozen=True)
+class FleetSettings:
+    host: str
+    port: int
+    reconnect_min_s: float = 1.0
+    reconnect_max_s: float = 60.0
+    keepalive_s: float = 30.0  # only for the agent's backoff-reset rule
+    heartbeat_s: float = 15.0
+    event_every_s: float = 0.0  # 0: no events
+    drop_every_s: float = 0.0  # mean time between random connection drops; 0: never
+
+
+@dataclass
+class LiteStation:
+    site: str
+    station: str
+    settings: FleetSettings
+    rng: random.Random
+    boot_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    session: int = 0
+    seq: int = 0
+    connects: list[float] = field(default_factory=list)  # monotonic time of each CONNACK
+    delays: list[float] = field(default_factory=list)  # every backoff delay drawn
+    conn: LiteConnection | None = None
+
+    def topic(self, kind: protocol.MessageKind) -> str:
+        return protocol.topic_for(self.site, self.station, kind)
+
+    async def run(self, stop: asyncio.Event) -> None:
+        s = self.settings
+        backoff = Backoff(s.reconnect_min_s, s.reconnect_max_s, self.rng)
+        while not stop.is_set():
+            connected_for = await self._one_connection(stop)
+            if stop.is_set():
+                return
+            if connected_for >= max(s.reconnect_max_s, s.keepalive_s):
+                backoff.reset()
+            delay = backoff.next_delay()
+            self.delays.append(delay)
+            try:
+                await asyncio.wait_for(stop.wait(), delay)
+            except TimeoutError:
+                pass
+
+    async def _one_connection(self, stop: asyncio.Event) -> float:
+        self.session += 1
+        will = protocol.Status(state="lost", boot_id=self.boot_id, session=self.session)
+        try:
+            conn = await LiteConnection.open(
+                self.settings.host, self.settings.port, f"lite-{self.station}",
+                will=(self.topic("status"), protocol.encode(will)))
+        except (OSError, MqttRefused):
+            return 0.0
+        started = time.monotonic()
+        self.connects.append(started)
+        self.conn = conn
+        birth = protocol.Status(state="online", boot_id=self.boot_id, session=self.session,
+                                ts=time.time())
+        conn.publish(self.topic("status"), protocol.encode(birth), retain=True)
+        chatter = asyncio.ensure_future(self._chatter(conn))
+        try:
+            await conn.drain_until_closed()
+        except OSError:
+            pass
+        finally:
+            chatter.cancel()
+            self.conn = None
+        return time.monotonic() - started
+
+    async def _chatter(self, conn: LiteConnection) -> None:
+        """Heartbeats, events and random drops while connected."""
+        s = self.settings
+        next_hb = next_event = next_drop = time.monotonic()
+        next_event += self.rng.expovariate(1 / s.event_every_s) if s.event_every_s else 1e18
+        next_drop += self.rng.expovariate(1 / s.drop_every_s) if s.drop_every_s else 1e18
+        while True:
+            now = time.monotonic()
+            if now >= next_drop:
+                conn.abort()  # the fault: a dead link; the broker sends our Will
+                return
+            if now >= next_hb:
+                self.seq += 1
+                conn.publish(self.topic("heartbeat"), protocol.encode(self.heartbeat()),
+                             qos=1, retain=True)
+                next_hb = now + s.heartbeat_s
+            if now >= next_event:
+                conn.publish(self.topic("event"), protocol.encode(self.event()), qos=1)
+                next_event = now + self.rng.expovariate(1 / s.event_every_s)
+            await asyncio.sleep(max(0.05, min(next_hb, next_event, next_drop) - now))
+
+    def heartbeat(self) -> protocol.Heartbeat:
+        return protocol.Heartbeat(
+            v=1, site=self.site, station=self.station, seq=self.seq, boot_id=self.boot_id,
+            ts=time.time(), interval_s=self.settings.heartbeat_s,
+            agent=protocol.AgentInfo(version="lite", uptime_s=float(self.seq)),
+            components=[protocol.Component(id="fingerprint", kind="usb", required=True,
+                                           status="ok", since=1.7e9)],
+        )
+
+    def event(self) -> protocol.Event:
+        self.seq += 1
+        up = self.seq % 2 == 0
+        return protocol.Event(v=1, site=self.site, station=self.station, boot_id=self.boot_id,
+                              seq=self.seq, ts=time.time(), component="fingerprint",
+                              from_="missing" if up else "ok", to="ok" if up else "missing")
+
+
+def make_fleet(count: int, settings: FleetSettings, seed: int) -> list[LiteStation]:
+    sites = max(1, count // 100)
+    return [LiteStation(f"site-{n % sites:03d}", f"lite-{n:05d}", settings,
+                        random.Random(seed * 100_003 + n)) for n in range(count)]
+
+
+async def start_fleet(stations: list[LiteStation], stop: asyncio.Event,
+                      ramp_s: float) -> list[asyncio.Task[None]]:
+    """Start every station, spread over `ramp_s` so the first connect is not a storm."""
+    tasks = []
+    for n, st in enumerate(stations):
+        tasks.append(asyncio.ensure_future(st.run(stop)))
+        if ramp_s and n % 50 == 49:
+            await asyncio.sleep(ramp_s * 50 / len(stations))
+    return tasks
+
+
+async def stop_fleet(stations: list[LiteStation], stop: asyncio.Event,
+                     tasks: list[asyncio.Task[None]]) -> None:
+    """Stop reconnecting and close every live connection cleanly (no Will)."""
+    stop.set()
+    for st in stations:
+        if st.conn is not None:
+            await st.conn.disconnect()
+    await asyncio.gather(*tasks, return_exceptions=True)
