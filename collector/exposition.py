@@ -1,23 +1,23 @@
 """/metrics: the fleet, the collector itself and this process, as Prometheus text.
 
-Rendered straight from state. Each station's lines are cached per family
-(`station_metrics.StationFragments`) and keyed by `StationView.version`, so an
-unchanged station costs a dict lookup; the families stay grouped (one HELP and
-TYPE each, all samples contiguous) by joining the per-station fragments column
-by column. No I/O happens here: the process figures come from the app's last
-`process_metrics.sample()`.
+Rendered straight from state. Each station's lines are cached as bytes in
+per-family columns (`station_metrics`), refreshed only where the station's
+`version` moved and only for the parts that changed, so the families stay
+grouped (one HELP and TYPE each, all samples contiguous) and a scrape is one
+join over the columns. No I/O happens here: the process figures come from the
+app's last `process_metrics.sample()`.
 """
 
 from __future__ import annotations
 
-from operator import itemgetter
+from collections.abc import Sequence
 from typing import Final
 
 from collector.exposition_text import Family, escape_label, line, num
 from collector.fleet import Fleet
 from collector.process_metrics import ProcessSample
-from collector.station import STATION_STATES
-from collector.station_metrics import STATION_FAMILIES, StationFragments
+from collector.station import STATION_STATES, StationFacts
+from collector.station_metrics import STATION_FAMILIES, Columns, StationFragments
 from collector.stats import MESSAGE_KINDS, REJECT_REASONS, IngestStats
 
 CONTENT_TYPE: Final = "text/plain; version=0.0.4; charset=utf-8"
@@ -60,40 +60,55 @@ class MetricsRenderer:
         self._build = (
             f'{_BUILD.header}pantau_build_info{{version="{escape_label(version)}"}} 1\n'
         ).encode()
-        self._cache: dict[str, StationFragments] = {}
         self._headers = [family.header.encode() for family in STATION_FAMILIES]
-        self._fleet_parts: list[bytes] = []
+        self._cache: dict[str, StationFragments] = {}
+        self._order: list[StationFacts] = []  # the records the column slots belong to
+        self._columns: Columns = [[] for _ in STATION_FAMILIES]
+        self._sites = b""
         self._fleet_key: tuple[int, int] = (-1, -1)
 
     def render(self, fleet: Fleet, stats: IngestStats, process: ProcessSample | None) -> bytes:
         key = (id(fleet), fleet.generation)
         if key != self._fleet_key:
-            self._fleet_parts = self._station_parts(fleet)
-            self._fleet_parts.append(_sites_text(fleet).encode())
+            self._refresh(fleet.station_facts())
+            self._sites = _sites_text(fleet).encode()
             self._fleet_key = key
+        parts: list[bytes] = []
+        for header, column in zip(self._headers, self._columns, strict=True):
+            parts.append(header)
+            parts += column
         own = _process_text(process) if process is not None else ""
+        parts += [self._sites, _collector_text(stats).encode(), self._build, own.encode()]
         # One join over pre-encoded fragments: at national scale the text is
         # tens of MB and every extra copy costs milliseconds.
-        return b"".join(
-            [*self._fleet_parts, _collector_text(stats).encode(), self._build, own.encode()]
-        )
+        return b"".join(parts)
 
-    def _station_parts(self, fleet: Fleet) -> list[bytes]:
-        cache = self._cache
-        rows: list[tuple[bytes, ...]] = []
-        facts = fleet.station_facts()
+    def _refresh(self, facts: list[StationFacts]) -> None:
+        if facts != self._order:  # a station came, went or moved: new slots
+            self._reslot(facts)
+        cache, columns = self._cache, self._columns
         for station in facts:
-            frags = cache.get(station.station)
+            frags = cache[station.station]
+            if frags.site != station.site:  # moved without changing the order: new labels
+                slot, frags = frags.slot, StationFragments(station)
+                frags.slot, cache[station.station] = slot, frags
+            frags.refresh(station, columns)
+
+    def _reslot(self, facts: Sequence[StationFacts]) -> None:
+        """Lay the columns out in the fleet's order, keeping every fragment still valid."""
+        old_cache, old_columns = self._cache, self._columns
+        cache: dict[str, StationFragments] = {}
+        columns: Columns = [[b""] * len(facts) for _ in STATION_FAMILIES]
+        for slot, station in enumerate(facts):
+            frags = old_cache.get(station.station)
             if frags is None or frags.site != station.site:
-                frags = cache[station.station] = StationFragments(station)
-            rows.append(frags.refresh(station))
-        if len(cache) > len(facts):  # stations retired or removed since last time
-            self._cache = {f.station: cache[f.station] for f in facts}
-        parts: list[bytes] = []
-        for index, header in enumerate(self._headers):
-            parts.append(header)
-            parts.extend(map(itemgetter(index), rows))
-        return parts
+                frags = StationFragments(station)  # its labels change: render it all again
+            elif frags.version >= 0:
+                for new, old in zip(columns, old_columns, strict=True):
+                    new[slot] = old[frags.slot]
+            frags.slot = slot
+            cache[station.station] = frags
+        self._cache, self._columns, self._order = cache, columns, list(facts)
 
 
 def _sites_text(fleet: Fleet) -> str:

@@ -1,10 +1,13 @@
 """Per-station /metrics fragments, cached by what they depend on.
 
-Every station contributes one string (possibly empty, possibly several lines)
-to each family in `STATION_FAMILIES`. The fragments are split into groups by
-how often their inputs change: a heartbeat always moves the timestamp and the
-host figures, but the components usually stay the same *object* (the fleet
-keeps the old tuple when nothing changed), so they cost an `is` check.
+Every station contributes one fragment (possibly empty, possibly several
+lines) to each family in `STATION_FAMILIES`. The fragments live, as bytes, in
+per-family columns (`Columns`: one list per family, one slot per station in
+fleet order), so a scrape joins whole columns and keeps no second copy. They
+are split into groups by how often their inputs change: a heartbeat always
+moves the timestamp, usually the host figures, but the components and checks
+usually stay the same *object* (the fleet keeps the old tuple when nothing
+changed), so those cost an `is` check and are not rendered again.
 """
 
 from __future__ import annotations
@@ -157,49 +160,54 @@ def host_fragments(lab: str, host: protocol.Host | None) -> tuple[str, ...]:
     )
 
 
-def _encoded(fragments: tuple[str, ...]) -> tuple[bytes, ...]:
-    return tuple([f.encode() if f else b"" for f in fragments])
+Columns = list[list[bytes]]  # [family][station slot], families in STATION_FAMILIES order
+_META_AT: Final = 0
+_HEARTBEAT_AT: Final = _META_AT + len(_META)
+_COMPONENTS_AT: Final = _HEARTBEAT_AT + len(_HEARTBEAT)
+_CHECKS_AT: Final = _COMPONENTS_AT + len(_COMPONENTS)
+_HOST_AT: Final = _CHECKS_AT + len(_CHECKS)
+
+
+def _put(columns: Columns, first: int, slot: int, fragments: tuple[str, ...]) -> None:
+    for family, text in enumerate(fragments, first):
+        columns[family][slot] = text.encode() if text else b""
 
 
 class StationFragments:
-    """One station's cached fragments as bytes, in STATION_FAMILIES order.
+    """What one station's slot in the columns was rendered from.
 
-    `refresh` redoes only the groups whose inputs moved; the heartbeat group
-    (timestamp, clock offset) is redone whenever the version moved.
+    `refresh` re-renders only the groups whose inputs moved; the heartbeat
+    group (timestamp, clock offset) whenever the station's version moved.
     """
 
-    __slots__ = ("_all", "_checks", "_components", "_host", "_meta", "checks", "components",
-                 "host", "key", "lab", "site", "version")
+    __slots__ = ("checks", "components", "host", "key", "lab", "site", "slot", "version")
 
     def __init__(self, facts: StationFacts) -> None:
         self.site = facts.site
         self.lab = station_labels(facts)
-        self.key = meta_key(facts)
-        self._meta = _encoded(meta_fragments(self.lab, facts))
-        self.components = facts.components
-        self._components = _encoded(component_fragments(self.lab, facts.components))
-        self.checks = facts.checks
-        self._checks = _encoded(check_fragments(self.lab, facts.checks))
-        self.host = facts.host
-        self._host = _encoded(host_fragments(self.lab, facts.host))
+        self.key: tuple[object, ...] | None = None
+        self.components: tuple[protocol.Component, ...] | None = None
+        self.checks: tuple[protocol.Check, ...] | None = None
+        self.host: protocol.Host | bool | None = False  # False: never rendered
         self.version = -1
-        self._all: tuple[bytes, ...] = ()
+        self.slot = -1  # index in the columns, set by the renderer
 
-    def refresh(self, facts: StationFacts) -> tuple[bytes, ...]:
+    def refresh(self, facts: StationFacts, columns: Columns) -> None:
         if facts.version == self.version:
-            return self._all
+            return
+        lab, slot = self.lab, self.slot
         key = meta_key(facts)
         if key != self.key:
-            self.key, self._meta = key, _encoded(meta_fragments(self.lab, facts))
+            self.key = key
+            _put(columns, _META_AT, slot, meta_fragments(lab, facts))
         if facts.components is not self.components:
             self.components = facts.components
-            self._components = _encoded(component_fragments(self.lab, facts.components))
+            _put(columns, _COMPONENTS_AT, slot, component_fragments(lab, facts.components))
         if facts.checks is not self.checks:
             self.checks = facts.checks
-            self._checks = _encoded(check_fragments(self.lab, facts.checks))
+            _put(columns, _CHECKS_AT, slot, check_fragments(lab, facts.checks))
         if facts.host is not self.host:
-            self.host, self._host = facts.host, _encoded(host_fragments(self.lab, facts.host))
+            self.host = facts.host
+            _put(columns, _HOST_AT, slot, host_fragments(lab, facts.host))
+        _put(columns, _HEARTBEAT_AT, slot, heartbeat_fragments(lab, facts))
         self.version = facts.version
-        self._all = (*self._meta, *_encoded(heartbeat_fragments(self.lab, facts)),
-                     *self._components, *self._checks, *self._host)
-        return self._all
