@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 
 from tests.faults.checks import assert_exact, assert_online, settle
-from tests.faults.conftest import Rig
+from tests.faults.conftest import Rig, fill_disk
 from tests.support.collector_process import CollectorProcess, StateSampler, sample_until
 from tests.support.fleet_harness import EventPump
 from tests.support.mosquitto import wait_for
@@ -32,6 +33,10 @@ def sigkill(collector: CollectorProcess) -> None:
     collector.kill()
 
 
+def boots_stored(rig: Rig) -> int:
+    return len({boot for _, boot, _ in rig.collector.stored_events()})
+
+
 @pytest.mark.parametrize("fault", [sigterm, sigkill], ids=["restart", "sigkill"])
 def test_collector_fault_no_false_down_and_no_loss(
     rig_factory: Callable[..., Rig], fault: Callable[[CollectorProcess], None]
@@ -43,6 +48,9 @@ def test_collector_fault_no_false_down_and_no_loss(
     sampler = StateSampler()
     with EventPump(rig.stations) as pump:
         wait_for(lambda: pump.toggles >= 6, 20, what="events flowing before the fault")
+        # Every boot already has events stored: a kill before a boot's first commit
+        # is its own case below (a known bug), so this one stays deterministic.
+        wait_for(lambda: boots_stored(rig) >= len(rig.stations), 15, what="boots stored")
         fault(rig.collector)
         at_fault = pump.toggles
         # Events made while the collector is away wait in its broker session.
@@ -64,4 +72,31 @@ def test_collector_fault_no_false_down_and_no_loss(
           f"{sampler.samples} samples, states seen: {sampler.seen}")
     assert sampler.shown(*DOWN_STATES) == {}, "a running station was shown down"
     assert took <= STATE_BACK_S, f"fleet state took {took:.2f} s to come back"
+    assert_exact(report)
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "collector/event_ledger.py EventLedger._boot: after a SIGKILL the collector had "
+    "received (PUBACKed) a boot's first events but not committed them; on restart the "
+    "store has no mark for that boot, the next live event k arrives first, mark = k-1 is "
+    "acked and the agent deletes 1..k-1, never stored"))
+def test_collector_sigkill_before_a_boots_first_commit(
+    rig_factory: Callable[..., Rig], small_disk: Path
+) -> None:
+    rig = rig_factory(2, start_collector=False)
+    rig.collector.data_dir = small_disk  # a full disk holds the commits back, for certain
+    rig.collector.start()
+    for station in rig.stations:
+        station.start()
+    wait_for(lambda: rig.collector.all_in(rig.names, "online"), 15, what="fleet online")
+    fill_disk(small_disk, leave=0)
+    with EventPump(rig.stations) as pump:
+        wait_for(lambda: pump.toggles >= 4, 20, what="events received, not committed")
+        wait_for(lambda: "history not saved" in rig.collector.log(), 10, what="commit refused")
+        rig.collector.kill()
+        (small_disk / "filler").unlink()
+        rig.collector.start()
+        at_back = pump.toggles
+        wait_for(lambda: pump.toggles >= at_back + 4, 20, what="live events after the restart")
+    report = settle(rig.collector, rig.stations, timeout=45)
     assert_exact(report)

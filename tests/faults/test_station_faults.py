@@ -13,9 +13,7 @@ no event is lost or stored twice (events are keyed by seq, not by time).
 
 from __future__ import annotations
 
-import os
-import subprocess
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -23,35 +21,13 @@ import pytest
 from agent import protocol
 from tests.agent.service.mqtt_watch import Watch
 from tests.faults.checks import assert_exact, assert_online, settle
-from tests.faults.conftest import Rig
+from tests.faults.conftest import Rig, fill_disk
 from tests.support.collector_process import StateSampler, sample_until
 from tests.support.fleet_harness import EventPump, compare
 from tests.support.mosquitto import wait_for
 
 pytestmark = pytest.mark.broker
 ROOM_LEFT = 256 * 1024  # bytes left free on the tmpfs once the queue exists
-
-
-@pytest.fixture
-def small_disk(tmp_path: Path) -> Iterator[Path]:
-    mount = tmp_path / "queue-disk"
-    mount.mkdir()
-    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(mount)],
-                          capture_output=True, text=True)
-    if done.returncode != 0:
-        pytest.skip(f"cannot mount a 1 MiB tmpfs for the queue (needs root / CAP_SYS_ADMIN): "
-                    f"{done.stderr.strip()}")
-    try:
-        yield mount
-    finally:
-        subprocess.run(["umount", "-l", str(mount)], check=False)
-
-
-def fill_disk(mount: Path, leave: int) -> int:
-    st = os.statvfs(mount)
-    size = max(0, st.f_bavail * st.f_frsize - leave)
-    (mount / "filler").write_bytes(b"\0" * size)
-    return size
 
 
 @pytest.mark.xfail(strict=True, reason=(
