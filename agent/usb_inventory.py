@@ -8,9 +8,9 @@ rules can be tested table-driven without pyusb or a bus.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from functools import cache
+from functools import lru_cache
 from pathlib import Path
 from typing import Final, Literal
 
@@ -157,33 +157,45 @@ def below_speed(actual: str, minimum: str | None) -> bool:
 
 def describe_expected(spec: ComponentSpec, names_path: Path = USB_IDS_PATH) -> str:
     """"05ba:000a DigitalPersona, Inc. Fingerprint Reader, 080b:0010 ..." for details."""
-    names = usb_id_names(names_path)
+    return _describe_matches(spec.match, names_path)
+
+
+# Worded once per role: the detail of a missing part is rebuilt every poll while it is missing.
+@lru_cache(maxsize=256)
+def _describe_matches(match: tuple[UsbMatch, ...], names_path: Path) -> str:
+    names = usb_id_names(names_path, {(m.vid, m.pid) for m in match})
     parts = []
-    for m in spec.match:
+    for m in match:
         vendor, product = names.get((m.vid, m.pid), ("", ""))
         label = " ".join(p for p in (f"{m.vid:04x}:{m.pid:04x}", vendor, product) if p)
         parts.append(label + (f" serial {m.serial}" if m.serial else ""))
     return ", ".join(parts)
 
 
-@cache
-def usb_id_names(path: Path) -> dict[tuple[int, int], tuple[str, str]]:
-    """Vendor and product names from hwdata's usb.ids; empty when it is not installed."""
+def usb_id_names(
+    path: Path, wanted: Collection[tuple[int, int]] | None = None
+) -> dict[tuple[int, int], tuple[str, str]]:
+    """Vendor and product names from hwdata's usb.ids; empty when it is not installed.
+
+    Only the `wanted` (vid, pid) pairs are kept (all of them when None): the
+    whole table is ~20 000 names and held ~8 MiB, more than the rest of the
+    agent's own data. The file is streamed line by line and never kept.
+    """
+    names: dict[tuple[int, int], tuple[str, str]] = {}
     try:
-        text = path.read_text(encoding="utf-8", errors="replace")
+        with path.open(encoding="utf-8", errors="replace") as lines:
+            vid, vendor = -1, ""
+            for line in lines:
+                if line.startswith("C "):
+                    break  # device classes and other tables follow the vendor list
+                if line[:1].isalnum() and line[4:6] == "  ":
+                    vid, vendor = _hex(line[:4]), line[6:].strip()
+                elif line.startswith("\t") and not line.startswith("\t\t") and vid >= 0:
+                    key = (vid, _hex(line[1:5]))
+                    if key[1] >= 0 and (wanted is None or key in wanted):
+                        names[key] = (vendor, line[7:].strip())
     except OSError:
         return {}
-    names: dict[tuple[int, int], tuple[str, str]] = {}
-    vid, vendor = -1, ""
-    for line in text.splitlines():
-        if line.startswith("C "):
-            break  # device classes and other tables follow the vendor list
-        if line[:1].isalnum() and line[4:6] == "  ":
-            vid, vendor = _hex(line[:4]), line[6:].strip()
-        elif line.startswith("\t") and not line.startswith("\t\t") and vid >= 0:
-            pid = _hex(line[1:5])
-            if pid >= 0:
-                names[(vid, pid)] = (vendor, line[7:].strip())
     return names
 
 
