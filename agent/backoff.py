@@ -11,6 +11,13 @@ from __future__ import annotations
 
 import random
 
+# After a connection that had been up is lost, the first retry is drawn from
+# this window, not from reconnect_min_s: a broker restart drops every station
+# in the same second, and 5,000 stations must come back spread over >= 30 s
+# (issue 5). 40 s keeps a lone station's gap under the collector's stale
+# threshold (3 x 15 s heartbeats), since a new session sends a heartbeat at once.
+RECONNECT_SPREAD_S = 40.0
+
 
 def jittered_delay(attempt: int, min_s: float, max_s: float, rng: random.Random) -> float:
     """Delay before reconnect number `attempt` (0 = first retry): uniform over the window."""
@@ -22,17 +29,28 @@ def jittered_delay(attempt: int, min_s: float, max_s: float, rng: random.Random)
 
 
 class Backoff:
-    """Counts failed attempts; `reset()` once a connection has proved stable."""
+    """Counts failed attempts; `reset()` once a connection has proved stable.
 
-    def __init__(self, min_s: float, max_s: float, rng: random.Random | None = None) -> None:
+    The first retry after a reset is drawn from `first_window_s` (default: the
+    restart spread, never above max_s); later ones follow the capped
+    exponential window. A lone client (the collector) passes min_s.
+    """
+
+    def __init__(self, min_s: float, max_s: float, rng: random.Random | None = None,
+                 first_window_s: float | None = None) -> None:
         jittered_delay(0, min_s, max_s, random.Random(0))  # validate once, early
         self.min_s = min_s
         self.max_s = max_s
+        spread = min(RECONNECT_SPREAD_S, max_s) if first_window_s is None else first_window_s
+        self.first_window_s = max(spread, min_s)
         self.attempt = 0
         self._rng = rng or random.Random()
 
     def next_delay(self) -> float:
-        delay = jittered_delay(self.attempt, self.min_s, self.max_s, self._rng)
+        if self.attempt == 0:
+            delay = self._rng.uniform(0.0, self.first_window_s)
+        else:
+            delay = jittered_delay(self.attempt, self.min_s, self.max_s, self._rng)
         self.attempt += 1
         return delay
 

@@ -268,8 +268,10 @@ class Publisher:
                 self._session = session
                 self._connected = True
             self._count(connects=1)
-            self._publish_birth(client)
+            # Subscribe before the birth: whoever reacts to the birth (an ack, a
+            # report command) finds the subscription in place.
             client.subscribe([(self._topic[k], 1) for k in ("ack", "command", "status")])
+            self._publish_birth(client)
             self.flush_events()
         except Exception:
             log.exception("error handling CONNACK")

@@ -110,7 +110,10 @@ class IngestSession:
         self._health = health
         self._clock = clock
         self._sync_topic = sync_topic(config)
-        self._backoff = Backoff(config.broker.reconnect_min_s, config.broker.reconnect_max_s)
+        # One collector, not a fleet: no restart spread, retry from reconnect_min_s.
+        broker = config.broker
+        self._backoff = Backoff(broker.reconnect_min_s, broker.reconnect_max_s,
+                                first_window_s=broker.reconnect_min_s)
         self._throttle = LogThrottle(log)
         self._client = make_client(config)
         self._watch = _SocketWatch(self._client)

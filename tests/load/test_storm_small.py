@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from agent.backoff import Backoff
+from agent.backoff import RECONNECT_SPREAD_S, Backoff
 from agent.config import BrokerConfig
 from tests.load.central import Central
 from tests.load.lite_fleet import FleetSettings, make_fleet, start_fleet, stop_fleet
@@ -45,22 +45,18 @@ async def test_300_stations_come_back_after_a_broker_restart(tmp_path: Path) -> 
         await asyncio.to_thread(central.stop)
     delays = [d for st in fleet for d in st.delays]
     assert delays and all(0.0 <= d <= MAX_S for d in delays)
-    assert all(st.delays[0] <= MIN_S for st in fleet)  # reset: attempt 0's window
+    assert all(st.delays[0] <= MAX_S for st in fleet)  # reset: the spread, capped at MAX_S
     assert all(len(st.connects) >= 2 for st in fleet)
 
 
 @pytest.mark.parametrize(("min_s", "max_s"), [(1.0, 60.0), (30.0, 120.0)])
 def test_every_delay_is_inside_its_window(min_s: float, max_s: float) -> None:
     backoff = Backoff(min_s, max_s, random.Random(3))
-    for attempt in range(12):
+    assert 0.0 <= backoff.next_delay() <= max(min(RECONNECT_SPREAD_S, max_s), min_s)
+    for attempt in range(1, 12):
         assert 0.0 <= backoff.next_delay() <= min(max_s, min_s * 2**attempt)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "DESIGN GAP agent/backoff.py + publisher.py: after a stable connection the backoff resets "
-    "to attempt 0, whose window is reconnect_min_s (default 1 s), so after a quick broker "
-    "restart 5,000 stations reconnect within ~1 s, not over >= 30 s (measured by "
-    "tests/load/storm.py). Needs e.g. the first retry drawn from a wider window."))
 def test_default_first_reconnects_spread_over_30s() -> None:
     config = BrokerConfig()
     first = []

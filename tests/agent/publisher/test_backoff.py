@@ -6,7 +6,7 @@ import random
 
 import pytest
 
-from agent.backoff import Backoff, jittered_delay
+from agent.backoff import RECONNECT_SPREAD_S, Backoff, jittered_delay
 
 
 @pytest.mark.parametrize(("attempt", "window"), [
@@ -36,7 +36,17 @@ def test_same_seed_same_delays_and_reset_starts_over() -> None:
     a, b = Backoff(1.0, 60.0, random.Random(42)), Backoff(1.0, 60.0, random.Random(42))
     assert [a.next_delay() for _ in range(5)] == [b.next_delay() for _ in range(5)]
     a.reset()
-    assert a.attempt == 0 and a.next_delay() <= 1.0
+    assert a.attempt == 0 and a.next_delay() <= RECONNECT_SPREAD_S
+
+
+def test_first_retry_after_a_stable_connection_spreads_a_fleet() -> None:
+    # A broker restart drops every station at once: their first retries must spread.
+    firsts = [Backoff(1.0, 60.0, random.Random(n)).next_delay() for n in range(2000)]
+    assert min(firsts) < 1.0 and max(firsts) > 0.9 * RECONNECT_SPREAD_S
+    assert all(d <= RECONNECT_SPREAD_S for d in firsts)
+    # The spread never exceeds the cap, and a lone client can ask for none.
+    assert Backoff(0.1, 2.0, random.Random(1)).first_window_s == 2.0
+    assert Backoff(0.1, 2.0, random.Random(1), first_window_s=0.1).next_delay() <= 0.1
 
 
 @pytest.mark.parametrize(("lo", "hi"), [(-1.0, 5.0), (5.0, 1.0)])

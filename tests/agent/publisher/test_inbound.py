@@ -51,9 +51,10 @@ def test_garbage_is_counted_and_the_agent_keeps_working(
     station = new_station()
     asked = threading.Event()
     cfg = agent_config(mosquitto, tmp_path / "q.db", station, max_payload_bytes=4096)
+    sender = watchers(mosquitto, [topic(station, "status")])
     pub = publishers(cfg, on_report=asked.set)
-    wait_for(lambda: pub.connected, what="connected")
-    sender = watchers(mosquitto, [])
+    # The agent subscribes before its birth: once the birth is seen, garbage reaches it.
+    wait_for(lambda: sender.on(topic(station, "status")), what="birth")
 
     sender.publish(topic(station, kind), payload)
     wait_for(lambda: pub.stats.bad_messages == 1, what="bad message counted")
