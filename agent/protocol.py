@@ -368,6 +368,8 @@ def _decode_unchecked_origin(kind: MessageKind, payload: bytes, limit: int) -> P
         msg = _DECODERS[kind].decode(payload)
     except (msgspec.ValidationError, msgspec.DecodeError):
         _strict_reject(kind, payload)
+    except RecursionError:  # msgspec recurses into deeply nested (even unknown) fields
+        raise Rejected("decode", f"{kind}: JSON nested too deeply") from None
     if not _inner_ids_ok(msg):
         _strict_reject(kind, payload)
     version = getattr(msg, "v", PROTOCOL_VERSION)
@@ -385,6 +387,8 @@ def _strict_reject(kind: MessageKind, payload: bytes) -> NoReturn:
         raise Rejected("schema", f"{kind}: {exc}") from None
     except msgspec.DecodeError as exc:
         raise Rejected("decode", f"{kind}: {exc}") from None
+    except RecursionError:
+        raise Rejected("decode", f"{kind}: JSON nested too deeply") from None
     # Unreachable while the fast checks match the patterns; refuse rather than guess.
     raise Rejected("schema", f"{kind}: refused by the id checks but not by the strict decoder")
 
@@ -393,7 +397,7 @@ def _raise_if_wrong_version(kind: MessageKind, payload: bytes) -> None:
     # A v2 payload usually fails the v1 schema first; name the real cause.
     try:
         version = _VERSION_DECODER.decode(payload).v
-    except (msgspec.ValidationError, msgspec.DecodeError):
+    except (msgspec.ValidationError, msgspec.DecodeError, RecursionError):
         return
     if version != PROTOCOL_VERSION:
         raise Rejected("version", f"{kind} has v={version!r}, this side speaks v{PROTOCOL_VERSION}")

@@ -125,13 +125,9 @@ def test_oversized_payload_is_rejected_before_parsing(kind: protocol.MessageKind
     assert outcome(samples.valid_topic(kind), padded) == "oversize"
 
 
-@pytest.mark.xfail(strict=True, raises=RecursionError, reason=(
-    "BUG agent/protocol.py decode(): JSON nested ~1000 deep in an unknown field (6 KB, well "
-    "under the 256 KiB cap) raises RecursionError from msgspec instead of Rejected('decode'); "
-    "the collector then logs a full traceback per message, unthrottled, and counts nothing"))
 @pytest.mark.parametrize("kind", protocol.MESSAGE_KINDS)
 def test_deeply_nested_unknown_field_is_rejected(kind: protocol.MessageKind) -> None:
     doc = protocol.encode(samples.VALID[kind])
     payload = doc[:-1] + b',"extra":' + samples.deep_nesting(1000) + b"}"
     assert len(payload) < 16 * 1024
-    assert outcome(samples.valid_topic(kind), payload) in protocol.REJECT_REASONS
+    assert outcome(samples.valid_topic(kind), payload) == "decode"
