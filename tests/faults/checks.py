@@ -20,9 +20,17 @@ def settle(collector: CollectorProcess, stations: list[FaultStation],
     """Wait until every committed event is stored and acked (queues empty), then compare."""
     want = expected_of(stations) if expected is None else expected
 
+    drained_since: list[float] = []
+
     def done() -> bool:
         stored = set(collector.stored_events())
-        return want <= stored and all(s.queued == 0 for s in stations)
+        if any(s.queued for s in stations):
+            drained_since.clear()
+            return False
+        # Queues empty for 2 s with events still missing: nothing is left to send
+        # them, so they are lost — stop waiting and let the comparison say so.
+        drained_since[:] = drained_since or [time.monotonic()]
+        return want <= stored or time.monotonic() - drained_since[0] > 2.0
 
     began = time.monotonic()
     try:
