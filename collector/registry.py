@@ -16,6 +16,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Final, Literal, cast
 
+from agent.config import ConfigError
 from agent.protocol import ID_PATTERN, is_valid_id
 
 Lifecycle = Literal["planned", "active", "retired"]
@@ -26,14 +27,8 @@ _STATION_KEYS: Final = ("site", "profile", "lifecycle")
 _ID_HINT: Final = f"must match {ID_PATTERN} (lowercase letters, digits, '-' and '_')"
 
 
-class RegistryError(Exception):
+class RegistryError(ConfigError):
     """A registry the collector refuses; the message is "file: key: reason"."""
-
-    def __init__(self, file: Path | str, key: str, reason: str) -> None:
-        super().__init__(f"{file}: {key}: {reason}")
-        self.file = str(file)
-        self.key = key
-        self.reason = reason
 
 
 @dataclass(frozen=True, slots=True)
