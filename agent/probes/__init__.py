@@ -60,14 +60,45 @@ ProbeFactory = Callable[[AgentConfig, ProbeEnv], Probe]
 
 def registry() -> dict[str, ProbeFactory]:
     """The explicit probe registry. Imports are local so `probe --help` stays fast."""
-    from agent.probes.checks import ChecksProbe
-    from agent.probes.display import DisplayProbe
     from agent.probes.host import HostProbe
     from agent.probes.usb import UsbProbe
 
     return {
         "usb": UsbProbe,
-        "display": DisplayProbe,
+        "display": _display_probe,
         "host": HostProbe,
-        "checks": ChecksProbe,
+        "checks": _checks_probe,
     }
+
+
+# Most stations configure no network checks, and some no display: then the probe
+# would report nothing anyway, so its module (and what it imports) is never loaded.
+
+class _NoDisplays:
+    name: ClassVar[str] = "display"
+
+    def probe(self) -> ProbeResult:
+        return ProbeResult()
+
+
+class _NoChecks:
+    name: ClassVar[str] = "checks"
+
+    def probe(self) -> ProbeResult:
+        return ProbeResult()
+
+
+def _display_probe(config: AgentConfig, env: ProbeEnv) -> Probe:
+    if not any(c.kind == "display" for c in config.components):
+        return _NoDisplays()
+    from agent.probes.display import DisplayProbe
+
+    return DisplayProbe(config, env)
+
+
+def _checks_probe(config: AgentConfig, env: ProbeEnv) -> Probe:
+    if not config.checks:
+        return _NoChecks()
+    from agent.probes.checks import ChecksProbe
+
+    return ChecksProbe(config, env)
