@@ -17,7 +17,16 @@ from collector.exposition_text import Family, escape_label, line, num
 from collector.fleet import Fleet
 from collector.process_metrics import ProcessSample
 from collector.station import STATION_STATES, StationFacts
-from collector.station_metrics import STATION_FAMILIES, Columns, StationFragments
+from collector.station_metrics import (
+    CACHED_FAMILIES,
+    LIVE_FAMILIES,
+    STATION_FAMILIES,
+    UP_COLUMN,
+    Columns,
+    StationFragments,
+    label_of,
+    live_lines,
+)
 from collector.stats import MESSAGE_KINDS, REJECT_REASONS, IngestStats
 
 CONTENT_TYPE: Final = "text/plain; version=0.0.4; charset=utf-8"
@@ -60,55 +69,71 @@ class MetricsRenderer:
         self._build = (
             f'{_BUILD.header}pantau_build_info{{version="{escape_label(version)}"}} 1\n'
         ).encode()
-        self._headers = [family.header.encode() for family in STATION_FAMILIES]
-        self._cache: dict[str, StationFragments] = {}
-        self._order: list[StationFacts] = []  # the records the column slots belong to
-        self._columns: Columns = [[] for _ in STATION_FAMILIES]
+        # Slot i of every column, and _frags[i], belong to the record _order[i].
+        self._order: list[StationFacts] = []
+        self._frags: list[StationFragments] = []
+        self._columns: Columns = [[] for _ in CACHED_FAMILIES]
+        self._layout = [
+            (family.header.encode(), CACHED_FAMILIES.index(family) if family in CACHED_FAMILIES
+             else -1 - LIVE_FAMILIES.index(family))
+            for family in STATION_FAMILIES
+        ]
         self._sites = b""
+        self._registry: object = None  # the registry _sites was rendered with
         self._fleet_key: tuple[int, int] = (-1, -1)
 
     def render(self, fleet: Fleet, stats: IngestStats, process: ProcessSample | None) -> bytes:
         key = (id(fleet), fleet.generation)
         if key != self._fleet_key:
-            self._refresh(fleet.station_facts())
-            self._sites = _sites_text(fleet).encode()
+            # The site rollup reads every station: redo it only when a state,
+            # a readiness input, the station set or the registry changed.
+            if self._refresh(fleet.station_facts()) or fleet.registry is not self._registry:
+                self._sites = _sites_text(fleet).encode()
+                self._registry = fleet.registry
             self._fleet_key = key
+        labs = [label_of(up) for up in self._columns[UP_COLUMN]]
+        live = live_lines(self._order, labs)
         parts: list[bytes] = []
-        for header, column in zip(self._headers, self._columns, strict=True):
+        for header, at in self._layout:  # families in contract order, cached or live
             parts.append(header)
-            parts += column
+            if at >= 0:
+                parts += self._columns[at]
+            else:
+                parts += live[-1 - at]
         own = _process_text(process) if process is not None else ""
         parts += [self._sites, _collector_text(stats).encode(), self._build, own.encode()]
         # One join over pre-encoded fragments: at national scale the text is
         # tens of MB and every extra copy costs milliseconds.
         return b"".join(parts)
 
-    def _refresh(self, facts: list[StationFacts]) -> None:
-        if facts != self._order:  # a station came, went or moved: new slots
+    def _refresh(self, facts: list[StationFacts]) -> bool:
+        """Bring the cached columns up to date; True if any station's state or readiness moved."""
+        moved = facts != self._order  # a station came, went or moved: new slots
+        if moved:
             self._reslot(facts)
-        cache, columns = self._cache, self._columns
-        for station in facts:
-            frags = cache[station.station]
+        all_frags, columns = self._frags, self._columns
+        for slot, station in enumerate(facts):
+            frags = all_frags[slot]
             if frags.site != station.site:  # moved without changing the order: new labels
-                slot, frags = frags.slot, StationFragments(station)
-                frags.slot, cache[station.station] = slot, frags
-            frags.refresh(station, columns)
+                frags = all_frags[slot] = StationFragments(station)
+            moved = frags.refresh(station, columns, slot) or moved
+        return moved
 
     def _reslot(self, facts: Sequence[StationFacts]) -> None:
         """Lay the columns out in the fleet's order, keeping every fragment still valid."""
-        old_cache, old_columns = self._cache, self._columns
-        cache: dict[str, StationFragments] = {}
-        columns: Columns = [[b""] * len(facts) for _ in STATION_FAMILIES]
+        old_columns = self._columns
+        old = {frags.station: (slot, frags) for slot, frags in enumerate(self._frags)}
+        columns: Columns = [[b""] * len(facts) for _ in CACHED_FAMILIES]
+        all_frags: list[StationFragments] = []
         for slot, station in enumerate(facts):
-            frags = old_cache.get(station.station)
+            was, frags = old.get(station.station, (-1, None))
             if frags is None or frags.site != station.site:
-                frags = StationFragments(station)  # its labels change: render it all again
+                frags = StationFragments(station)  # new labels: render it all again
             elif frags.version >= 0:
-                for new, old in zip(columns, old_columns, strict=True):
-                    new[slot] = old[frags.slot]
-            frags.slot = slot
-            cache[station.station] = frags
-        self._cache, self._columns, self._order = cache, columns, list(facts)
+                for new_column, old_column in zip(columns, old_columns, strict=True):
+                    new_column[slot] = old_column[was]
+            all_frags.append(frags)
+        self._frags, self._columns, self._order = all_frags, columns, list(facts)
 
 
 def _sites_text(fleet: Fleet) -> str:

@@ -7,8 +7,11 @@ building prometheus_client objects for a fleet of 10k stations.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Final, Literal
+
+import msgspec
 
 MetricType = Literal["gauge", "counter"]
 
@@ -40,6 +43,10 @@ _SPECIAL: Final = {math.inf: "+Inf", -math.inf: "-Inf"}
 
 def num(value: float | int | bool) -> str:
     """A sample value as the format spells it (Go ParseFloat syntax)."""
+    # Finite floats first, they are nearly every sample: x - x is 0.0 only
+    # for those (inf - inf and nan - nan are nan).
+    if type(value) is float and value - value == 0.0:
+        return repr(value)
     if isinstance(value, bool):
         return "1" if value else "0"
     if isinstance(value, int):
@@ -49,6 +56,37 @@ def num(value: float | int | bool) -> str:
     if value in _SPECIAL:
         return _SPECIAL[value]
     return repr(value)
+
+
+_JSON: Final = msgspec.json.Encoder()
+# msgspec writes a float's shortest round-trip digits like repr() does, but
+# spells some differently: exponents ("1e16", "1e-7" for "1e+16", "1e-07"),
+# values under 1e-4 in full ("0.00001" for "1e-05"), NaN/inf as null, bools.
+# Any of these markers in a batch sends it to num() instead, so the output
+# never differs.
+_NOT_LIKE_NUM: Final = (
+    b"e", b"n", b"t", b"f", b'"', b"[0.0000", b",0.0000", b"[-0.0000", b",-0.0000",
+)
+_BATCH: Final = 2048  # values per encode: small buffers, reused rather than kept in RSS
+
+
+def numbers(values: Sequence[float | int], before: bytes = b"", after: bytes = b"") -> list[bytes]:
+    """`before + num(v).encode() + after` for each value, ~3x faster: C calls per batch.
+
+    At fleet scale /metrics formats ~100k fresh numbers per scrape (heartbeat
+    timestamps, host figures) and repr() alone took 30 ms of it; `before` and
+    `after` ride along so a sample's tail (`} 0.25\\n`) is one piece, not three.
+    """
+    out: list[bytes] = []
+    for start in range(0, len(values), _BATCH):
+        batch = values[start:start + _BATCH]
+        text = _JSON.encode(batch)
+        if any(marker in text for marker in _NOT_LIKE_NUM):
+            out += [before + num(v).encode() + after for v in batch]
+        else:
+            joint = after + b"," + before
+            out += (before + text[1:-1].replace(b",", joint) + after).split(b",")
+    return out
 
 
 def labels(**pairs: str) -> str:

@@ -8,8 +8,11 @@ across heartbeats, so the /metrics renderer can skip them with an `is` check.
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass
 from typing import Final, Literal, Protocol, TypeVar
+
+from msgspec.structs import replace
 
 from agent import protocol
 from collector.registry import Lifecycle, StationEntry
@@ -92,6 +95,21 @@ class StationFacts(Protocol):
 def _same_or_new(old: tuple[_T, ...], new: list[_T]) -> tuple[_T, ...]:
     fresh = tuple(new)
     return old if fresh == old else fresh
+
+
+def _shared_text(c: protocol.Component) -> protocol.Component:
+    """`c` with its fleet-wide strings interned (ids, kinds, USB ids, names).
+
+    Every station of a kit model reports the same ones; without this each
+    station keeps ~30 copies (1.5 KB) of them. Serials and details stay as
+    they are: they differ per station. Runs only when a component set changed.
+    """
+    d = c.device
+    if d is not None:
+        d = replace(d, vid=sys.intern(d.vid), pid=sys.intern(d.pid), port=sys.intern(d.port),
+                    speed=sys.intern(d.speed), manufacturer=sys.intern(d.manufacturer),
+                    product=sys.intern(d.product))
+    return replace(c, id=sys.intern(c.id), kind=sys.intern(c.kind), device=d)
 
 
 class StationRecord:
@@ -188,10 +206,11 @@ class StationRecord:
         # the last few samples is the best estimate of the true offset.
         self.clock_offset_s = max(self._offsets)
         self.hostname = hb.host.hostname if hb.host is not None else ""
-        self.agent_version = hb.agent.version
+        if hb.agent.version != self.agent_version:
+            self.agent_version = sys.intern(hb.agent.version)  # one copy fleet-wide
         components = _same_or_new(self.components, hb.components)
         if components is not self.components:
-            self.components = components
+            self.components = components = tuple(map(_shared_text, components))
             self.components_ok = all(c.status == "ok" for c in components if c.required)
         self.checks = _same_or_new(self.checks, hb.checks)
         self.unexpected = _same_or_new(self.unexpected, hb.unexpected)

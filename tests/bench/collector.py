@@ -61,7 +61,7 @@ def heartbeat(i: int, seq: int, ts: float) -> tuple[str, bytes]:
     host = protocol.Host(
         hostname=f"pc-{i}",
         boot_time=1.7e9,
-        cpu_ratio=0.1,
+        cpu_ratio=0.1 + seq % 5 / 10,  # host figures move with every heartbeat, as they do
         load1=0.2,
         memory_used_ratio=0.5,
         swap_used_ratio=0.0,
@@ -234,7 +234,13 @@ def _rss() -> int:
 
 
 def run_render(stations: int, out: Path) -> None:
-    """Child process: fleet of N stations via real heartbeats; render times and RSS."""
+    """Child process: fleet of N stations via real heartbeats; render times and RSS.
+
+    RSS per station: `fleet` is the state alone; `steady` adds the render
+    cache, measured after a scrape once its response body is gone (the body is
+    transient, freed when sent); `peak` is during a scrape, body included.
+    Heartbeats are made on the fly so no freed input buffers flatter the figures.
+    """
     import gc
 
     from collector.exposition import MetricsRenderer
@@ -242,41 +248,50 @@ def run_render(stations: int, out: Path) -> None:
     from collector.registry import Registry
     from collector.stats import IngestStats
 
-    now = time.time()
-    payloads = [heartbeat(i, 1, now) for i in range(stations)]
+    def beat_round(seq: int, step: int = 1) -> None:
+        for i in range(0, stations, step):
+            topic, payload = heartbeat(i, seq, time.time())
+            _, msg = protocol.decode_message(topic, payload)
+            fleet.apply_heartbeat(msg, time.time())  # type: ignore[arg-type]
+        fleet.drain_transitions()  # as the app's tick does, into the history store
+
+    def timed_render() -> tuple[float, bytes]:
+        gc.collect()
+        t0 = time.perf_counter()
+        body = renderer.render(fleet, stats, None)
+        return time.perf_counter() - t0, body
+
     gc.collect()
     before = _rss()
-    fleet = Fleet(Registry.empty(), now=now)
-    for topic, payload in payloads:
-        parts, msg = protocol.decode_message(topic, payload)
-        assert isinstance(msg, protocol.Heartbeat)
-        fleet.apply_heartbeat(msg, now)
-    del payloads, parts, msg
+    fleet = Fleet(Registry.empty(), now=time.time())
+    beat_round(1)
     gc.collect()
     fleet_rss = (_rss() - before) / stations
     renderer, stats = MetricsRenderer("bench"), IngestStats()
-    t0 = time.perf_counter()
-    body = renderer.render(fleet, stats, None)
-    cold = time.perf_counter() - t0
-    rss_per_station = (_rss() - before) / stations
-    warm = []
-    for r in range(5):
-        for i in range(0, stations, 100):  # 1% of the fleet changed since the last scrape
-            _, payload = heartbeat(i, r + 2, time.time())
-            hb = protocol.decode("heartbeat", payload)
-            fleet.apply_heartbeat(hb, time.time())  # type: ignore[arg-type]
-        t0 = time.perf_counter()
-        renderer.render(fleet, stats, None)
-        warm.append(time.perf_counter() - t0)
+    cold, body = timed_render()
+    peak_rss = (_rss() - before) / stations
     out.write_bytes(body)
+    size = len(body)
+    del body
+    gc.collect()
+    steady_rss = (_rss() - before) / stations
+    warm_1pct, warm_all = [], []
+    for r in range(3):
+        beat_round(r + 2, step=100)  # 1% of the fleet changed since the last scrape
+        warm_1pct.append(timed_render()[0])
+    for r in range(3):
+        beat_round(r + 10)  # every station heartbeated, host figures moved: a 15 s scrape
+        warm_all.append(timed_render()[0])
     print(
         json.dumps(
             {
                 "cold_s": round(cold, 4),
-                "warm_s": round(statistics.median(warm), 4),
-                "bytes": len(body),
+                "warm_s": round(statistics.median(warm_1pct), 4),
+                "warm_all_changed_s": round(statistics.median(warm_all), 4),
+                "bytes": size,
                 "rss_B_per_station_fleet": round(fleet_rss),
-                "rss_B_per_station_with_render_cache": round(rss_per_station),
+                "rss_B_per_station_steady": round(steady_rss),
+                "rss_B_per_station_peak_in_scrape": round(peak_rss),
             }
         ),
         flush=True,
@@ -373,7 +388,8 @@ def report(
             print(f"  mqtt-exporter not measured: {why_not}")
         body = CACHE / f"metrics-{n}.txt"
         render = child("render", str(n), str(body))
-        print(f"  /metrics render: {render}  (goal at 10k: <= 0.100 s; RSS goal <= 8192 B/station)")
+        print(f"  /metrics render: {render}")
+        print("    (goal at 10k: warm <= 0.100 s; RSS goal <= 8192 B/station, steady)")
         if not why_not and not skip_exporter:
             print(
                 f"  prometheus_client MetricFamily baseline: "
