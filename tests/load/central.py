@@ -13,6 +13,7 @@ import sys
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from tests.support.mosquitto import MosquittoBroker, free_port, wait_for
 
@@ -61,7 +62,7 @@ class Central:
         except OSError:
             return None
 
-    def stations(self) -> list[dict[str, object]]:
+    def stations(self) -> list[dict[str, Any]]:
         body = self._get("/api/v1/stations")
         return [] if body is None else list(json.loads(body)["stations"])
 

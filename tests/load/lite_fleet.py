@@ -10,6 +10,7 @@ attempt. Birth/Will/heartbeat/event payloads are real `agent.protocol` Structs.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import random
 import time
 import uuid
@@ -44,6 +45,7 @@ class LiteStation:
     connects: list[float] = field(default_factory=list)  # monotonic time of each CONNACK
     delays: list[float] = field(default_factory=list)  # every backoff delay drawn
     conn: LiteConnection | None = None
+    faults: bool = True  # cleared at the end of a soak so every station can settle
 
     def topic(self, kind: protocol.MessageKind) -> str:
         return protocol.topic_for(self.site, self.station, kind)
@@ -59,10 +61,8 @@ class LiteStation:
                 backoff.reset()
             delay = backoff.next_delay()
             self.delays.append(delay)
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), delay)
-            except TimeoutError:
-                pass
 
     async def _one_connection(self, stop: asyncio.Event) -> float:
         self.session += 1
@@ -97,7 +97,7 @@ class LiteStation:
         next_drop += self.rng.expovariate(1 / s.drop_every_s) if s.drop_every_s else 1e18
         while True:
             now = time.monotonic()
-            if now >= next_drop:
+            if now >= next_drop and self.faults:
                 conn.abort()  # the fault: a dead link; the broker sends our Will
                 return
             if now >= next_hb:

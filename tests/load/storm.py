@@ -53,7 +53,10 @@ def histogram(offsets: list[float], bucket_s: float = 5.0) -> list[str]:
 def spread(offsets: list[float]) -> tuple[float, float]:
     """(p99 - p1, max - min) of the reconnect times."""
     s = sorted(offsets)
-    pick = lambda q: s[min(len(s) - 1, int(q * len(s)))]  # noqa: E731
+
+    def pick(q: float) -> float:
+        return s[min(len(s) - 1, int(q * len(s)))]
+
     return pick(0.99) - pick(0.01), s[-1] - s[0]
 
 
