@@ -7,16 +7,28 @@ longer than the ack timeout (the broker or the collector may have dropped it),
 everything unacked is sent again from the oldest, in order (go-back-N): the
 collector de-duplicates by (station, boot_id, seq), so repeats are harmless
 and order is kept. No paho here: the publisher passes in a `send` function.
+
+Every event leaves stamped with `oldest_pending`: the lowest seq of its boot
+still in the queue at send time (see docs/protocol.md). The queue keeps the
+payload as it was appended, so the stamp is re-encoded at each send; events
+are rare, and a stamp taken earlier could claim events gone that are not.
+The ack timer runs on the monotonic clock: a station clock set back must not
+stall resends, nor one set ahead trigger them all at once.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import threading
+import time
 from collections import OrderedDict
 from collections.abc import Callable
 from typing import Literal
 
+import msgspec
+
+from agent import protocol
 from agent.queue import EventQueue, QueuedEvent
 
 log = logging.getLogger(__name__)
@@ -28,14 +40,14 @@ class Outbox:
     def __init__(
         self,
         queue: EventQueue,
-        clock: Callable[[], float],
+        monotonic: Callable[[], float] = time.monotonic,
         *,
         ack_timeout_s: float = 30.0,
         max_unacked: int = 500,
         max_payload_bytes: int,
     ) -> None:
         self._queue = queue
-        self._clock = clock
+        self._clock = monotonic
         self._ack_timeout_s = ack_timeout_s
         self._max_unacked = max_unacked  # bounds what sits in paho's memory at once
         self._max_payload_bytes = max_payload_bytes
@@ -56,6 +68,7 @@ class Outbox:
         """Hand queued events not yet in flight to `send`, oldest first; returns how many."""
         with self._lock:
             self._resend_if_overdue()
+            oldest: dict[str, int] = {}  # per boot, taken once per flush (see _stamped)
             handed = 0
             while len(self._in_flight) < self._max_unacked:
                 room = self._max_unacked - len(self._in_flight)
@@ -63,7 +76,7 @@ class Outbox:
                 if not batch:
                     break
                 for event in batch:
-                    outcome = self._send_one(event, send)
+                    outcome = self._send_one(event, send, oldest)
                     if outcome == "blocked":
                         self.sent += handed
                         return handed
@@ -71,7 +84,9 @@ class Outbox:
             self.sent += handed
             return handed
 
-    def _send_one(self, event: QueuedEvent, send: Send) -> Literal["sent", "dropped", "blocked"]:
+    def _send_one(
+        self, event: QueuedEvent, send: Send, oldest: dict[str, int]
+    ) -> Literal["sent", "dropped", "blocked"]:
         if len(event.payload) > self._max_payload_bytes:
             # Never hand an oversized payload to paho (it can kill its network thread).
             self._queue.discard(event.boot_id, event.seq)
@@ -80,11 +95,32 @@ class Outbox:
                       event.boot_id, event.seq, len(event.payload), self._max_payload_bytes)
             self._cursor = event.rowid
             return "dropped"
-        if not send(event):
+        if not send(self._stamped(event, oldest)):
             return "blocked"
         self._in_flight[(event.boot_id, event.seq)] = self._clock()
         self._cursor = event.rowid
         return "sent"
+
+    def _stamped(self, event: QueuedEvent, oldest: dict[str, int]) -> QueuedEvent:
+        """`event` with `oldest_pending` set; unchanged if it cannot be (then the
+        collector stays conservative: it acks only what it stored without a gap)."""
+        if event.boot_id not in oldest:
+            # Taken once per flush under our lock, so no ack runs in between; the queue's
+            # bounds may drop more meanwhile, which only makes this value low (safe).
+            held = self._queue.oldest_seq(event.boot_id)
+            oldest[event.boot_id] = event.seq if held is None else held
+        try:
+            msg = protocol.decode("event", event.payload, self._max_payload_bytes)
+            if not isinstance(msg, protocol.Event):
+                return event
+            stamp = min(oldest[event.boot_id], event.seq)
+            data = protocol.encode(msgspec.structs.replace(msg, oldest_pending=stamp),
+                                   limit=self._max_payload_bytes)
+        except (protocol.Rejected, protocol.PayloadTooLarge) as exc:
+            log.warning("event %s/%s sent without oldest_pending: %s",
+                        event.boot_id, event.seq, exc)
+            return event
+        return dataclasses.replace(event, payload=data)
 
     def _resend_if_overdue(self) -> None:
         if not self._in_flight:

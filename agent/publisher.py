@@ -84,8 +84,10 @@ class Publisher:
         self._topic = {kind: protocol.topic_for(config.site, config.station, kind,
                                                 root=self._broker.topic_root)
                        for kind in protocol.MESSAGE_KINDS}
-        self._outbox = Outbox(queue, clock, ack_timeout_s=ack_timeout_s,
-                              max_unacked=max_unacked, max_payload_bytes=config.max_payload_bytes)
+        # The ack timer uses the monotonic clock, not `clock`: a station clock set back
+        # must not stall resends (see agent.outbox).
+        self._outbox = Outbox(queue, ack_timeout_s=ack_timeout_s, max_unacked=max_unacked,
+                              max_payload_bytes=config.max_payload_bytes)
         self._inbound = Inbound({self._topic[k]: k for k in ("ack", "command", "status")},
                                 self._outbox, on_report=on_report,
                                 republish_birth=self._republish_birth,

@@ -8,6 +8,11 @@ probe loop append while the network thread reads without blocking each other.
 
 Nothing here raises into the probe loop after start: a failed append is
 counted as dropped and logged once. A corrupt file is set aside at open.
+
+Disk full: SQLite needs free space even to delete (its WAL grows), so on
+SQLITE_FULL the queue first makes room to work (agent.queue_room: a reserve
+file, a WAL checkpoint, a cap on the file's size), then drops its oldest
+events, counted and logged, so the newest get in; acks keep deleting.
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ from pathlib import Path
 
 from agent import protocol
 from agent.config import QueueConfig
+from agent.queue_room import WAL_AUTOCHECKPOINT_PAGES, QueueRoom, is_disk_full
 
 log = logging.getLogger(__name__)
 
@@ -37,10 +43,10 @@ CREATE TABLE IF NOT EXISTS events (
     UNIQUE (boot_id, seq)
 );
 """
-# When the disk is full, drop this share of the oldest events (at least the minimum: freeing
-# a few rows frees no whole page, so SQLite would still have no room).
-_DISK_FULL_DROP_FRACTION = 0.1
-_DISK_FULL_DROP_MIN = 64
+# When the disk is full, drop this many of the oldest events per round: enough to free
+# whole pages (new rows go to the last page), few enough that the DELETE fits in the WAL.
+_DISK_FULL_DROP = 64
+_DISK_FULL_ROUNDS = 4
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,6 +71,7 @@ class EventQueue:
         self._lock = threading.Lock()
         self._dropped = 0
         self._db = self._open_or_set_aside()
+        self.room = QueueRoom(self._db, self.path)
         self._bytes = self._scalar("SELECT COALESCE(SUM(LENGTH(payload)), 0) FROM events")
         self.enforce_bounds()
 
@@ -94,6 +101,7 @@ class EventQueue:
         try:
             db.execute("PRAGMA journal_mode=WAL")
             db.execute("PRAGMA synchronous=FULL")
+            db.execute(f"PRAGMA wal_autocheckpoint={WAL_AUTOCHECKPOINT_PAGES}")
             row = db.execute("PRAGMA quick_check").fetchone()
             if row is None or row[0] != "ok":
                 raise sqlite3.DatabaseError(f"quick_check: {row}")
@@ -133,17 +141,27 @@ class EventQueue:
                 self._count_dropped(1, f"event {event.boot_id}/{event.seq} lost: {exc}")
 
     def _insert_making_room(self, row: tuple[str, int, float, float, bytes]) -> None:
-        try:
-            self._insert(row)
-        except sqlite3.OperationalError as exc:
-            if "full" not in str(exc):
-                raise
-            count = self._scalar("SELECT COUNT(*) FROM events")
-            drop = max(_DISK_FULL_DROP_MIN, int(count * _DISK_FULL_DROP_FRACTION))
-            log.error("event queue %s: disk full (%s), dropping the %d oldest events "
-                      "to make room", self.path, exc, drop)
-            self._dropped += self._delete_oldest(drop)
-            self._insert(row)  # once; a second failure is counted by append
+        for _ in range(_DISK_FULL_ROUNDS):
+            try:
+                self._insert(row)
+                return
+            except sqlite3.OperationalError as exc:
+                if not is_disk_full(exc):
+                    raise
+                self._make_room(exc)
+        self._insert(row)  # a last failure is counted by append
+
+    def _make_room(self, exc: sqlite3.Error) -> None:
+        """Disk full: spend the reserve so SQLite can work, then drop the oldest events."""
+        self.room.restore_reserve()
+        if self.room.lift_cap_if_room():
+            return  # space came back: the cap, not the disk, refused the insert
+        self.room.work_in_place(exc)
+        dropped = self._delete_oldest(_DISK_FULL_DROP)
+        self.room.checkpoint()  # their pages are free for reuse once the WAL is folded in
+        if dropped:
+            self._count_dropped(dropped, f"disk full: dropped the {dropped} oldest events "
+                                         "to make room for new ones")
 
     def _insert(self, row: tuple[str, int, float, float, bytes]) -> None:
         cur = self._db.execute(
@@ -175,13 +193,30 @@ class EventQueue:
 
     def ack(self, boot_id: str, seq: int) -> int:
         """Delete `boot_id`'s events with seq <= `seq` (the collector stored them)."""
-        with self._lock, self._transaction():
+        with self._lock:
+            try:
+                return self._delete_acked(boot_id, seq)
+            except sqlite3.OperationalError as exc:
+                if not is_disk_full(exc):
+                    raise
+                self.room.work_in_place(exc)  # a DELETE under the cap fits in the WAL
+                return self._delete_acked(boot_id, seq)
+
+    def _delete_acked(self, boot_id: str, seq: int) -> int:
+        with self._transaction():
             where = "FROM events WHERE boot_id = ? AND seq <= ?"
             size = self._scalar(f"SELECT COALESCE(SUM(LENGTH(payload)), 0) {where}",
                                 (boot_id, seq))
             deleted = self._db.execute(f"DELETE {where}", (boot_id, seq)).rowcount
             self._bytes -= size
         return int(deleted)
+
+    def oldest_seq(self, boot_id: str) -> int | None:
+        """The lowest seq of `boot_id` still queued (None: none), for `oldest_pending`."""
+        with self._lock:
+            row = self._db.execute("SELECT MIN(seq) FROM events WHERE boot_id = ?",
+                                   (boot_id,)).fetchone()
+        return None if row[0] is None else int(row[0])
 
     def discard(self, boot_id: str, seq: int) -> bool:
         """Remove one event that can never be sent (e.g. over the payload cap); counted dropped."""
@@ -204,7 +239,9 @@ class EventQueue:
                 dropped += self._drop_oldest_until(self._config.max_bytes)
             except sqlite3.Error as exc:
                 log.error("event queue %s: could not enforce bounds: %s", self.path, exc)
-                return 0
+                dropped = 0
+            self.room.restore_reserve()
+            self.room.lift_cap_if_room()
         return dropped
 
     def _drop_older_than(self, cutoff: float) -> int:
@@ -273,7 +310,9 @@ class EventQueue:
         self._db.execute("BEGIN IMMEDIATE")
         try:
             yield
+            self._db.execute("COMMIT")  # the WAL is written here: SQLITE_FULL often comes now
         except BaseException:
-            self._db.execute("ROLLBACK")
+            if self._db.in_transaction:  # SQLITE_FULL may have rolled it back already
+                self._db.execute("ROLLBACK")
             raise
-        self._db.execute("COMMIT")
+

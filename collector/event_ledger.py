@@ -1,17 +1,28 @@
 """Exactly-once bookkeeping for station events, and the last few per station.
 
 An event is identified by `(station, boot_id, seq)`. Per `(station, boot_id)`
-the ledger keeps the contiguous high-water mark (every seq up to it is stored)
-and the set of seqs received above it; the mark is what the collector acks, so
-the agent deletes an event from its disk queue only once it and everything
-before it is stored.
+the ledger keeps the contiguous high-water mark (every seq up to it is stored,
+or is gone from the agent) and the set of seqs received above it; the mark is
+what the collector acks, so the agent deletes an event from its disk queue
+only once it and everything before it is stored.
+
+A boot never seen starts at mark 0: seqs start at 1, and seq 1 must arrive
+before anything is acked. The first seq seen is NOT taken as the agent's
+oldest: the broker may have dropped the ones before it, or this collector may
+have PUBACKed them and died before committing them. Only the agent knows what
+it still holds, and says so in `Event.oldest_pending`: everything below it was
+acked or dropped by the agent's own bounds, so the mark may rise to
+`oldest_pending - 1`. An event without it (an older agent) never raises the
+mark: such a boot is acked only what is stored without a gap from seq 1.
+Seq 0 is outside the chain: stored once if an agent sends it, never acked
+until the mark passes it.
 """
 
 from __future__ import annotations
 
 from collections import deque
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Final
 
 from agent import protocol
@@ -28,8 +39,20 @@ MAX_ABOVE_MARK: Final = 4096
 
 @dataclass(slots=True)
 class _BootMark:
-    mark: int
-    above: set[int]
+    mark: int = 0
+    above: set[int] = field(default_factory=set)
+
+    def raise_to(self, mark: int) -> None:
+        """Everything up to `mark` is stored or gone; fold in what was above it."""
+        if mark > self.mark:
+            self.mark = mark
+            self.above = {s for s in self.above if s > mark or s == 0}
+        while self.mark + 1 in self.above:
+            self.mark += 1
+            self.above.discard(self.mark)
+
+    def has(self, seq: int) -> bool:
+        return seq in self.above or 0 < seq <= self.mark
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,15 +68,17 @@ class EventLedger:
         self._recent: dict[str, deque[protocol.Event]] = {}
 
     def record(self, ev: protocol.Event) -> LedgerResult:
-        boot = self._boot(ev.station, ev.boot_id, first_seq=ev.seq)
-        if ev.seq <= boot.mark or ev.seq in boot.above:
+        boot = self._boot(ev.station, ev.boot_id)
+        if isinstance(ev.oldest_pending, int):  # UNSET from an older agent: no claim
+            # Clamped: an agent that says it no longer holds the event it is sending
+            # contradicts itself; the event is stored all the same.
+            boot.raise_to(min(ev.oldest_pending, ev.seq) - 1)
+        if boot.has(ev.seq):
             return LedgerResult(False, _ack(boot))
         if len(boot.above) >= MAX_ABOVE_MARK and ev.seq != boot.mark + 1:
             return LedgerResult(False, _ack(boot), full=True)
         boot.above.add(ev.seq)
-        while boot.mark + 1 in boot.above:
-            boot.mark += 1
-            boot.above.discard(boot.mark)
+        boot.raise_to(boot.mark)
         recent = self._recent.get(ev.station)
         if recent is None:
             recent = self._recent[ev.station] = deque(maxlen=RECENT_EVENTS)
@@ -63,13 +88,7 @@ class EventLedger:
     def restore(self, marks: Mapping[tuple[str, str], int]) -> None:
         """Marks persisted by the store; never moves a mark backwards."""
         for (station, boot_id), mark in marks.items():
-            boot = self._boot(station, boot_id, first_seq=mark + 1)
-            if mark > boot.mark:
-                boot.mark = mark
-                boot.above = {s for s in boot.above if s > mark}
-                while boot.mark + 1 in boot.above:
-                    boot.mark += 1
-                    boot.above.discard(boot.mark)
+            self._boot(station, boot_id).raise_to(mark)
 
     def mark(self, station: str, boot_id: str) -> int | None:
         boot = self._marks.get(station, {}).get(boot_id)
@@ -78,13 +97,11 @@ class EventLedger:
     def recent(self, station: str) -> list[protocol.Event]:
         return list(self._recent.get(station, ()))
 
-    def _boot(self, station: str, boot_id: str, *, first_seq: int) -> _BootMark:
+    def _boot(self, station: str, boot_id: str) -> _BootMark:
         boots = self._marks.setdefault(station, {})
         boot = boots.pop(boot_id, None)
         if boot is None:
-            # The agent replays oldest-first, so the first seq seen of a boot
-            # is its oldest pending event.
-            boot = _BootMark(first_seq - 1, set())
+            boot = _BootMark()  # see the module docstring: never "first seen - 1"
             if len(boots) >= BOOTS_PER_STATION:
                 del boots[next(iter(boots))]
         boots[boot_id] = boot  # re-insert: dict order doubles as least-recently-used
@@ -92,4 +109,6 @@ class EventLedger:
 
 
 def _ack(boot: _BootMark) -> int | None:
-    return boot.mark if boot.mark >= 0 else None
+    if boot.mark > 0:
+        return boot.mark
+    return 0 if 0 in boot.above else None  # an ack of 0 only means something for seq 0

@@ -105,7 +105,11 @@ class History:
         if not batch.events and not batch.transitions and not batch.acks:
             return True
         try:
-            self.committed_rows += await self._store.write(batch.events, batch.transitions)
+            # The acks are the ledger's marks: persisted with the events they cover, so a
+            # restarted collector neither acks a gap nor forgets what the agent dropped.
+            marks = [(station, boot, seq) for (_, station, boot), seq in batch.acks.items()]
+            self.committed_rows += await self._store.write(batch.events, batch.transitions,
+                                                           marks)
         except StoreError as exc:
             self._throttle.warning("store", "history not saved, will retry: %s", exc)
             self._pending.merge_older(batch)

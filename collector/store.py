@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+import time
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import closing
@@ -40,6 +41,11 @@ CREATE TABLE IF NOT EXISTS transitions (
 );
 CREATE INDEX IF NOT EXISTS transitions_station ON transitions (station, id);
 CREATE INDEX IF NOT EXISTS transitions_at ON transitions (at);
+-- The ack mark per boot, written in the same transaction as the events it covers.
+CREATE TABLE IF NOT EXISTS event_marks (
+    station TEXT NOT NULL, boot_id TEXT NOT NULL, mark INTEGER NOT NULL, updated REAL NOT NULL,
+    PRIMARY KEY (station, boot_id)
+);
 """
 _EVENT_COLUMNS: Final = (
     'id, station, site, boot_id, seq, ts, received, component, "from", "to", detail'
@@ -95,12 +101,34 @@ class TransitionLike(Protocol):
 
 # One events row: (station, site, boot_id, seq, ts, received, component, from, to, detail).
 EventRow = tuple[str, str, str, int, float, float, str, str, str, str]
+# One ack mark: (station, boot_id, mark) — every seq of that boot up to mark is stored or
+# gone from the agent (see collector.event_ledger).
+MarkRow = tuple[str, str, int]
+
+_UPSERT_MARK: Final = (
+    "INSERT INTO event_marks (station, boot_id, mark, updated) VALUES (?,?,?,?) "
+    "ON CONFLICT (station, boot_id) DO UPDATE SET "
+    "mark = MAX(mark, excluded.mark), updated = excluded.updated"
+)
+# Per boot, the highest seq s with all of 1..s stored: seq - row_number() is 0 exactly
+# along the run that starts at 1 (seqs are unique per boot). Walks the unique index.
+_CONTIGUOUS_MARKS: Final = """
+SELECT station, boot_id, MAX(seq) FROM (
+    SELECT station, boot_id, seq,
+           seq - ROW_NUMBER() OVER (PARTITION BY station, boot_id ORDER BY seq) AS gap
+    FROM events WHERE seq >= 1)
+WHERE gap = 0 GROUP BY station, boot_id
+"""
 
 
 class Store:
-    def __init__(self, data_dir: Path, retention_days: float = 90.0) -> None:
+    def __init__(
+        self, data_dir: Path, retention_days: float = 90.0,
+        *, clock: Callable[[], float] = time.time,
+    ) -> None:
         self.path = data_dir / DB_NAME
         self.retention_s = retention_days * 86400.0
+        self._clock = clock  # stamps event_marks rows, which retention prunes
         self._executor: ThreadPoolExecutor | None = None
         self._conn: sqlite3.Connection | None = None
 
@@ -115,10 +143,16 @@ class Store:
         self._executor.shutdown(wait=True)
         self._executor = None
 
-    async def write(self, events: Sequence[EventRow], transitions: Sequence[TransitionLike]) -> int:
-        """Commit one batch in one transaction; duplicates are ignored. Returns rows inserted."""
+    async def write(
+        self, events: Sequence[EventRow], transitions: Sequence[TransitionLike],
+        marks: Sequence[MarkRow] = (),
+    ) -> int:
+        """Commit one batch in one transaction; duplicate events are ignored, a mark never
+        moves back. Returns the event and transition rows inserted."""
         rows = [(t.station, t.site, t.old, t.new, t.at, t.reason) for t in transitions]
-        return await self._on_writer(lambda: self._write_batch(events, rows))
+        now = self._clock()
+        mark_rows = [(station, boot, mark, now) for station, boot, mark in marks]
+        return await self._on_writer(lambda: self._write_batch(events, rows, mark_rows))
 
     async def prune(self, now: float) -> int:
         """Delete history older than the retention period; returns rows deleted."""
@@ -158,7 +192,8 @@ class Store:
         return self._conn
 
     def _write_batch(
-        self, events: Sequence[EventRow], transitions: Iterable[tuple[object, ...]]
+        self, events: Sequence[EventRow], transitions: Iterable[tuple[object, ...]],
+        marks: Iterable[tuple[object, ...]],
     ) -> int:
         conn = self._writer()
         try:
@@ -174,7 +209,10 @@ class Store:
                     "VALUES (?,?,?,?,?,?)",
                     transitions,
                 )
-                return conn.total_changes - before
+                inserted = conn.total_changes - before
+                # Same transaction: a mark is never on disk without the events it covers.
+                conn.executemany(_UPSERT_MARK, marks)
+                return inserted
         except sqlite3.Error as exc:
             raise StoreError(f"cannot write history to {self.path}: {exc}") from exc
 
@@ -183,6 +221,9 @@ class Store:
         try:
             with conn:
                 n = conn.execute("DELETE FROM events WHERE received < ?", (cutoff,)).rowcount
+                # A boot quiet for that long is forgotten; its agent's next event says, in
+                # oldest_pending, what it still holds (a live boot's mark is re-stamped).
+                conn.execute("DELETE FROM event_marks WHERE updated < ?", (cutoff,))
                 return n + conn.execute("DELETE FROM transitions WHERE at < ?", (cutoff,)).rowcount
         except sqlite3.Error as exc:
             raise StoreError(f"cannot prune history in {self.path}: {exc}") from exc
@@ -197,11 +238,20 @@ class Store:
             raise StoreError(f"cannot read history database {self.path}: {exc}") from exc
 
     def event_marks(self) -> dict[tuple[str, str], int]:
-        """Highest stored seq per (station, boot_id), to restore the Fleet's de-dup marks."""
-        rows = self._query(
-            "SELECT station, boot_id, MAX(seq) FROM events GROUP BY station, boot_id"
-        )
-        return {(station, boot): int(seq) for station, boot, seq in rows}
+        """The ack mark per (station, boot_id), to restore the Fleet's ledger after a restart.
+
+        Two lower bounds, the higher wins: the mark persisted with the events (exact,
+        and it includes what the agent said it no longer holds), and the highest seq s
+        with all of 1..s stored (for boots from a store older than that table). Never
+        MAX(seq): a gap in the store would be acked. Never "from the lowest stored seq":
+        what lies below it may have been dropped by the broker or never committed.
+        """
+        marks: dict[tuple[str, str], int] = {}
+        for station, boot, mark in [*self._query(_CONTIGUOUS_MARKS),
+                                    *self._query("SELECT station, boot_id, mark FROM event_marks")]:
+            key = (station, boot)
+            marks[key] = max(int(mark), marks.get(key, 0))
+        return marks
 
     def events(
         self,

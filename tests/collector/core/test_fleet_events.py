@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import msgspec
 import pytest
 
+from agent import protocol
 from collector.event_ledger import RECENT_EVENTS
 from collector.fleet import EventOutcome, Fleet
 from collector.registry import Registry, SiteInfo, StationEntry
@@ -22,8 +24,18 @@ def outcome(out: EventOutcome) -> tuple[bool, bool, int | None, str]:
     return out.accepted, out.new, out.ack_seq, out.reason
 
 
+Send = int | tuple[int, int]  # seq, or (seq, oldest_pending)
+
+
+def ev(item: Send) -> protocol.Event:
+    if isinstance(item, int):
+        return event(item)  # an older agent: no oldest_pending
+    seq, oldest = item
+    return msgspec.structs.replace(event(seq), oldest_pending=oldest)
+
+
 @pytest.mark.parametrize(
-    ("seqs", "expected"),
+    ("sends", "expected"),
     [
         # a gap holds the ack at the contiguous mark until it is filled
         ([1, 2, 4, 3], [(True, True, 1, ""), (True, True, 2, ""), (True, True, 2, ""),
@@ -31,27 +43,42 @@ def outcome(out: EventOutcome) -> tuple[bool, bool, int | None, str]:
         # repeats are acknowledged again (the agent may have missed the ack) but not new
         ([1, 2, 2, 1], [(True, True, 1, ""), (True, True, 2, ""), (True, False, 2, "duplicate"),
                         (True, False, 2, "duplicate")]),
-        # a repeat above the mark is a duplicate too
-        ([5, 7, 7, 6], [(True, True, 5, ""), (True, True, 5, ""), (True, False, 5, "duplicate"),
-                        (True, True, 7, "")]),
-        # first seen boot starts at its first seq: the agent replays oldest first
-        ([40, 41], [(True, True, 40, ""), (True, True, 41, "")]),
-        # seq 0 is a valid first event
-        ([0, 1], [(True, True, 0, ""), (True, True, 1, "")]),
-        # an event below the first one seen is taken as already stored
-        ([10, 9], [(True, True, 10, ""), (True, False, 10, "duplicate")]),
+        # a boot first seen at 5 acks nothing until 1..4 arrive: the broker may have dropped
+        # them, or a collector killed before its commit may have PUBACKed them
+        ([5, 7, 7, 6], [(True, True, None, ""), (True, True, None, ""),
+                        (True, False, None, "duplicate"), (True, True, None, "")]),
+        ([5, 3, 1, 2, 4], [(True, True, None, ""), (True, True, None, ""), (True, True, 1, ""),
+                           (True, True, 3, ""), (True, True, 5, "")]),
+        # ... or until the agent says it no longer holds them (acked or dropped by its bounds)
+        ([(40, 40), (41, 40)], [(True, True, 40, ""), (True, True, 41, "")]),
+        ([(5, 1), (6, 5)], [(True, True, None, ""), (True, True, 6, "")]),
+        # a stale oldest_pending (sent before an ack arrived) never moves the mark back
+        ([(1, 1), (2, 1), (3, 3), (4, 1)], [(True, True, 1, ""), (True, True, 2, ""),
+                                            (True, True, 3, ""), (True, True, 4, "")]),
+        # a resend of an event the agent still holds, with a higher claim, folds in what
+        # was above: 12 was stored, 10 and 11 are gone from the agent
+        ([(12, 1), (12, 12)], [(True, True, None, ""), (True, False, 12, "duplicate")]),
+        # an agent cannot claim the event it sends is gone: it is stored all the same
+        ([(3, 9)], [(True, True, 3, "")]),
+        # seq 0 (outside the 1, 2, 3 ... chain) is stored once, acked by itself
+        ([0, 0, 1], [(True, True, 0, ""), (True, False, 0, "duplicate"), (True, True, 1, "")]),
+        # an event below the mark is a duplicate
+        ([(10, 10), 9], [(True, True, 10, ""), (True, False, 10, "duplicate")]),
     ],
 )
-def test_dedup_and_ack(seqs: list[int], expected: list[tuple[bool, bool, int | None, str]]) -> None:
+def test_dedup_and_ack(
+    sends: list[Send], expected: list[tuple[bool, bool, int | None, str]]
+) -> None:
     fleet = Fleet(REGISTRY, now=0.0)
-    assert [outcome(fleet.apply_event(event(s), 1.0)) for s in seqs] == expected
+    assert [outcome(fleet.apply_event(ev(s), 1.0)) for s in sends] == expected
 
 
-def test_first_event_above_a_gap_waits_for_nothing_before_it() -> None:
+def test_first_event_above_a_gap_waits_for_the_gap() -> None:
     fleet = Fleet(REGISTRY, now=0.0)
     fleet.apply_event(event(3), 1.0)
-    assert outcome(fleet.apply_event(event(5), 1.0)) == (True, True, 3, "")
-    assert fleet.event_mark("st-01", "boot-a") == 3
+    assert outcome(fleet.apply_event(event(5), 1.0)) == (True, True, None, "")
+    assert fleet.event_mark("st-01", "boot-a") is None
+    assert outcome(fleet.apply_event(ev((4, 3)), 1.0)) == (True, True, 5, "")
 
 
 def test_boots_are_tracked_separately() -> None:
@@ -59,6 +86,7 @@ def test_boots_are_tracked_separately() -> None:
     fleet.apply_event(event(1, boot="b1"), 1.0)
     fleet.apply_event(event(2, boot="b1"), 1.0)
     assert outcome(fleet.apply_event(event(1, boot="b2"), 1.0)) == (True, True, 1, "")
+    assert outcome(fleet.apply_event(event(5, boot="b3"), 1.0)) == (True, True, None, "")
     assert outcome(fleet.apply_event(event(2, boot="b1"), 1.0)) == (True, False, 2, "duplicate")
     assert (fleet.event_mark("st-01", "b1"), fleet.event_mark("st-01", "b2")) == (2, 1)
 
