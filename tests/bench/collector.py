@@ -1,6 +1,7 @@
 """Collector ingest and /metrics benchmark: prints figures, asserts nothing.
 
     /tmp/venv/bin/python -m tests.bench.collector [--stations 10000 100000] [--skip-exporter]
+        [--repeat 3]
 
 Method. A private Mosquitto with `queue_qos0_messages true` and no queue
 limits. For each subscriber under test we first register its persistent
@@ -339,10 +340,33 @@ def ingest_row(broker: MosquittoBroker, role: str, stations: int, rounds: int) -
     return {**result, "publish_rate": pub_rate}
 
 
+def best_of(
+    broker: MosquittoBroker, roles: list[str], stations: int, rounds: int, repeat: int
+) -> dict[str, dict[str, object]]:
+    """Each role `repeat` times, interleaved, keeping its fastest run: on a shared
+    machine the best run is the code, the others are the neighbours' load."""
+    runs: dict[str, list[dict[str, object]]] = {role: [] for role in roles}
+    for _ in range(repeat):
+        for role in roles:
+            runs[role].append(ingest_row(broker, role, stations, rounds))
+    best: dict[str, dict[str, object]] = {}
+    for role, results in runs.items():
+        rates = [_rate(r) for r in results]
+        top = results[rates.index(max(rates))]
+        best[role] = {**top, "all_rates": [round(x) for x in rates]}
+    return best
+
+
+def _rate(result: dict[str, object]) -> float:
+    rate = result.get("rate")
+    return rate if isinstance(rate, float) else 0.0
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--stations", type=int, nargs="+", default=[10_000, 100_000])
     parser.add_argument("--skip-exporter", action="store_true")
+    parser.add_argument("--repeat", type=int, default=3, help="runs per ingest row; best kept")
     parser.add_argument("--role")
     parser.add_argument("args", nargs="*")
     opts = parser.parse_args()
@@ -361,19 +385,21 @@ def main() -> None:
         ),
     ).start()
     try:
-        report(broker, opts.stations, opts.skip_exporter, why_not)
+        report(broker, opts.stations, opts.skip_exporter, why_not, opts.repeat)
     finally:
         broker.stop()
 
 
 def report(
-    broker: MosquittoBroker, sizes: list[int], skip_exporter: bool, why_not: str | None
+    broker: MosquittoBroker, sizes: list[int], skip_exporter: bool, why_not: str | None,
+    repeat: int,
 ) -> None:
     print(f"cpu cores: {os.cpu_count()}; heartbeat payload {len(heartbeat(0, 1, 0.0)[1])} B")
     for n in sizes:
         rounds = max(1, 100_000 // n) if n < 100_000 else 2
-        roles = ["collector", "bare"] + ([] if skip_exporter or why_not else ["exporter"])
-        rows = {role: ingest_row(broker, role, n, rounds) for role in roles}
+        rows = best_of(broker, ["collector", "bare"], n, rounds, repeat)
+        if not (skip_exporter or why_not):
+            rows["exporter"] = ingest_row(broker, "exporter", n, rounds)
         print(f"\n== {n} stations, {n * rounds} heartbeats queued then drained ==")
         for role, row in rows.items():
             print(f"  ingest {role:9s}: {row}")
