@@ -25,9 +25,10 @@ messages.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import select
-import ssl
+import socket
 import threading
 import time
 from collections.abc import Callable
@@ -48,6 +49,8 @@ log = logging.getLogger(__name__)
 
 READ_BURST: Final = 2000  # packets per readable callback, so HTTP and timers still get turns
 RETAINED_QUIET_S: Final = 2.0
+TICK_S: Final = 1.0  # session liveness check and paho keepalive (loop_misc) period
+CLOSE_GRACE_S: Final = 1.0  # for a DISCONNECT to close the socket before we shut it down
 _OK: Final = mqtt.MQTT_ERR_SUCCESS
 
 
@@ -116,14 +119,17 @@ class IngestSession:
                                 first_window_s=broker.reconnect_min_s)
         self._throttle = LogThrottle(log)
         self._client = make_client(config)
-        self._watch = _SocketWatch(self._client)
+        self._watch = _SocketWatch(self._client, self._socket_gone)
         self._install_callbacks()
         self._stopping = False
         self._sub_mid: int | None = None
         self._last_retained = 0.0
         self._fallback: asyncio.Task[None] | None = None
-        self._up = asyncio.Event()
-        self._down = asyncio.Event()
+        self._attempt = 0  # tags callbacks, so a late one cannot end the next session
+        self._over: asyncio.Future[str] | None = None  # why the current session ended
+        self._connack = False
+        self._connecting: asyncio.Future[Any] | None = None
+        self._deferred_acks: list[tuple[str, bytes]] = []
 
     def _install_callbacks(self) -> None:
         c = self._client
@@ -136,58 +142,138 @@ class IngestSession:
     async def run(self) -> None:
         """Connect, and reconnect with capped, jittered backoff, until `stop()`."""
         self._watch.bind(asyncio.get_running_loop())
-        url = self._config.broker.url
         while not self._stopping:
-            self._up.clear()
-            self._down.clear()
             try:
-                await asyncio.to_thread(self._client.reconnect)
-            except (OSError, ssl.SSLError, ValueError) as exc:
-                self._throttle.warning("connect", "cannot connect to MQTT broker %s: %s", url, exc)
-            else:
-                await self._await_session()
+                await self._one_session()
+            except Exception:  # a bug here must not end ingest for good
+                log.exception("MQTT session to %s failed; reconnecting", self._config.broker.url)
             if not self._stopping:
                 await asyncio.sleep(self._backoff.next_delay())
 
-    async def _await_session(self) -> None:
-        up, down = asyncio.ensure_future(self._up.wait()), asyncio.ensure_future(self._down.wait())
+    async def _one_session(self) -> None:
+        self._attempt += 1
+        self._over = asyncio.get_running_loop().create_future()
+        self._connack = False
+        try:
+            if await self._connect() and not self._stopping:
+                await self._supervise()
+        finally:  # also on error: a socket left watched would end the next session
+            await self._close(CLOSE_GRACE_S)
+        log.debug("MQTT session %d over: %s", self._attempt,
+                  self._over.result() if self._over.done() else "abandoned")
+
+    async def _connect(self) -> bool:
+        # Only the blocking TCP/TLS connect runs in a thread. Until it returns,
+        # no other paho call may run on the loop (see publish_ack).
+        connecting = asyncio.get_running_loop().run_in_executor(None, self._client.reconnect)
+        self._connecting = connecting
+        try:
+            await asyncio.shield(connecting)
+        except asyncio.CancelledError:
+            connecting.add_done_callback(self._discard)  # close what the thread still opens
+            raise
+        except (OSError, ValueError) as exc:  # ssl.SSLError is an OSError
+            self._throttle.warning("connect", "cannot connect to MQTT broker %s: %s",
+                                   self._config.broker.url, exc)
+            return False
+        finally:
+            if connecting.done():  # not when cancelled: the thread may still be in paho
+                self._publish_deferred_acks()
+        return True
+
+    async def _supervise(self) -> None:
+        """Until the session is over: CONNACK within connect_timeout_s, then a
+        liveness check (and paho's keepalive) every TICK_S, so a session whose
+        end no callback reported is still noticed within a second."""
+        assert self._over is not None
+        loop = asyncio.get_running_loop()
         timeout = self._config.broker.connect_timeout_s
-        await asyncio.wait([up, down], timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
-        if not (up.done() or down.done()):
-            log.warning("no CONNACK from %s within %gs; retrying", self._config.broker.url, timeout)
+        deadline = loop.time() + timeout
+        while not self._over.done():
+            left = deadline - loop.time()
+            if not self._connack and left <= 0:
+                log.warning("no CONNACK from %s within %gs; retrying",
+                            self._config.broker.url, timeout)
+                return
+            await asyncio.wait([self._over], timeout=TICK_S if self._connack else min(TICK_S, left))
+            why = None if self._over.done() else self._watch.check()
+            if why is not None:
+                self._session_over(self._attempt, why)
+                self._throttle.warning("lost", "lost MQTT broker %s: %s; reconnecting",
+                                       self._config.broker.url, why)
+
+    async def _close(self, grace_s: float) -> None:
+        """Leave no socket behind: DISCONNECT, and shut it down if that does not close it."""
+        self._set_connected(False)
+        if self._connecting is not None and not self._connecting.done():
+            return  # the connect thread still owns paho; _discard closes what it opens
+        if self._client.socket() is not None:
             self._client.disconnect()
-        await down
-        up.cancel()
+            self._watch.want_write()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._watch.gone.wait(), grace_s)
+        if self._client.socket() is not None:
+            if self._stopping:
+                log.warning("broker did not close the session within %gs", grace_s)
+            self._watch.force_close()
+        self._watch.unwatch()
+
+    def _discard(self, connecting: asyncio.Future[Any]) -> None:
+        if not connecting.cancelled() and connecting.exception() is None:
+            self._watch.force_close()
+            self._watch.unwatch()
+
+    def _session_over(self, attempt: int, why: str) -> None:
+        if attempt != self._attempt:
+            return
+        if self._over is not None and not self._over.done():
+            self._over.set_result(why)
+        self._set_connected(False)
+
+    def _socket_gone(self) -> None:
+        self._session_over(self._attempt, "socket closed")
 
     async def stop(self, timeout: float = 3.0) -> None:
         """Disconnect cleanly; the broker keeps our session for the next start."""
         self._stopping = True
-        if self._health.broker_connected:
-            self._client.disconnect()
-            try:
-                await asyncio.wait_for(self._down.wait(), timeout)
-            except TimeoutError:
-                log.warning("broker did not close the session within %gs", timeout)
-        self._watch.unwatch()
-        self._set_connected(False)
+        connecting = self._connecting
+        if connecting is not None and not connecting.done():
+            # A connect in flight cannot be interrupted: wait, then close its socket.
+            await asyncio.wait([connecting], timeout=self._config.broker.connect_timeout_s + 1)
+        await self._close(timeout)
 
     def publish_ack(self, site: str, station: str, boot_id: str, seq: int) -> None:
         topic = topic_for(site, station, "ack", self._config.topic_root)
-        self._client.publish(topic, encode(Ack(boot_id=boot_id, seq=seq)), qos=1)
+        payload = encode(Ack(boot_id=boot_id, seq=seq))
+        if self._connecting is not None and not self._connecting.done():
+            # paho is not thread-safe: a publish racing reconnect() in the connect
+            # thread can leave the CONNECT queued with no write ever scheduled.
+            self._deferred_acks.append((topic, payload))
+            return
+        self._client.publish(topic, payload, qos=1)
+
+    def _publish_deferred_acks(self) -> None:
+        acks, self._deferred_acks = self._deferred_acks, []
+        for topic, payload in acks:
+            self._client.publish(topic, payload, qos=1)
 
     # --- paho callbacks (loop thread) ----------------------------------------
 
     def _on_connect(self, client: mqtt.Client, _u: Any, flags: Any, rc: Any, _p: Any) -> None:
-        if rc.is_failure:
+        if rc.is_failure:  # paho closes the socket next and reports the disconnect
             hint = " (check username and password_file)" if "auth" in str(rc).lower() else ""
             self._throttle.warning("refused", "MQTT broker refused the connection: %s%s", rc, hint)
             return
         log.info("connected to %s (session present: %s)", self._config.broker.url,
                  flags.session_present)
         self._backoff.reset()
+        self._connack = True
         self._set_connected(True)
-        self._up.set()
-        _, self._sub_mid = client.subscribe(subscriptions(self._config))
+        try:
+            _, self._sub_mid = client.subscribe(subscriptions(self._config))
+        except Exception:  # without the subscription this session is useless: start over
+            log.exception("cannot subscribe on %s", self._config.broker.url)
+            self._session_over(self._attempt, "subscribe failed")
 
     def _on_subscribe(self, client: mqtt.Client, _u: Any, mid: int, codes: Any, _p: Any) -> None:
         if mid != self._sub_mid:
@@ -201,11 +287,15 @@ class IngestSession:
             self._fallback = asyncio.get_running_loop().create_task(self._retained_fallback())
 
     def _on_disconnect(self, _c: mqtt.Client, _u: Any, _f: Any, rc: Any, _p: Any) -> None:
-        if not self._stopping:
+        # Tagged with the attempt now: if paho calls this off the loop thread,
+        # it runs later, when a newer session may already be up.
+        self._watch.on_loop(self._lost, self._attempt, rc)
+
+    def _lost(self, attempt: int, rc: Any) -> None:
+        if not self._stopping and attempt == self._attempt:
             self._throttle.warning("lost", "lost MQTT broker %s: %s; reconnecting",
                                    self._config.broker.url, rc)
-        self._set_connected(False)
-        self._down.set()
+        self._session_over(attempt, f"disconnected: {rc}")
 
     def _on_message(self, _c: mqtt.Client, _u: Any, msg: mqtt.MQTTMessage) -> None:
         self._watch.delivered += 1
@@ -240,65 +330,127 @@ class IngestSession:
 
 
 class _SocketWatch:
-    """Drives paho's socket from the asyncio loop (paho's external-loop mode)."""
+    """Drives paho's socket from the asyncio loop (paho's external-loop mode).
 
-    def __init__(self, client: mqtt.Client) -> None:
+    paho's socket callbacks are hints, not the truth: `check()` (called every
+    TICK_S) compares with `client.socket()` and repairs a lost open or
+    register-write callback, and the writer unregisters itself when paho has
+    nothing left to send.
+    """
+
+    def __init__(self, client: mqtt.Client, on_gone: Callable[[], None]) -> None:
         self._client = client
+        self._on_gone = on_gone  # the watched socket was closed
         self._loop: asyncio.AbstractEventLoop | None = None
         self._loop_thread = 0
+        self._sock: Any = None
         self._fd: int | None = None
+        self._writing = False
         self._pending: Callable[[], int] | None = None  # TLS: bytes decrypted but unread
         self._poll = select.poll()
-        self._misc: asyncio.Task[None] | None = None
+        self.gone = asyncio.Event()  # set while no socket is watched
+        self.gone.set()
         self.delivered = 0  # PUBLISH packets handed to on_message (see _readable)
 
     def install(self) -> None:
         c = self._client
-        c.on_socket_open = lambda _c, _u, sock: self._on_loop(self._watch, sock)
-        c.on_socket_close = lambda _c, _u, _s: self._on_loop(self.unwatch)
-        c.on_socket_register_write = lambda _c, _u, sock: self._on_loop(self._want_write, sock)
-        c.on_socket_unregister_write = lambda _c, _u, sock: self._on_loop(self._no_write, sock)
+        c.on_socket_open = lambda _c, _u, sock: self.on_loop(self._watch, sock)
+        c.on_socket_close = lambda _c, _u, sock: self.on_loop(self._closed, sock)
+        c.on_socket_register_write = lambda _c, _u, sock: self.on_loop(self._register_write, sock)
+        c.on_socket_unregister_write = lambda _c, _u, sock: self.on_loop(self._unregister_write,
+                                                                          sock)
 
     def bind(self, loop: asyncio.AbstractEventLoop) -> None:
         self._loop, self._loop_thread = loop, threading.get_ident()
 
-    def _on_loop(self, fn: Callable[..., None], *args: Any) -> None:
-        # paho calls these from the connect thread too; loop APIs are not thread-safe.
+    def on_loop(self, fn: Callable[..., None], *args: Any) -> None:
+        # paho calls back from the connect thread too; loop APIs are not thread-safe.
         assert self._loop is not None
         if threading.get_ident() == self._loop_thread:
             fn(*args)
         else:
             self._loop.call_soon_threadsafe(fn, *args)
 
+    def check(self) -> str | None:
+        """Run paho's timers; say why the session is over if its socket is gone."""
+        sock = self._client.socket()
+        if sock is None:
+            return "socket closed without a disconnect callback"
+        if sock is not self._sock:
+            self._watch(sock)
+        self.want_write()
+        try:
+            rc = self._client.loop_misc()  # keepalive: PINGREQ, or close a silent link
+        except Exception:  # a callback raised inside paho
+            log.exception("MQTT keepalive check failed")
+            return "keepalive check failed"
+        return None if rc == _OK else f"keepalive: {mqtt.error_string(rc)}"
+
     def _watch(self, sock: Any) -> None:
         assert self._loop is not None
         current = self._client.socket()
         if current is None or current is not sock:
             return  # closed again before we got here
-        self.unwatch()
-        self._fd = current.fileno()
-        self._pending = getattr(current, "pending", None)
+        self.unwatch()  # first: a reused fd number must not keep a stale registration
+        self._sock, self._fd = current, current.fileno()
+        self._pending = getattr(sock, "pending", None)
         self._poll = select.poll()
         self._poll.register(self._fd, select.POLLIN)
         self._loop.add_reader(self._fd, self._readable)
-        self._misc = self._loop.create_task(self._misc_loop())
+        self.gone.clear()
+        self.want_write()
+
+    def _closed(self, sock: Any) -> None:
+        if sock is self._sock:
+            self.unwatch()
+            self._on_gone()
 
     def unwatch(self) -> None:
         if self._fd is not None and self._loop is not None:
             self._loop.remove_reader(self._fd)
             self._loop.remove_writer(self._fd)
-        self._fd = None
-        if self._misc is not None:
-            self._misc.cancel()
-            self._misc = None
+        self._sock, self._fd, self._writing = None, None, False
+        self.gone.set()
 
-    def _want_write(self, sock: Any) -> None:
-        if self._fd is not None and self._loop is not None and self._client.socket() is sock:
-            self._loop.add_writer(self._fd, self._client.loop_write)
+    def force_close(self) -> None:
+        """Close a socket paho does not let go of: shut it down and let paho read
+        the EOF, so it closes it and reports the disconnect its usual way."""
+        sock = self._client.socket()
+        if sock is None:
+            return
+        with contextlib.suppress(OSError):
+            getattr(sock, "shutdown", lambda _how: None)(socket.SHUT_RDWR)
+        try:
+            for _ in range(READ_BURST):
+                if self._client.loop_read() != _OK or self._client.socket() is None:
+                    break
+        except Exception:  # a callback raised inside paho
+            log.exception("error while closing the MQTT socket")
+        if self._client.socket() is sock:
+            sock.close()  # last resort; paho drops it on the next reconnect()
 
-    def _no_write(self, sock: Any) -> None:
-        if self._fd is not None and self._loop is not None:
+    def want_write(self) -> None:
+        """Watch for writability if paho has packets queued."""
+        if self._fd is not None and self._loop is not None and not self._writing \
+                and self._client.want_write():
+            self._loop.add_writer(self._fd, self._writable)
+            self._writing = True
+
+    def _register_write(self, sock: Any) -> None:
+        if sock is self._sock:
+            self.want_write()
+
+    def _unregister_write(self, sock: Any) -> None:
+        if sock is self._sock and self._fd is not None and self._loop is not None:
             self._loop.remove_writer(self._fd)
+            self._writing = False
+
+    def _writable(self) -> None:
+        self._client.loop_write()
+        # paho only says "unregister" if it said "register"; never spin on an
+        # empty queue because a callback was skipped.
+        if self._writing and not self._client.want_write():
+            self._unregister_write(self._sock)
 
     def _readable(self) -> None:
         # paho reads one packet per loop_read; keep reading while input is
@@ -315,10 +467,4 @@ class _SocketWatch:
             if self.delivered != before:
                 continue
             if not ((self._pending is not None and self._pending()) or self._poll.poll(0)):
-                return
-
-    async def _misc_loop(self) -> None:
-        while True:  # keepalive pings and timeouts
-            await asyncio.sleep(1.0)
-            if self._client.loop_misc() != _OK:
                 return
