@@ -49,7 +49,7 @@ def test_collector_fault_no_false_down_and_no_loss(
     with EventPump(rig.stations) as pump:
         wait_for(lambda: pump.toggles >= 6, 20, what="events flowing before the fault")
         # Every boot already has events stored: a kill before a boot's first commit
-        # is its own case below (a known bug), so this one stays deterministic.
+        # is its own case below (it was bug 2), so this one stays deterministic.
         wait_for(lambda: boots_stored(rig) >= len(rig.stations), 15, what="boots stored")
         fault(rig.collector)
         at_fault = pump.toggles
@@ -75,11 +75,6 @@ def test_collector_fault_no_false_down_and_no_loss(
     assert_exact(report)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "collector/event_ledger.py EventLedger._boot: after a SIGKILL the collector had "
-    "received (PUBACKed) a boot's first events but not committed them; on restart the "
-    "store has no mark for that boot, the next live event k arrives first, mark = k-1 is "
-    "acked and the agent deletes 1..k-1, never stored"))
 def test_collector_sigkill_before_a_boots_first_commit(
     rig_factory: Callable[..., Rig], small_disk: Path
 ) -> None:

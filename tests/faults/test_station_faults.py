@@ -30,12 +30,6 @@ pytestmark = pytest.mark.broker
 ROOM_LEFT = 256 * 1024  # bytes left free on the tmpfs once the queue exists
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "agent/queue.py EventQueue._insert_making_room: on SQLITE_FULL it calls _delete_oldest, "
-    "whose DELETE must itself append to the WAL on the full disk, so it fails too; the "
-    "retried insert fails and append() counts the NEW event as dropped. The oldest events "
-    "stay, every new event is lost, and acks cannot delete either (inbound logs "
-    "'database or disk is full') until space comes back."))
 def test_disk_full_drops_oldest_counts_and_keeps_heartbeats(
     rig_factory: Callable[..., Rig], small_disk: Path
 ) -> None:

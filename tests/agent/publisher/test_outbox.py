@@ -119,3 +119,19 @@ def test_publisher_resends_when_the_station_clock_is_set_back(
     wait_for(lambda: len(watcher.events(station)) >= 2, what="a resend after the ack timeout")
     assert [e.oldest_pending for e in watcher.events(station)][:2] == [1, 1]
     assert pub.stats.event_resends >= 1
+
+
+def test_after_a_discarded_event_is_passed_the_stamp_moves_above_it(queue: EventQueue) -> None:
+    clock = Clock()
+    box = Outbox(queue, clock, ack_timeout_s=30.0, max_payload_bytes=400)
+    queue.append(event("b", 1))
+    queue.append(msgspec.structs.replace(event("b", 2), detail="d" * 500))  # never sendable
+    queue.append(event("b", 3))
+    wire = Wire()
+    box.flush(wire)
+    assert wire.stamps() == [("b", 1, 1), ("b", 3, 1)] and queue.dropped_total == 1
+    box.on_ack("b", 1)  # the collector's mark now waits at 1, below the hole at 2
+    clock.now += 31.0
+    wire = Wire()
+    box.flush(wire)
+    assert wire.stamps() == [("b", 3, 3)]  # lets the collector's mark step over 2
