@@ -148,7 +148,16 @@ class IngestSession:
             except Exception:  # a bug here must not end ingest for good
                 log.exception("MQTT session to %s failed; reconnecting", self._config.broker.url)
             if not self._stopping:
-                await asyncio.sleep(self._backoff.next_delay())
+                await asyncio.sleep(self._retry_delay())
+
+    def _retry_delay(self) -> float:
+        # Outside the guard above: a failure here would end the supervisor
+        # silently (the task's exception surfaces only at shutdown).
+        try:
+            return self._backoff.next_delay()
+        except Exception:
+            log.exception("reconnect backoff failed; retrying in reconnect_max_s")
+            return self._config.broker.reconnect_max_s
 
     async def _one_session(self) -> None:
         self._attempt += 1

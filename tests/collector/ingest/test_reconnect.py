@@ -72,6 +72,9 @@ async def test_collector_resubscribes_after_every_broker_restart(
     caplog.set_level(logging.INFO, logger="collector.ingest")
     broker = broker_factory()
     config = collector_config(broker, tmp_path / "data", site)
+    # A production-sized cap: the collector's first retry after losing a good
+    # session must come from reconnect_min_s, not the agents' 40 s restart spread.
+    config = replace(config, broker=replace(config.broker, reconnect_max_s=60.0))
     survived, stop = 0, asyncio.Event()
     async with run_collector(config) as col:
         acks = asyncio.create_task(_publish_acks(col, site, stop))
