@@ -44,10 +44,13 @@ class Backoff:
         spread = min(RECONNECT_SPREAD_S, max_s) if first_window_s is None else first_window_s
         self.first_window_s = max(spread, min_s)
         self.attempt = 0
+        # Only a connection that was up and got lost (reset) spreads its first
+        # retry: a station booting before its network retries from min_s.
+        self._lost_stable = False
         self._rng = rng or random.Random()
 
     def next_delay(self) -> float:
-        if self.attempt == 0:
+        if self.attempt == 0 and self._lost_stable:
             delay = self._rng.uniform(0.0, self.first_window_s)
         else:
             delay = jittered_delay(self.attempt, self.min_s, self.max_s, self._rng)
@@ -56,3 +59,4 @@ class Backoff:
 
     def reset(self) -> None:
         self.attempt = 0
+        self._lost_stable = True

@@ -52,6 +52,9 @@ async def test_300_stations_come_back_after_a_broker_restart(tmp_path: Path) -> 
 @pytest.mark.parametrize(("min_s", "max_s"), [(1.0, 60.0), (30.0, 120.0)])
 def test_every_delay_is_inside_its_window(min_s: float, max_s: float) -> None:
     backoff = Backoff(min_s, max_s, random.Random(3))
+    for attempt in range(12):
+        assert 0.0 <= backoff.next_delay() <= min(max_s, min_s * 2**attempt)
+    backoff.reset()
     assert 0.0 <= backoff.next_delay() <= max(min(RECONNECT_SPREAD_S, max_s), min_s)
     for attempt in range(1, 12):
         assert 0.0 <= backoff.next_delay() <= min(max_s, min_s * 2**attempt)
@@ -62,5 +65,6 @@ def test_default_first_reconnects_spread_over_30s() -> None:
     first = []
     for n in range(5000):
         backoff = Backoff(config.reconnect_min_s, config.reconnect_max_s, random.Random(n))
-        first.append(backoff.next_delay())  # the first retry after a stable connection
+        backoff.reset()  # a stable connection was lost (the broker restarted)
+        first.append(backoff.next_delay())
     assert max(first) - min(first) >= 30.0

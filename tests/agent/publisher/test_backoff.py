@@ -41,12 +41,20 @@ def test_same_seed_same_delays_and_reset_starts_over() -> None:
 
 def test_first_retry_after_a_stable_connection_spreads_a_fleet() -> None:
     # A broker restart drops every station at once: their first retries must spread.
-    firsts = [Backoff(1.0, 60.0, random.Random(n)).next_delay() for n in range(2000)]
+    firsts = []
+    for n in range(2000):
+        backoff = Backoff(1.0, 60.0, random.Random(n))
+        backoff.reset()  # the connection had been up, then the broker went away
+        firsts.append(backoff.next_delay())
     assert min(firsts) < 1.0 and max(firsts) > 0.9 * RECONNECT_SPREAD_S
     assert all(d <= RECONNECT_SPREAD_S for d in firsts)
+    # A station that never connected yet (booted before its network) is not held back.
+    assert all(Backoff(1.0, 60.0, random.Random(n)).next_delay() <= 1.0 for n in range(200))
     # The spread never exceeds the cap, and a lone client can ask for none.
     assert Backoff(0.1, 2.0, random.Random(1)).first_window_s == 2.0
-    assert Backoff(0.1, 2.0, random.Random(1), first_window_s=0.1).next_delay() <= 0.1
+    lone = Backoff(0.1, 2.0, random.Random(1), first_window_s=0.1)
+    lone.reset()
+    assert lone.next_delay() <= 0.1
 
 
 @pytest.mark.parametrize(("lo", "hi"), [(-1.0, 5.0), (5.0, 1.0)])
