@@ -29,6 +29,7 @@ from collector.dispatch import Dispatcher
 from collector.exposition import CONTENT_TYPE, MetricsRenderer
 from collector.fleet import Fleet
 from collector.history import History
+from collector.http_auth import install_basic_auth
 from collector.ingest import IngestSession
 from collector.page import add_page_routes
 from collector.registry import Registry, RegistryError, load_registry
@@ -88,6 +89,7 @@ def build_app(
     app.router.add_get("/readyz", readyz_handler)
     add_api_routes(app)
     add_page_routes(app)
+    install_basic_auth(app, dict(config.http.users), config.http.auth_exempt)
     return app
 
 

@@ -1,4 +1,4 @@
-"""`pantau-collector run | check-config` (contract: DESIGN.md "Command line").
+"""`pantau-collector run | check-config | hash-password` (contract: DESIGN.md "Command line").
 
 Exit codes: 0 clean stop (SIGTERM/SIGINT) or valid config; 2 refused
 configuration or registry (the message names file, key and reason); 1 could
@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import getpass
 import logging
 import signal
 import sys
@@ -22,6 +23,8 @@ from agent.config import ConfigError
 from agent.sd_notify import Notifier
 from collector.app import build_app
 from collector.config import CliOverrides, CollectorConfig, load_collector_config
+from collector.http_passwords import users_line
+from collector.http_tls import TlsFileError, server_context
 from collector.ingest import IngestError
 from collector.registry import Registry, RegistryError, load_registry
 from collector.store import StoreError
@@ -41,6 +44,9 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
     check = sub.add_parser("check-config", help="validate the config and registry, then exit")
     check.add_argument("--config", type=Path, help="TOML file (default /etc/pantau/collector.toml)")
+    hashpw = sub.add_parser("hash-password", help="read a password from stdin, print the "
+                            "USER:HASH line for [http] basic_auth_users_file")
+    hashpw.add_argument("user", help="the user name Prometheus (or a person) logs in with")
     return parser
 
 
@@ -50,6 +56,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         level=getattr(args, "log_level", "INFO"), stream=sys.stderr,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    if args.command == "hash-password":
+        return _hash_password(args.user)
     overrides = CliOverrides(
         broker=getattr(args, "broker", None), listen=getattr(args, "listen", None),
         registry=getattr(args, "registry", None), data_dir=getattr(args, "data_dir", None),
@@ -65,7 +73,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     try:
         return asyncio.run(serve(config, registry))
-    except (StoreError, IngestError, OSError) as exc:
+    except (StoreError, IngestError, OSError, TlsFileError) as exc:
         print(f"pantau-collector: cannot start: {exc}", file=sys.stderr)
         return 1
 
@@ -76,14 +84,38 @@ def _registry(config: CollectorConfig) -> Registry:
     return load_registry(config.registry)
 
 
+def _hash_password(user: str) -> int:
+    """No echo on a terminal (asked twice); else the first line of stdin, as in a pipe."""
+    if sys.stdin.isatty():
+        password = getpass.getpass("Password: ")
+        if getpass.getpass("Again: ") != password:
+            print("pantau-collector: the passwords differ; nothing written", file=sys.stderr)
+            return 2
+    else:
+        password = sys.stdin.readline().rstrip("\r\n")
+    try:
+        print(users_line(user, password))
+    except ValueError as exc:
+        print(f"pantau-collector: hash-password: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
 async def serve(config: CollectorConfig, registry: Registry) -> int:
     notifier = Notifier.from_env()
+    http = config.http
+    # Loaded again (check-config loaded it too): a file changed since then fails here, exit 1.
+    tls = None
+    if http.tls_cert_file is not None and http.tls_key_file is not None:
+        tls = server_context(http.tls_cert_file, http.tls_key_file)
+    if http.users and tls is None:
+        log.warning("basic auth without TLS: passwords cross the network in clear text; "
+                    "set [http] tls_cert_file and tls_key_file unless listening on loopback")
     runner = web.AppRunner(build_app(config, registry), access_log=None)
     await runner.setup()
     try:
-        await web.TCPSite(runner, config.http.host, config.http.port).start()
-        log.info("serving http://%s:%d, broker %s", config.http.host, config.http.port,
-                 config.broker.url)
+        await web.TCPSite(runner, http.host, http.port, ssl_context=tls).start()
+        log.info("serving %s, broker %s", http.url, config.broker.url)
         notifier.ready(f"serving on {config.http.host}:{config.http.port}")
         await _until_signalled(notifier)
         notifier.stopping()

@@ -6,6 +6,7 @@ runs with no file at all; flags override the file. Refusals are `ConfigError`
 The `[broker]` table is read by the agent's own parser, so both sides accept
 exactly the same keys and URLs.
 
+The `[http]` table (listen, HTTPS, basic auth) is parsed in collector/config_http.py.
 Default HTTP port 9620: unassigned in Prometheus' default-port allocations
 list, near the exporters' 91xx-97xx range. Listens on loopback unless told.
 """
@@ -23,12 +24,15 @@ from typing import Any, Final
 
 from agent.config import BrokerConfig, parse_broker_table
 from agent.config_load import read_toml
-from agent.config_parse import FieldParser, Section, describe, ident, parse_host_port, path
+from agent.config_parse import FieldParser, Section, describe, ident, path
 from agent.config_schema import BROKER
 from agent.protocol import DEFAULT_TOPIC_ROOT
+from collector.config_http import DEFAULT_HTTP_PORT, HttpConfig, parse_http
+
+__all__ = ["DEFAULT_HTTP_PORT", "CliOverrides", "CollectorConfig", "HttpConfig", "StateConfig",
+           "load_collector_config"]
 
 DEFAULT_CONFIG_PATH: Final = Path("/etc/pantau/collector.toml")
-DEFAULT_HTTP_PORT: Final = 9620
 
 
 def default_data_dir(environ: Mapping[str, str] | None = None) -> Path:
@@ -47,12 +51,6 @@ def default_client_id() -> str:
     replicas on two machines do not take over each other's session."""
     host = re.sub(r"[^A-Za-z0-9_-]", "-", socket.gethostname()) or "localhost"
     return f"pantau-collector-{host}"[:64]
-
-
-@dataclass(frozen=True, slots=True)
-class HttpConfig:
-    host: str = "127.0.0.1"
-    port: int = DEFAULT_HTTP_PORT
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,16 +91,6 @@ def _number(lo: float, hi: float) -> FieldParser:
     return parse
 
 
-def _listen(sec: Section, name: str) -> HttpConfig:
-    value = sec.data[name]
-    try:
-        host, port = parse_host_port(value if isinstance(value, str) else "")
-    except ValueError:
-        raise sec.error(name, f'expected "host:port" like "127.0.0.1:{DEFAULT_HTTP_PORT}", '
-                              f"got {describe(value)}") from None
-    return HttpConfig(host, port)
-
-
 def _sites(sec: Section, name: str) -> tuple[str, ...]:
     value = sec.data[name]
     if not isinstance(value, list):
@@ -120,7 +108,6 @@ _TOP: Final[dict[str, FieldParser]] = {
     "registry": path, "sites": _sites, "topic_root": _topic_root,
     "broker": lambda s, n: None, "http": lambda s, n: None, "state": lambda s, n: None,
 }
-_HTTP: Final[dict[str, FieldParser]] = {"listen": _listen}
 _STATE: Final[dict[str, FieldParser]] = {
     "data_dir": path,
     "stale_factor": _number(1.0, 1000.0),
@@ -136,9 +123,7 @@ def load_collector_config(path: Path | None, overrides: CliOverrides) -> Collect
     top = Section(data, str(path or "<defaults>"), "", path.parent if path else Path("."))
     fields = top.fields(_TOP)
     broker = _broker(top, overrides.broker)
-    http = _table(top, "http", _HTTP).get("listen", HttpConfig())
-    if overrides.listen is not None:
-        http = _listen(Section({"--listen": overrides.listen}, "command line"), "--listen")
+    http = parse_http(_section(top, "http"), overrides.listen)
     state = StateConfig(**_table(top, "state", _STATE))
     if overrides.data_dir is not None:
         state = dataclasses.replace(state, data_dir=overrides.data_dir)
@@ -148,6 +133,11 @@ def load_collector_config(path: Path | None, overrides: CliOverrides) -> Collect
         state=state, registry=overrides.registry or fields.get("registry"),
         sites=fields.get("sites", ()), topic_root=root,
     )
+
+
+def _section(top: Section, name: str) -> Section:
+    """The table `name`, or an empty one keyed the same so refusals still say `http.x`."""
+    return top.child(name) if name in top.data else Section({}, top.file, name, top.base_dir)
 
 
 def _table(top: Section, name: str, schema: Mapping[str, FieldParser]) -> dict[str, Any]:
