@@ -6,6 +6,7 @@ subprocess once) so the exact line a person sees is what is asserted.
 
 from __future__ import annotations
 
+import re
 import ssl
 import subprocess
 import sys
@@ -136,3 +137,16 @@ def test_the_server_context_floors_at_tls_1_2(pki: Pki) -> None:
     context = server_context(pki.cert, pki.key)
     assert context.minimum_version == ssl.TLSVersion.TLSv1_2
     assert not context.check_hostname and context.verify_mode == ssl.CERT_NONE  # no client certs
+
+
+def test_the_commented_example_settings_work_when_uncommented(pki: Pki, tmp_path: Path) -> None:
+    (tmp_path / "users").write_text(users_line("prometheus", "pw", n=1024) + "\n")
+    text = (REPO / "deploy" / "collector.example.toml").read_text()
+    for key, value in (("tls_cert_file", pki.cert), ("tls_key_file", pki.key),
+                       ("basic_auth_users_file", tmp_path / "users")):
+        text, count = re.subn(rf'^# {key} = ".*"$', f'{key} = "{value}"', text, flags=re.M)
+        assert count == 1, key
+    (tmp_path / "collector.toml").write_text(text)
+    http = load_collector_config(tmp_path / "collector.toml", CliOverrides()).http
+    assert http.url == "https://127.0.0.1:9620"
+    assert (len(http.users), http.auth_exempt) == (1, ("/healthz",))

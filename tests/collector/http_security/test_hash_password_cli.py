@@ -27,12 +27,13 @@ def on_terminal(user: str, answers: list[str], timeout_s: float = 20.0) -> tuple
             os.execv(sys.executable, [*CMD, user])
         finally:
             os._exit(127)
-    seen, pending, deadline = b"", list(answers), time.monotonic() + timeout_s
+    seen, answered, deadline = b"", 0, time.monotonic() + timeout_s
     try:
         while time.monotonic() < deadline:
-            if pending and seen.rstrip().endswith(b":"):
-                os.write(fd, pending.pop(0).encode() + b"\n")
-                seen += b"\n"  # the answer is not echoed: mark that the prompt was answered
+            # Answer each prompt once it is shown: getpass turns echo off before printing it.
+            if answered < min(len(answers), seen.count(b"Password:") + seen.count(b"Again:")):
+                os.write(fd, answers[answered].encode() + b"\n")
+                answered += 1
             if not select.select([fd], [], [], 0.2)[0]:
                 continue
             try:

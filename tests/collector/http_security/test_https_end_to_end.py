@@ -161,16 +161,28 @@ def test_tls_older_than_1_2_is_refused_by_the_server(collector: Collector) -> No
         assert tls.version() in ("TLSv1.2", "TLSv1.3")
 
 
+def documented_scrape_settings() -> str:
+    """The commented HTTPS + basic auth settings of deploy/prometheus/prometheus.yml, live."""
+    lines = (REPO / "deploy" / "prometheus" / "prometheus.yml").read_text().splitlines()
+    start = lines.index("    # scheme: https")
+    block = []
+    for line in lines[start:]:
+        if not line.startswith("    # "):
+            break
+        block.append("    " + line.removeprefix("    # "))
+    return "\n".join(block) + "\n"
+
+
 def prometheus_config(collector: Collector, workdir: Path) -> Path:
     (workdir / "password").write_text(PASSWORD)
     (workdir / "wrong").write_text("not-the-password")
+    settings = documented_scrape_settings().replace(
+        "/etc/prometheus/pantau-ca.crt", str(collector.pki.ca))
 
     def job(name: str, password_file: str) -> str:
-        return (f"  - job_name: {name}\n    scheme: https\n"
-                f"    tls_config:\n      ca_file: {collector.pki.ca}\n"
-                f"    basic_auth:\n      username: prometheus\n"
-                f"      password_file: {workdir / password_file}\n"
-                f"    static_configs:\n      - targets: ['127.0.0.1:{collector.port}']\n")
+        return (f"  - job_name: {name}\n" + settings.replace(
+            "/etc/prometheus/pantau-collector.password", str(workdir / password_file))
+            + f"    static_configs:\n      - targets: ['127.0.0.1:{collector.port}']\n")
 
     config = workdir / "prometheus.yml"
     config.write_text("global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\nscrape_configs:\n"
