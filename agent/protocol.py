@@ -336,9 +336,9 @@ _KNOWN_CAP: Final = 4096  # bounds memory when someone sends random ids
 
 
 def _learn(known: set[str], pattern: re.Pattern[str], value: str) -> bool:
-    # search(), not fullmatch(): exactly msgspec's check (`$` also matches before
-    # a final newline), so the wire contract does not move.
-    if pattern.search(value) is None:
+    # fullmatch(), stricter than msgspec's search(): `$` would also match before
+    # a final newline, and an id with a newline is no id (labels, URLs, topics).
+    if pattern.fullmatch(value) is None:
         return False
     if len(known) >= _KNOWN_CAP:
         known.clear()
@@ -428,8 +428,9 @@ def _strict_reject(kind: MessageKind, payload: bytes) -> NoReturn:
         raise Rejected("decode", f"{kind}: {exc}") from None
     except RecursionError:
         raise Rejected("decode", f"{kind}: JSON nested too deeply") from None
-    # Unreachable while the fast checks match the patterns; refuse rather than guess.
-    raise Rejected("schema", f"{kind}: refused by the id checks but not by the strict decoder")
+    # msgspec's pattern check lets a trailing newline through; the id checks do not.
+    raise Rejected("schema", f"{kind}: an id or USB id does not match {ID_PATTERN} exactly "
+                             "(a trailing newline?)")
 
 
 def _raise_if_wrong_version(kind: MessageKind, payload: bytes) -> None:
