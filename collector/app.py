@@ -209,9 +209,18 @@ def reload_registry(app: web.Application) -> bool:
 async def _running(coro: Awaitable[None]) -> AsyncIterator[asyncio.Task[None]]:
     """Run `coro` as a task for the duration of the block; cancel and await it after."""
     task = asyncio.ensure_future(coro)
+    task.add_done_callback(_report_death)
     try:
         yield task
     finally:
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task
+
+
+def _report_death(task: asyncio.Task[None]) -> None:
+    # Said when it happens, not at shutdown: a dead ingest or history loop
+    # leaves the collector serving stale state.
+    if not task.cancelled() and (exc := task.exception()) is not None:
+        log.error("background task %s stopped on an error; restart the collector",
+                  task.get_coro(), exc_info=exc)
