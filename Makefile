@@ -24,7 +24,7 @@ demo: deps
 	$(PY) -m stack.demo $(DEMO_ARGS)
 
 lint: deps
-	$(VENV)/bin/ruff check agent collector tests
+	$(VENV)/bin/ruff check .
 	$(VENV)/bin/mypy
 
 deps: system-deps $(VENV)/.installed
