@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Final
 
 from agent import protocol
 from collector.event_ledger import EventLedger
@@ -60,6 +61,14 @@ class EventOutcome:
     unregistered: bool = False
 
 
+# Shared outcomes: one per possible answer, not one object per message.
+ACCEPTED: Final = Outcome(True)
+ACCEPTED_UNREGISTERED: Final = Outcome(True, unregistered=True)
+REFUSED_RETIRED: Final = Outcome(False, "retired")
+REFUSED_OUT_OF_ORDER: Final = Outcome(False, "out_of_order")
+REFUSED_STALE_WILL: Final = Outcome(False, "stale_will")
+
+
 def _initial_state(entry: StationEntry) -> StationState:
     return "planned" if entry.lifecycle == "planned" else "never_seen"
 
@@ -93,36 +102,39 @@ class Fleet:
         self, site: str, station: str, status: protocol.Status, now: float
     ) -> Outcome:
         if self._is_retired(station):
-            return Outcome(False, "retired")
+            return REFUSED_RETIRED
         rec = self._stations.get(station)
         if rec is None:
             rec = self._adopt(site, station, status.state, now, _status_reason(status))
         elif status.state == "online" and rec.birth_is_older(status):
-            return Outcome(False, "out_of_order")
+            return REFUSED_OUT_OF_ORDER
         elif status.state != "online" and rec.down_is_stale(status):
-            return Outcome(False, "stale_will")
+            return REFUSED_STALE_WILL
         if status.state == "online":
             rec.take_birth(status, now)
         else:
             rec.take_down(status)
         self._move(rec, status.state, now, _status_reason(status))
         self._touch(rec)
-        return Outcome(True, unregistered=not rec.registered)
+        return ACCEPTED if rec.entry is not None else ACCEPTED_UNREGISTERED
 
     def apply_heartbeat(self, hb: protocol.Heartbeat, now: float) -> Outcome:
-        if self._is_retired(hb.station):
-            return Outcome(False, "retired")
+        """The per-message hot path at fleet scale: kept free of allocations."""
         rec = self._stations.get(hb.station)
         if rec is None:
+            if self._is_retired(hb.station):  # retired stations have no record
+                return REFUSED_RETIRED
             rec = self._adopt(hb.site, hb.station, "online", now, "heartbeat")
         elif rec.heartbeat_out_of_order(hb):
-            return Outcome(False, "out_of_order")
-        if rec.revives_on(hb):
+            return REFUSED_OUT_OF_ORDER
+        if rec.state != "online" and rec.revives_on(hb):
             self._move(rec, "online", now, "heartbeat")
         rec.take_heartbeat(hb, now)
-        self._follow_site(rec, hb.site)
-        self._touch(rec)
-        return Outcome(True, unregistered=not rec.registered)
+        if rec.site != hb.site:
+            self._follow_site(rec, hb.site)
+        self._generation += 1
+        rec.changed(self._generation)
+        return ACCEPTED if rec.entry is not None else ACCEPTED_UNREGISTERED
 
     def apply_event(self, ev: protocol.Event, now: float) -> EventOutcome:
         if self._is_retired(ev.station):
