@@ -103,6 +103,15 @@ class _BufferedClient(mqtt.Client):
         self._rbuf, self._rpos = buf, end
         return buf[pos:end]  # may be short: paho reads on for the rest
 
+    def _handle_on_message(self, message: mqtt.MQTTMessage) -> None:
+        # paho's version decodes the topic, runs its per-topic callback matcher
+        # and takes two locks per message. We add no per-topic callbacks and
+        # call paho from the loop thread only, and our on_message catches every
+        # exception itself: call it directly.
+        on_message = self.on_message
+        if on_message is not None:
+            on_message(self, self._userdata, message)
+
     def buffered(self) -> int:
         """Bytes already read from the socket that paho has not consumed yet."""
         return len(self._rbuf) - self._rpos if self._rsock is self._sock else 0
