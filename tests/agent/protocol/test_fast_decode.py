@@ -2,7 +2,7 @@
 
 `protocol.decode` skips msgspec's per-string regex (the costliest part of a
 heartbeat) and checks ids afterwards, falling back to strict mirror types to
-name a rejection. Two things keep that honest:
+name a rejection (both in `agent.protocol_decode`). Two things keep that honest:
 - the strict mirrors have the very schema the wire contract had before the
   change (golden JSON Schema generated from the pattern-annotated types);
 - for ids of every shape in every id field, `decode_message` gives the same
@@ -20,7 +20,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from agent import protocol
+from agent import protocol, protocol_decode
 from tests.fuzz import samples
 
 GOLDEN = Path(__file__).with_name("golden") / "wire_schema.json"
@@ -51,7 +51,7 @@ def reference_decode_message(topic: str, payload: bytes) -> tuple[str, str]:
     if len(payload) > protocol.MAX_PAYLOAD_BYTES:
         return ("oversize", "")
     try:
-        msg = protocol._STRICT_DECODERS[parts.kind].decode(payload)
+        msg = protocol_decode._STRICT_DECODERS[parts.kind].decode(payload)
     except msgspec.ValidationError as exc:
         version = _version(payload)
         if version is not None and version != protocol.PROTOCOL_VERSION:
@@ -84,7 +84,7 @@ def _inner_ids(msg: Any) -> list[str]:
 
 def _version(payload: bytes) -> object:
     try:
-        return protocol._VERSION_DECODER.decode(payload).v
+        return protocol_decode._VERSION_DECODER.decode(payload).v
     except (msgspec.ValidationError, msgspec.DecodeError):
         return None
 
@@ -107,8 +107,8 @@ def with_value(kind: protocol.MessageKind, path: tuple[str | int, ...], value: A
 
 
 def test_strict_mirrors_have_the_wire_schema_of_the_golden_file() -> None:
-    types = [protocol._STRICT_DECODERS[k].type for k in ("heartbeat", "status", "event", "ack",
-                                                         "command")]
+    kinds = protocol.MESSAGE_KINDS
+    types = [protocol_decode._STRICT_DECODERS[k].type for k in kinds]
     _, defs = msgspec.json.schema_components(types)
     text = json.dumps(defs, sort_keys=True).replace("Strict", "")
     mirror = json.loads(text)
@@ -181,7 +181,7 @@ def test_any_text_in_any_id_field_gets_the_same_outcome(
 
 
 def test_the_known_id_cache_stays_bounded() -> None:
-    for i in range(protocol._KNOWN_CAP + 10):
+    for i in range(protocol_decode._KNOWN_CAP + 10):
         payload = with_value("event", ("component",), f"c{i}")
         protocol.decode_message(samples.valid_topic("event"), payload)
-    assert len(protocol._KNOWN_IDS) <= protocol._KNOWN_CAP
+    assert len(protocol_decode._KNOWN_IDS) <= protocol_decode._KNOWN_CAP
