@@ -7,17 +7,29 @@ nothing from an old connection may leak into the next one.
 
 from __future__ import annotations
 
+import fcntl
+import struct
 import subprocess
+import termios
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
+from agent import protocol
+from collector import ingest
+from collector.app import INGEST_KEY
 from collector.config import CollectorConfig
 from collector.ingest import READ_BURST
-from tests.collector.ingest.conftest import Station, collector_config, run_collector, until
-from tests.support.mosquitto import MosquittoBroker, free_port
+from tests.collector.ingest.conftest import (
+    RunningCollector,
+    Station,
+    collector_config,
+    run_collector,
+    until,
+)
+from tests.support.mosquitto import MosquittoBroker, free_port, wait_for
 
 pytestmark = pytest.mark.broker
 
@@ -95,3 +107,30 @@ async def test_after_a_broker_restart_reading_starts_clean(
             st.heartbeat(retain=False)
         await until(lambda: col.stats.messages["heartbeat"] == 100, what="second burst")
         assert sum(col.stats.rejected.values()) == 0
+
+
+def _kernel_unread(col: RunningCollector) -> int:
+    sock = col.app[INGEST_KEY]._client.socket()  # the collector's own socket, to wait on
+    assert sock is not None
+    return int(struct.unpack("i", fcntl.ioctl(sock.fileno(), termios.FIONREAD, b"\0" * 4))[0])
+
+
+async def test_packets_left_in_the_buffer_after_a_burst_are_not_stranded(
+    monkeypatch: pytest.MonkeyPatch, collector_cfg: CollectorConfig,
+    stations: Callable[..., Station],
+) -> None:
+    """The whole burst sits in the kernel before the collector reads: one recv
+    takes it all, the readable callback stops after READ_BURST packets, and the
+    rest is only in our buffer, where epoll cannot see it."""
+    monkeypatch.setattr(ingest, "READ_BURST", 20)
+    async with run_collector(collector_cfg) as col:
+        st = stations("strand-01").connect()
+        size = 0
+        for _ in range(30):  # ~20 KB: fits the socket buffer and one READ_CHUNK
+            st.seq += 1
+            payload = protocol.encode(st.make_heartbeat())
+            st.publish(st.topic("heartbeat"), payload, qos=0)
+            size += 1 + 2 + 2 + len(st.topic("heartbeat")) + len(payload)  # QoS 0 PUBLISH
+        # Blocking on purpose: the collector's loop must not read before all is there.
+        wait_for(lambda: _kernel_unread(col) >= size, 5, what="the burst in the socket")
+        await until(lambda: col.stats.messages["heartbeat"] == 30, what="all 30 applied")
