@@ -72,15 +72,19 @@ def sync_topic(config: CollectorConfig) -> str:
 
 
 class _BufferedClient(mqtt.Client):
-    """paho's client reading the socket in READ_CHUNK pieces.
+    """paho's client, made cheaper per message at fleet scale.
 
-    paho asks for 1 byte (command), 1 byte per length byte, then the rest: about
-    four recv system calls per PUBLISH, a fifth of the ingest time at fleet
-    scale. Here one recv fills a user-space buffer the packet reader is served
-    from. Those bytes are invisible to epoll: whoever drives the socket must
-    keep calling loop_read while `buffered()` says so (see _SocketWatch).
-    Overrides paho 2.x's private `_sock_recv`, which all its reads go through
-    (TLS included: its SSLWant* mapping stays in the parent method).
+    Reads: paho asks for 1 byte (command), 1 byte per length byte, then the
+    rest: about four recv system calls per PUBLISH. Here one recv of
+    READ_CHUNK fills a user-space buffer the packet reader is served from.
+    Those bytes are invisible to epoll: whoever drives the socket must keep
+    calling loop_read while `buffered()` says so (see _SocketWatch).
+    Delivery: straight to on_message (see _handle_on_message).
+    Measured (tests/bench/collector.py, 10k stations): collector / bare paho
+    0.51 before, 0.69 with the buffer, 0.89 with direct delivery as well.
+    Both override private methods of paho 2.x (`_sock_recv`, which all its
+    reads go through, TLS included: its SSLWant* mapping stays in the parent;
+    `_handle_on_message`): re-check them when upgrading paho.
     """
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:

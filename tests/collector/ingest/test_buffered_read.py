@@ -134,3 +134,19 @@ async def test_packets_left_in_the_buffer_after_a_burst_are_not_stranded(
         # Blocking on purpose: the collector's loop must not read before all is there.
         wait_for(lambda: _kernel_unread(col) >= size, 5, what="the burst in the socket")
         await until(lambda: col.stats.messages["heartbeat"] == 30, what="all 30 applied")
+
+
+@pytest.mark.parametrize(("method", "params"), [
+    ("_sock_recv", ["self", "bufsize"]),
+    ("_handle_on_message", ["self", "message"]),
+])
+def test_installed_paho_still_has_the_private_methods_we_override(
+    method: str, params: list[str],
+) -> None:
+    """Should a paho upgrade rename them, ingest still works (paho's own reads and
+    delivery), only slower: this test is where that shows."""
+    import inspect
+
+    import paho.mqtt.client as mqtt
+
+    assert list(inspect.signature(getattr(mqtt.Client, method)).parameters) == params
