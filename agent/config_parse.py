@@ -207,18 +207,24 @@ def path(sec: Section, name: str) -> Path:
     return sec.base_dir / Path(nonempty_text(sec, name)).expanduser()
 
 
-def readable_file(sec: Section, name: str) -> Path:
-    """A file the agent must read at run time: refuse now rather than at first connect."""
-    found = path(sec, name)
-    try:
-        with found.open("rb"):
-            pass
-    except OSError as exc:
-        reason = exc.strerror or type(exc).__name__
-        raise sec.error(
-            name, f'cannot read "{found}" ({reason}); expected an existing file the agent can read'
-        ) from None
-    return found
+def readable_file_for(reader: str) -> Callable[[Section, str], Path]:
+    """A file `reader` must read at run time: refuse now rather than at first use."""
+
+    def readable_file(sec: Section, name: str) -> Path:
+        found = path(sec, name)
+        try:
+            with found.open("rb"):
+                pass
+        except OSError as exc:
+            reason = exc.strerror or type(exc).__name__
+            wanted = f"expected an existing file {reader} can read"
+            raise sec.error(name, f'cannot read "{found}" ({reason}); {wanted}') from None
+        return found
+
+    return readable_file
+
+
+readable_file = readable_file_for("the agent")
 
 
 def parse_host_port(target: str) -> tuple[str, int]:

@@ -12,7 +12,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
 
-from agent.config_parse import FieldParser, Section, describe, parse_host_port, path
+from agent.config_parse import (
+    FieldParser,
+    Section,
+    describe,
+    parse_host_port,
+    readable_file_for,
+)
 from collector.http_passwords import PasswordFormatError, ScryptHash, parse_users
 from collector.http_tls import TlsFileError, server_context
 
@@ -51,16 +57,7 @@ def listen(sec: Section, name: str) -> tuple[str, int]:
                               f"got {describe(value)}") from None
 
 
-def readable_file(sec: Section, name: str) -> Path:
-    found = path(sec, name)
-    try:
-        with found.open("rb"):
-            pass
-    except OSError as exc:
-        reason = exc.strerror or type(exc).__name__
-        raise sec.error(name, f'cannot read "{found}" ({reason}); expected an existing file '
-                              "the collector can read") from None
-    return found
+readable_file = readable_file_for("the collector")
 
 
 def url_paths(sec: Section, name: str) -> tuple[str, ...]:
