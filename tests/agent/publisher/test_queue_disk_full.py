@@ -4,12 +4,9 @@ newest get in, every drop is counted, and acks still delete with not one byte fr
 from __future__ import annotations
 
 import os
-import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 
 import msgspec
-import pytest
 
 from agent.config import QueueConfig
 from agent.queue import EventQueue
@@ -17,20 +14,6 @@ from agent.queue_room import RESERVE_BYTES
 from tests.agent.publisher.helpers import event
 
 DETAIL = "x" * 400  # ~0.7 KiB a payload: the 1 MiB disk fills in a few hundred events
-
-
-@pytest.fixture
-def small_disk(tmp_path: Path) -> Iterator[Path]:
-    mount = tmp_path / "disk"
-    mount.mkdir()
-    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(mount)],
-                          capture_output=True, text=True)
-    if done.returncode != 0:
-        pytest.skip(f"cannot mount a 1 MiB tmpfs (needs root): {done.stderr.strip()}")
-    try:
-        yield mount
-    finally:
-        subprocess.run(["umount", "-l", str(mount)], check=False)
 
 
 def fill(mount: Path, name: str, leave: int = 0) -> None:
