@@ -1,3 +1,1 @@
 """Pantau station agent."""
-
-__version__ = "0.1.0"

@@ -18,9 +18,10 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from agent import __version__
-from agent.config import AgentConfig, ConfigError, load_config
+from agent.config import AgentConfig, load_config
 from agent.probes import ProbeEnv
+from pantau import __version__
+from pantau.config import ConfigError
 
 DEFAULT_CONFIG = Path("/etc/pantau/agent.toml")
 log = logging.getLogger("pantau.agent")
@@ -61,7 +62,7 @@ def _parser() -> argparse.ArgumentParser:
     check = sub.add_parser("check-config", help="validate the config and print a summary")
     _config_arg(check)
     check.set_defaults(handler=cmd_check_config)
-    from agent.simulate_args import add_simulate_parser  # the fleet code loads lazily
+    from agent.sim.args import add_simulate_parser  # the fleet code loads lazily
 
     add_simulate_parser(sub)
     return parser
@@ -87,7 +88,7 @@ def probe_env() -> ProbeEnv:
     kind, _, extra = sim.partition(":")
     if kind != "kit" or not (extra == "" or extra.isdigit()):
         raise UsageError(f"PANTAU_SIMULATED_USB={sim!r}: use 'kit' or 'kit:N' (test hook)")
-    from agent.simulate_kit import station_bus
+    from agent.sim.kit import station_bus
 
     return ProbeEnv(usb_backend=station_bus("sim", extra_hubs=int(extra or 0)),
                     sysfs_root=sysfs)
@@ -98,9 +99,9 @@ def probe_env() -> ProbeEnv:
 def cmd_run(args: argparse.Namespace) -> int:
     setup_logging(args.log_level)
     config = load_config(args.config)
-    from agent.queue import QueueError
-    from agent.sd_notify import Notifier
+    from agent.journal import QueueError
     from agent.service import AgentService
+    from pantau.sd_notify import Notifier
 
     try:
         service = AgentService(config, probe_env(), notifier=Notifier.from_env())

@@ -12,7 +12,7 @@ from typing import Any
 import msgspec
 
 from agent.config import AgentConfig, ComponentSpec
-from agent.protocol import Check, Component, Heartbeat
+from pantau.wire import Check, Component, Heartbeat
 
 _COLOURS = {"ok": "32", "missing": "31", "failed": "31", "unknown": "33"}
 

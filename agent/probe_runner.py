@@ -11,11 +11,11 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable, Mapping
 
-from agent import __version__
 from agent.config import AgentConfig
 from agent.probes import Probe, ProbeEnv, ProbeFactory, ProbeResult, registry
-from agent.protocol import Heartbeat
-from agent.snapshot import HeartbeatBuilder, StationState, failed_probe_result, merge_results
+from agent.state_machine import HeartbeatBuilder, StationState, failed_probe_result, merge_results
+from pantau import __version__
+from pantau.wire import Heartbeat
 
 log = logging.getLogger(__name__)
 

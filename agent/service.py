@@ -22,14 +22,14 @@ import threading
 import uuid
 from typing import Any, Protocol
 
-from agent import __version__
 from agent.config import AgentConfig
+from agent.journal import EventQueue
 from agent.probe_runner import ProbeRunner, describe_error
 from agent.probes import ProbeEnv, ProbeFactory
-from agent.protocol import Heartbeat
-from agent.queue import EventQueue
-from agent.sd_notify import Notifier
-from agent.snapshot import HeartbeatBuilder, Observation, StationState
+from agent.state_machine import HeartbeatBuilder, Observation, StationState
+from pantau import __version__
+from pantau.sd_notify import Notifier
+from pantau.wire import Heartbeat
 
 log = logging.getLogger(__name__)
 
@@ -37,7 +37,7 @@ BOUNDS_EVERY_S = 300.0
 
 
 class PublisherPort(Protocol):
-    """What the loop needs from `agent.publisher.Publisher`."""
+    """What the loop needs from `agent.mqtt.publisher.Publisher`."""
 
     @property
     def connected(self) -> bool: ...
@@ -83,7 +83,7 @@ class AgentService:
         self._crashed = False
 
     def _make_publisher(self, client_id: str | None) -> PublisherPort:
-        from agent.publisher import Publisher  # the one paho adapter, imported late
+        from agent.mqtt.publisher import Publisher  # the one paho adapter, imported late
 
         publisher: Any = Publisher(
             self.config, self.boot_id, self.queue, on_report=self.request_report,

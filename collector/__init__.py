@@ -1,3 +1,1 @@
 """Pantau central collector."""
-
-__version__ = "0.1.0"

@@ -18,10 +18,10 @@ from typing import TYPE_CHECKING, Final, NoReturn
 import msgspec
 from aiohttp import web
 
-from agent.protocol import ID_PATTERN, is_valid_id
 from collector.app_keys import FLEET_KEY, STORE_KEY
 from collector.parts import PartIssue, part_issues, parts_csv, site_rollup, station_problems
 from collector.store import StoredEvent, StoreError
+from pantau.wire import ID_PATTERN, is_valid_id
 
 if TYPE_CHECKING:
     from collector.fleet import SiteView, StationView

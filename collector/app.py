@@ -31,7 +31,7 @@ from collector.exposition import CONTENT_TYPE, MetricsRenderer
 from collector.fleet import Fleet
 from collector.history import History
 from collector.http_auth import install_basic_auth
-from collector.ingest import IngestSession
+from collector.mqtt.session import IngestSession
 from collector.page import add_page_routes
 from collector.registry import Registry, RegistryError, load_registry
 from collector.stats import IngestStats

@@ -19,15 +19,15 @@ from pathlib import Path
 
 from aiohttp import web
 
-from agent.config import ConfigError
-from agent.sd_notify import Notifier
 from collector.app import build_app
 from collector.config import CliOverrides, CollectorConfig, load_collector_config
 from collector.http_passwords import users_line
 from collector.http_tls import TlsFileError, server_context
-from collector.ingest import IngestError
+from collector.mqtt.session import IngestError
 from collector.registry import Registry, RegistryError, load_registry
 from collector.store import StoreError
+from pantau.config import ConfigError
+from pantau.sd_notify import Notifier
 
 log = logging.getLogger("pantau.collector")
 

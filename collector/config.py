@@ -2,9 +2,9 @@
 
 Every key has a default, so `pantau-collector run --broker mqtt://host:1883`
 runs with no file at all; flags override the file. Refusals are `ConfigError`
-(shared with the agent) naming the file (or the flag), the key and the reason.
-The `[broker]` table is read by the agent's own parser, so both sides accept
-exactly the same keys and URLs.
+(the shared config core's) naming the file (or the flag), the key and the
+reason. The `[broker]` table is read by the shared parser, so both programs
+accept exactly the same keys and URLs.
 
 The `[http]` table (listen, HTTPS, basic auth) is parsed in collector/config_http.py.
 Default HTTP port 9620: unassigned in Prometheus' default-port allocations
@@ -22,12 +22,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
 
-from agent.config import BrokerConfig, parse_broker_table
-from agent.config_load import read_toml
-from agent.config_parse import FieldParser, Section, describe, ident, path
-from agent.config_schema import BROKER
-from agent.protocol import DEFAULT_TOPIC_ROOT
 from collector.config_http import DEFAULT_HTTP_PORT, HttpConfig, parse_http
+from pantau.broker_config import BrokerConfig, parse_broker, topic_root
+from pantau.config import FieldParser, Section, describe, ident, path, read_toml
+from pantau.wire import DEFAULT_TOPIC_ROOT
 
 __all__ = ["DEFAULT_HTTP_PORT", "CliOverrides", "CollectorConfig", "HttpConfig", "StateConfig",
            "load_collector_config"]
@@ -100,12 +98,11 @@ def _sites(sec: Section, name: str) -> tuple[str, ...]:
                  for i, v in enumerate(value))
 
 
-def _topic_root(sec: Section, name: str) -> str:
-    return str(BROKER["topic_root"](sec, name))
+READER = "the collector"  # who must read the files a config names, for refusals
 
 
 _TOP: Final[dict[str, FieldParser]] = {
-    "registry": path, "sites": _sites, "topic_root": _topic_root,
+    "registry": path, "sites": _sites, "topic_root": topic_root,
     "broker": lambda s, n: None, "http": lambda s, n: None, "state": lambda s, n: None,
 }
 _STATE: Final[dict[str, FieldParser]] = {
@@ -149,9 +146,9 @@ def _broker(top: Section, url_flag: str | None) -> BrokerConfig:
     if "topic_root" in table:
         raise top.error("broker.topic_root", "not a collector key; set the top-level topic_root")
     if url_flag is not None:
-        parse_broker_table({"url": url_flag}, "command line", "--broker")  # name the flag if bad
+        parse_broker({"url": url_flag}, "command line", READER, "--broker")  # name the flag if bad
         table["url"] = url_flag
-    broker = parse_broker_table(table, top.file, "broker")
+    broker = parse_broker(table, top.file, READER)
     if broker.client_id is None:
         broker = dataclasses.replace(broker, client_id=default_client_id())
     return broker

@@ -12,15 +12,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
 
-from agent.config_parse import (
+from collector.http_passwords import PasswordFormatError, ScryptHash, parse_users
+from collector.http_tls import TlsFileError, server_context
+from pantau.config import (
     FieldParser,
     Section,
     describe,
     parse_host_port,
     readable_file_for,
 )
-from collector.http_passwords import PasswordFormatError, ScryptHash, parse_users
-from collector.http_tls import TlsFileError, server_context
 
 DEFAULT_HTTP_PORT: Final = 9620
 # /healthz only says "the process serves"; a load balancer probes it without a

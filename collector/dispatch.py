@@ -10,11 +10,11 @@ from __future__ import annotations
 import logging
 from typing import Final
 
-from agent.log_throttle import LogThrottle
-from agent.protocol import Event, Heartbeat, Rejected, Status, TopicParts, decode_message
 from collector.fleet import ACCEPTED, EventOutcome, Fleet, Outcome
 from collector.history import History
 from collector.stats import IngestStats
+from pantau.log_throttle import LogThrottle
+from pantau.wire import Event, Heartbeat, Rejected, Status, TopicParts, decode_message
 
 log = logging.getLogger(__name__)
 _SHOWN: Final = 200  # characters of a topic / reason shown in a log line

@@ -25,7 +25,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Final
 
-from agent import protocol
+from pantau import wire
 
 RECENT_EVENTS: Final = 20
 # Old boots' marks are dropped beyond this; an agent replays at most its
@@ -65,9 +65,9 @@ class LedgerResult:
 class EventLedger:
     def __init__(self) -> None:
         self._marks: dict[str, dict[str, _BootMark]] = {}
-        self._recent: dict[str, deque[protocol.Event]] = {}
+        self._recent: dict[str, deque[wire.Event]] = {}
 
-    def record(self, ev: protocol.Event) -> LedgerResult:
+    def record(self, ev: wire.Event) -> LedgerResult:
         boot = self._boot(ev.station, ev.boot_id)
         if isinstance(ev.oldest_pending, int):  # UNSET from an older agent: no claim
             # Clamped: an agent that says it no longer holds the event it is sending
@@ -94,7 +94,7 @@ class EventLedger:
         boot = self._marks.get(station, {}).get(boot_id)
         return None if boot is None else _ack(boot)
 
-    def recent(self, station: str) -> list[protocol.Event]:
+    def recent(self, station: str) -> list[wire.Event]:
         return list(self._recent.get(station, ()))
 
     def _boot(self, station: str, boot_id: str) -> _BootMark:

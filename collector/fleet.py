@@ -1,6 +1,6 @@
 """The fleet state machine: pure, single-threaded, time passed in.
 
-Messages (already decoded by agent.protocol) go in through `apply_*`, time
+Messages (already decoded by pantau.wire) go in through `apply_*`, time
 through `tick(now)`; state comes out as frozen views and as `Transition`s for
 the history store. Nothing here does I/O, so every rule is testable with an
 injected clock and the ingest can call it inline without a thread hop.
@@ -17,7 +17,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Final
 
-from agent import protocol
 from collector.event_ledger import EventLedger
 from collector.registry import Registry, StationEntry
 from collector.site_rollup import SiteView, site_views
@@ -28,6 +27,7 @@ from collector.station import (
     StationState,
     StationView,
 )
+from pantau import wire
 
 __all__ = [
     "STATION_STATES", "EventOutcome", "Fleet", "Outcome", "SiteView", "StationState",
@@ -99,7 +99,7 @@ class Fleet:
     # --- messages ------------------------------------------------------------
 
     def apply_status(
-        self, site: str, station: str, status: protocol.Status, now: float
+        self, site: str, station: str, status: wire.Status, now: float
     ) -> Outcome:
         if self._is_retired(station):
             return REFUSED_RETIRED
@@ -118,7 +118,7 @@ class Fleet:
         self._touch(rec)
         return ACCEPTED if rec.entry is not None else ACCEPTED_UNREGISTERED
 
-    def apply_heartbeat(self, hb: protocol.Heartbeat, now: float) -> Outcome:
+    def apply_heartbeat(self, hb: wire.Heartbeat, now: float) -> Outcome:
         """The per-message hot path at fleet scale: kept free of allocations."""
         rec = self._stations.get(hb.station)
         if rec is None:
@@ -136,7 +136,7 @@ class Fleet:
         rec.changed(self._generation)
         return ACCEPTED if rec.entry is not None else ACCEPTED_UNREGISTERED
 
-    def apply_event(self, ev: protocol.Event, now: float) -> EventOutcome:
+    def apply_event(self, ev: wire.Event, now: float) -> EventOutcome:
         if self._is_retired(ev.station):
             return EventOutcome(False, False, None, "retired")
         result = self._ledger.record(ev)
@@ -208,7 +208,7 @@ class Fleet:
     def sites(self) -> list[SiteView]:
         return site_views(self._registry, self._in_order())
 
-    def recent_events(self, station_id: str) -> list[protocol.Event]:
+    def recent_events(self, station_id: str) -> list[wire.Event]:
         return self._ledger.recent(station_id)
 
     def event_mark(self, station_id: str, boot_id: str) -> int | None:
@@ -294,7 +294,7 @@ class Fleet:
         rec.changed(self._generation)
 
 
-def _status_reason(status: protocol.Status) -> str:
+def _status_reason(status: wire.Status) -> str:
     if status.state == "online":
         return f"birth (session {status.session})"
     if status.state == "lost":

@@ -18,9 +18,9 @@ import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
-from agent.log_throttle import LogThrottle
-from agent.protocol import Event
 from collector.store import EventRow, Store, StoreError, TransitionLike
+from pantau.log_throttle import LogThrottle
+from pantau.wire import Event
 
 log = logging.getLogger(__name__)
 

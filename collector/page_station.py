@@ -12,8 +12,6 @@ from typing import TYPE_CHECKING
 
 from aiohttp import web
 
-from agent import protocol
-from agent.protocol import is_valid_id
 from collector.api import now
 from collector.app_keys import FLEET_KEY
 from collector.i18n import Lang, text
@@ -31,6 +29,8 @@ from collector.page_html import (
     table,
     when,
 )
+from pantau import wire
+from pantau.wire import is_valid_id
 
 if TYPE_CHECKING:
     from collector.station import StationView
@@ -102,7 +102,7 @@ def summary(lang: Lang, view: StationView, site_name: str, at: float) -> Markup:
     return Markup(f"<dl>{items}</dl>")
 
 
-def device_text(device: protocol.Device | None) -> str:
+def device_text(device: wire.Device | None) -> str:
     if device is None:
         return ""
     parts = (f"{device.vid}:{device.pid}", device.manufacturer, device.product,
@@ -110,7 +110,7 @@ def device_text(device: protocol.Device | None) -> str:
     return " ".join(p for p in parts if p)
 
 
-def components(lang: Lang, items: Sequence[protocol.Component], at: float) -> Markup:
+def components(lang: Lang, items: Sequence[wire.Component], at: float) -> Markup:
     headers = [h(lang, k) for k in ("col_component", "col_kind", "col_required", "col_status",
                                     "col_since", "col_detail", "col_device")]
     rows = [
@@ -123,7 +123,7 @@ def components(lang: Lang, items: Sequence[protocol.Component], at: float) -> Ma
     return table(headers, rows, lang)
 
 
-def checks(lang: Lang, items: Sequence[protocol.Check]) -> Markup:
+def checks(lang: Lang, items: Sequence[wire.Check]) -> Markup:
     headers = [h(lang, k) for k in ("col_check", "col_kind", "col_status", "col_latency",
                                     "col_detail")]
     rows = [
@@ -136,7 +136,7 @@ def checks(lang: Lang, items: Sequence[protocol.Check]) -> Markup:
     return table(headers, rows, lang)
 
 
-def host(lang: Lang, info: protocol.Host | None, at: float) -> Markup:
+def host(lang: Lang, info: wire.Host | None, at: float) -> Markup:
     if info is None:
         return Markup(f"<p>{h(lang, 'host_none')}</p>")
     temp = "" if info.temperature_c is None else f"{info.temperature_c:.0f} °C"
@@ -162,13 +162,13 @@ def gb(n: int) -> str:
     return f"{n / 1e9:.1f} GB"
 
 
-def unexpected(lang: Lang, items: Sequence[protocol.UnexpectedDevice]) -> Markup:
+def unexpected(lang: Lang, items: Sequence[wire.UnexpectedDevice]) -> Markup:
     headers = [h(lang, "col_device"), h(lang, "col_port")]
     rows = [(True, [esc(f"{d.vid}:{d.pid} {d.product}"), esc(d.port)]) for d in items]
     return table(headers, rows, lang)
 
 
-def events(lang: Lang, items: Sequence[protocol.Event], at: float) -> Markup:
+def events(lang: Lang, items: Sequence[wire.Event], at: float) -> Markup:
     headers = [h(lang, k) for k in ("col_time", "col_component", "col_change", "col_detail")]
     rows = [
         (e.to != "ok",

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Final, Protocol
 
-from agent.protocol import Component
+from pantau.wire import Component
 
 ORDERABLE_STATUSES: Final = ("missing", "failed")
 CSV_COLUMNS: Final = (

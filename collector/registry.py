@@ -16,8 +16,8 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Final, Literal, cast
 
-from agent.config import ConfigError
-from agent.protocol import ID_PATTERN, is_valid_id
+from pantau.config import ConfigError
+from pantau.wire import ID_PATTERN, is_valid_id
 
 Lifecycle = Literal["planned", "active", "retired"]
 LIFECYCLES: Final[tuple[Lifecycle, ...]] = ("planned", "active", "retired")

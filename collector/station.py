@@ -14,8 +14,8 @@ from typing import Final, Literal, Protocol, TypeVar
 
 from msgspec.structs import replace
 
-from agent import protocol
 from collector.registry import Lifecycle, StationEntry
+from pantau import wire
 
 StationState = Literal["online", "offline", "lost", "stale", "never_seen", "planned"]
 STATION_STATES: Final[tuple[StationState, ...]] = (
@@ -44,10 +44,10 @@ class StationView:
     last_seen: float | None  # receipt time (collector clock)
     interval_s: float
     clock_offset_s: float | None  # agent ts - receipt time, max over the last few
-    components: tuple[protocol.Component, ...]
-    checks: tuple[protocol.Check, ...]
-    unexpected: tuple[protocol.UnexpectedDevice, ...]
-    host: protocol.Host | None
+    components: tuple[wire.Component, ...]
+    checks: tuple[wire.Check, ...]
+    unexpected: tuple[wire.UnexpectedDevice, ...]
+    host: wire.Host | None
     up: bool  # online and fresh (tick() turns a silent station stale)
     ready: bool  # up, has reported, and every required component ok
     version: int  # increases on any change to this view (for render caches)
@@ -77,13 +77,13 @@ class StationFacts(Protocol):
     @property
     def clock_offset_s(self) -> float | None: ...
     @property
-    def components(self) -> tuple[protocol.Component, ...]: ...
+    def components(self) -> tuple[wire.Component, ...]: ...
     @property
-    def checks(self) -> tuple[protocol.Check, ...]: ...
+    def checks(self) -> tuple[wire.Check, ...]: ...
     @property
-    def unexpected(self) -> tuple[protocol.UnexpectedDevice, ...]: ...
+    def unexpected(self) -> tuple[wire.UnexpectedDevice, ...]: ...
     @property
-    def host(self) -> protocol.Host | None: ...
+    def host(self) -> wire.Host | None: ...
     @property
     def up(self) -> bool: ...
     @property
@@ -97,7 +97,7 @@ def _same_or_new(old: tuple[_T, ...], new: list[_T]) -> tuple[_T, ...]:
     return old if fresh == old else fresh
 
 
-def _shared_text(c: protocol.Component) -> protocol.Component:
+def _shared_text(c: wire.Component) -> wire.Component:
     """`c` with its fleet-wide strings interned (ids, kinds, USB ids, names).
 
     Every station of a kit model reports the same ones; without this each
@@ -139,16 +139,16 @@ class StationRecord:
         self.clock_offset_s: float | None = None
         self.components_ok = True  # every required component ok, kept with `components`
         self.hostname = self.agent_version = ""
-        self.components: tuple[protocol.Component, ...] = ()
-        self.checks: tuple[protocol.Check, ...] = ()
-        self.unexpected: tuple[protocol.UnexpectedDevice, ...] = ()
-        self.host: protocol.Host | None = None
+        self.components: tuple[wire.Component, ...] = ()
+        self.checks: tuple[wire.Check, ...] = ()
+        self.unexpected: tuple[wire.UnexpectedDevice, ...] = ()
+        self.host: wire.Host | None = None
         self.version = 0
         self._view: StationView | None = None
 
     # --- ordering rules ------------------------------------------------------
 
-    def birth_is_older(self, status: protocol.Status) -> bool:
+    def birth_is_older(self, status: wire.Status) -> bool:
         """A birth from this boot with a lower session is a late one; other boots always win."""
         return (
             self.birth is not None
@@ -156,7 +156,7 @@ class StationRecord:
             and status.session < self.birth[1]
         )
 
-    def down_is_stale(self, status: protocol.Status) -> bool:
+    def down_is_stale(self, status: wire.Status) -> bool:
         """A Will / clean stop from a session older than the current birth (late Will)."""
         if self.birth is None:
             return False
@@ -165,7 +165,7 @@ class StationRecord:
             return status.session < session
         return status.ts is not None and ts is not None and status.ts < ts
 
-    def heartbeat_out_of_order(self, hb: protocol.Heartbeat) -> bool:
+    def heartbeat_out_of_order(self, hb: wire.Heartbeat) -> bool:
         if hb.boot_id == self.hb_boot:
             return hb.seq <= self.hb_seq
         if self.birth is not None and hb.boot_id == self.birth[0]:
@@ -174,7 +174,7 @@ class StationRecord:
             return False
         return self.last_heartbeat_ts is not None and hb.ts < self.last_heartbeat_ts
 
-    def revives_on(self, hb: protocol.Heartbeat) -> bool:
+    def revives_on(self, hb: wire.Heartbeat) -> bool:
         """Whether this heartbeat brings the station (back) online.
 
         A heartbeat from the very boot whose Will or clean stop we hold is a
@@ -187,16 +187,16 @@ class StationRecord:
 
     # --- updates -------------------------------------------------------------
 
-    def take_birth(self, status: protocol.Status, now: float) -> None:
+    def take_birth(self, status: wire.Status, now: float) -> None:
         self.birth = (status.boot_id, status.session, status.ts)
         self.boot_id = status.boot_id
         self.down_boot = None
         self.fresh_ref = now
 
-    def take_down(self, status: protocol.Status) -> None:
+    def take_down(self, status: wire.Status) -> None:
         self.down_boot = status.boot_id
 
-    def take_heartbeat(self, hb: protocol.Heartbeat, now: float) -> None:
+    def take_heartbeat(self, hb: wire.Heartbeat, now: float) -> None:
         # Runs for every heartbeat of the fleet: plain attribute work, and the
         # previous objects kept whenever the new ones are equal (fewer
         # allocations, and the /metrics cache can skip unchanged parts by `is`).
@@ -217,7 +217,7 @@ class StationRecord:
             self.agent_version = sys.intern(hb.agent.version)  # one copy fleet-wide
         self._take_parts(hb)
 
-    def _take_parts(self, hb: protocol.Heartbeat) -> None:
+    def _take_parts(self, hb: wire.Heartbeat) -> None:
         components = _same_or_new(self.components, hb.components)
         if components is not self.components:
             self.components = components = tuple(map(_shared_text, components))

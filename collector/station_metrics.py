@@ -17,9 +17,9 @@ from functools import lru_cache
 from itertools import chain, compress, repeat
 from typing import Final
 
-from agent import protocol
 from collector.exposition_text import Family, escape_label, num, numbers
 from collector.station import STATION_STATES, StationFacts
+from pantau import wire
 
 _META: Final = (
     Family("pantau_station_up", "gauge", "1 when the station is online and fresh."),
@@ -80,7 +80,7 @@ def _enum_templates(family: str, label: str, values: tuple[str, ...]) -> dict[st
 
 _STATE_LINES: Final = _enum_templates("pantau_station_state", "state", STATION_STATES)
 _STATUS_LINES: Final = _enum_templates(
-    "pantau_component_status", "status", protocol.COMPONENT_STATUSES
+    "pantau_component_status", "status", wire.COMPONENT_STATUSES
 )
 
 
@@ -111,7 +111,7 @@ def meta_fragments(lab: str, facts: StationFacts) -> tuple[str, ...]:
     )
 
 
-def component_fragments(lab: str, components: tuple[protocol.Component, ...]) -> tuple[str, ...]:
+def component_fragments(lab: str, components: tuple[wire.Component, ...]) -> tuple[str, ...]:
     up: list[str] = []
     status: list[str] = []
     since: list[str] = []
@@ -125,7 +125,7 @@ def component_fragments(lab: str, components: tuple[protocol.Component, ...]) ->
     return "".join(up), "".join(status), "".join(since), "".join(required)
 
 
-def check_fragments(lab: str, checks: tuple[protocol.Check, ...]) -> tuple[str, ...]:
+def check_fragments(lab: str, checks: tuple[wire.Check, ...]) -> tuple[str, ...]:
     up: list[str] = []
     latency: list[str] = []
     for k in checks:
@@ -150,7 +150,7 @@ def live_lines(stations: Sequence[StationFacts], labs: Sequence[bytes]) -> list[
     offsets = [f.clock_offset_s for f in stations]
     all_hosts = [f.host for f in stations]
     has_host = [h is not None for h in all_hosts]
-    hosts: list[protocol.Host] = list(compress(all_hosts, has_host))  # type: ignore[arg-type]
+    hosts: list[wire.Host] = list(compress(all_hosts, has_host))  # type: ignore[arg-type]
     host_labs = list(compress(labs, has_host))
     disks = [d for h in hosts for d in h.disks]
     disk_labs = [lab + _mount_label(d.mount) for lab, h in zip(host_labs, hosts, strict=True)
@@ -219,8 +219,8 @@ class StationFragments:
     def __init__(self, facts: StationFacts) -> None:
         self.station, self.site = facts.station, facts.site
         self.key: tuple[object, ...] | None = None
-        self.components: tuple[protocol.Component, ...] | None = None
-        self.checks: tuple[protocol.Check, ...] | None = None
+        self.components: tuple[wire.Component, ...] | None = None
+        self.checks: tuple[wire.Check, ...] | None = None
         self.version = -1
 
     def refresh(self, facts: StationFacts, columns: Columns, slot: int) -> bool:

@@ -11,11 +11,11 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Final
 
-from agent import protocol
+from pantau import wire
 
 # The protocol's decode reasons plus the ones the fleet state machine adds.
 REJECT_REASONS: Final[tuple[str, ...]] = (
-    *protocol.REJECT_REASONS, "retired", "out_of_order", "stale_will", "duplicate",
+    *wire.REJECT_REASONS, "retired", "out_of_order", "stale_will", "duplicate",
 )
 MESSAGE_KINDS: Final[tuple[str, ...]] = ("status", "heartbeat", "event")
 

@@ -18,9 +18,9 @@ import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from agent.simulate import MEDAN_KECAMATAN, Fleet
-from agent.simulate_station import SimStation
-from agent.simulated_usb import SimDevice
+from agent.sim.fleet import MEDAN_KECAMATAN, Fleet
+from agent.sim.station import SimStation
+from agent.sim.usb_backend import SimDevice
 from stack.central import CentralStack
 from stack.processes import StackError
 

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, ClassVar, Protocol
 
 from agent.config import AgentConfig
-from agent.protocol import Check, ComponentStatus, Device, Host, UnexpectedDevice
+from pantau.wire import Check, ComponentStatus, Device, Host, UnexpectedDevice
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,7 +61,7 @@ ProbeFactory = Callable[[AgentConfig, ProbeEnv], Probe]
 def registry() -> dict[str, ProbeFactory]:
     """The explicit probe registry. Imports are local so `probe --help` stays fast."""
     from agent.probes.host import HostProbe
-    from agent.probes.usb import UsbProbe
+    from agent.probes.usb.probe import UsbProbe
 
     return {
         "usb": UsbProbe,

@@ -19,9 +19,9 @@ from typing import TYPE_CHECKING, ClassVar
 from urllib.parse import urlsplit
 
 from agent.config import AgentConfig, CheckSpec
-from agent.config_parse import parse_host_port
 from agent.probes import ProbeEnv, ProbeResult
-from agent.protocol import Check
+from pantau.config import parse_host_port
+from pantau.wire import Check
 
 if TYPE_CHECKING:
     from concurrent.futures import Future, ThreadPoolExecutor

@@ -14,7 +14,7 @@ from typing import ClassVar
 
 from agent.config import AgentConfig, ComponentSpec
 from agent.probes import ComponentReading, ProbeEnv, ProbeResult
-from agent.protocol import ComponentStatus
+from pantau.wire import ComponentStatus
 
 _CONNECTOR_DIR = re.compile(r"^card\d+-(?P<connector>.+)$")
 _EDID_HEADER = bytes([0x00, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0x00])

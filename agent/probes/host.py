@@ -19,7 +19,7 @@ import psutil
 
 from agent.config import AgentConfig
 from agent.probes import ProbeEnv, ProbeResult
-from agent.protocol import Disk, Host
+from pantau.wire import Disk, Host
 
 log = logging.getLogger(__name__)
 # Sensors that are absent or broken report 0, -273 or 255; none of those is a real reading.

@@ -36,7 +36,7 @@ import psutil
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-from agent.simulate_kit import FAULT_ROLES, station_sysfs, station_toml  # noqa: E402
+from agent.sim.kit import FAULT_ROLES, station_sysfs, station_toml  # noqa: E402
 from tests.support.mosquitto import MosquittoBroker, free_port, wait_for  # noqa: E402
 
 WARMUP_S = 15.0  # imports, first connect and first host sample are not the steady state
@@ -53,7 +53,7 @@ c.connect("127.0.0.1", int(sys.argv[1]), 30)
 c.loop_forever()
 """
 # The bare client plus the agent's outbox floor: msgspec and a WAL SQLite file
-# opened with the queue's pragmas (agent/queue.py), one row written.
+# opened with the queue's pragmas (agent/journal.py), one row written.
 BASELINE_STORE = BASELINE.replace("c.loop_forever()", """\
 import msgspec, sqlite3  # noqa: F401
 db = sqlite3.connect(sys.argv[2], isolation_level=None)
@@ -67,7 +67,7 @@ c.loop_forever()""").replace("bench-baseline", "bench-baseline-store")
 MISSING_PART = """
 import sys
 from agent import cli
-from agent.simulate_kit import role_device
+from agent.sim.kit import role_device
 
 def kit_without_role():
     env = real_probe_env()

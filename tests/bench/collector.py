@@ -37,7 +37,7 @@ from pathlib import Path
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
-from agent import protocol
+from pantau import wire
 from tests.support.mosquitto import MosquittoBroker
 
 CACHE = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "pantau-bench"
@@ -49,17 +49,17 @@ COMPONENTS = ("fingerprint", "iris", "camera", "signature-pad", "card-reader")
 def heartbeat(i: int, seq: int, ts: float) -> tuple[str, bytes]:
     site, station = f"site-{i % 500:03d}", f"st-{i:06d}"
     comps = [
-        protocol.Component(
+        wire.Component(
             id=c,
             kind="usb",
             required=True,
             status="ok",
             since=1.7e9,
-            device=protocol.Device(vid="05ba", pid="000a", port="1-2"),
+            device=wire.Device(vid="05ba", pid="000a", port="1-2"),
         )
         for c in COMPONENTS
     ]
-    host = protocol.Host(
+    host = wire.Host(
         hostname=f"pc-{i}",
         boot_time=1.7e9,
         cpu_ratio=0.1 + seq % 5 / 10,  # host figures move with every heartbeat, as they do
@@ -67,9 +67,9 @@ def heartbeat(i: int, seq: int, ts: float) -> tuple[str, bytes]:
         memory_used_ratio=0.5,
         swap_used_ratio=0.0,
         temperature_c=50.0,
-        disks=[protocol.Disk(mount="/", used_ratio=0.6, free_bytes=10**10)],
+        disks=[wire.Disk(mount="/", used_ratio=0.6, free_bytes=10**10)],
     )
-    hb = protocol.Heartbeat(
+    hb = wire.Heartbeat(
         v=1,
         site=site,
         station=station,
@@ -77,12 +77,12 @@ def heartbeat(i: int, seq: int, ts: float) -> tuple[str, bytes]:
         boot_id="boot-1",
         ts=ts,
         interval_s=15.0,
-        agent=protocol.AgentInfo(version="0.1.0", uptime_s=60.0),
+        agent=wire.AgentInfo(version="0.1.0", uptime_s=60.0),
         host=host,
         components=comps,
-        checks=[protocol.Check(id="server", kind="tcp", status="ok", latency_s=0.01)],
+        checks=[wire.Check(id="server", kind="tcp", status="ok", latency_s=0.01)],
     )
-    return protocol.topic_for(site, station, "heartbeat"), protocol.encode(hb)
+    return wire.topic_for(site, station, "heartbeat"), wire.encode(hb)
 
 
 def publisher(port: int, lo: int, hi: int, rounds: int) -> None:
@@ -252,7 +252,7 @@ def run_render(stations: int, out: Path) -> None:
     def beat_round(seq: int, step: int = 1) -> None:
         for i in range(0, stations, step):
             topic, payload = heartbeat(i, seq, time.time())
-            _, msg = protocol.decode_message(topic, payload)
+            _, msg = wire.decode_message(topic, payload)
             fleet.apply_heartbeat(msg, time.time())  # type: ignore[arg-type]
         fleet.drain_transitions()  # as the app's tick does, into the history store
 

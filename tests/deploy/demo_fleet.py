@@ -31,8 +31,8 @@ from typing import Any, Final
 
 from paho.mqtt import publish
 
-from agent import protocol
-from agent.simulate import layout, registry_toml
+from agent.sim.fleet import layout, registry_toml
+from pantau import wire
 from stack.central import CentralStack
 from tests.support.mosquitto import wait_for
 
@@ -72,46 +72,46 @@ lifecycle = "active"
     return registry_toml(layout(SIM_STATIONS, SIM_SITES)) + extra
 
 
-def broken_heartbeat(boot_id: str, now: float) -> protocol.Heartbeat:
+def broken_heartbeat(boot_id: str, now: float) -> wire.Heartbeat:
     since = now - 3 * 3600
     parts = [
-        protocol.Component(
+        wire.Component(
             id=part, kind="usb", required=True, since=since,
             status="missing" if part == MISSING_PART else "ok",
             detail="not found on the USB bus" if part == MISSING_PART else "",
         )
         for part in KIT
     ]
-    host = protocol.Host(
+    host = wire.Host(
         hostname="ktp-baru-01", boot_time=now - 86400, cpu_ratio=0.31, load1=0.7,
         memory_used_ratio=0.58, swap_used_ratio=0.0, temperature_c=67.5,
-        disks=[protocol.Disk(mount="/", used_ratio=0.72, free_bytes=40_000_000_000)],
+        disks=[wire.Disk(mount="/", used_ratio=0.72, free_bytes=40_000_000_000)],
     )
-    return protocol.Heartbeat(
+    return wire.Heartbeat(
         v=1, site=BROKEN_SITE, station=BROKEN_STATION, seq=1, boot_id=boot_id, ts=now,
         # An hour: the one retained heartbeat keeps the station fresh for the whole test.
         interval_s=3600.0,
-        agent=protocol.AgentInfo(version="0.1.0", uptime_s=3600.0), host=host,
+        agent=wire.AgentInfo(version="0.1.0", uptime_s=3600.0), host=host,
         components=parts,
         checks=[
-            protocol.Check(id="enrollment-server", kind="tcp", status="ok", latency_s=0.018),
-            protocol.Check(id="ministry-vpn", kind="http", status="failed", latency_s=2.5,
+            wire.Check(id="enrollment-server", kind="tcp", status="ok", latency_s=0.018),
+            wire.Check(id="ministry-vpn", kind="http", status="failed", latency_s=2.5,
                            detail="HTTP 502"),
         ],
-        unexpected=[protocol.UnexpectedDevice(vid="0781", pid="5567",
+        unexpected=[wire.UnexpectedDevice(vid="0781", pid="5567",
                                               product="USB flash drive", port="1-4")],
     )
 
 
 def publish_broken_station(port: int) -> None:
     boot_id, now = str(uuid.uuid4()), time.time()
-    birth = protocol.Status(state="online", boot_id=boot_id, session=1, ts=now)
-    bodies: list[tuple[protocol.MessageKind, bytes]] = [
-        ("status", protocol.encode(birth)),
-        ("heartbeat", protocol.encode(broken_heartbeat(boot_id, now))),
+    birth = wire.Status(state="online", boot_id=boot_id, session=1, ts=now)
+    bodies: list[tuple[wire.MessageKind, bytes]] = [
+        ("status", wire.encode(birth)),
+        ("heartbeat", wire.encode(broken_heartbeat(boot_id, now))),
     ]
     msgs: list[Any] = [
-        {"topic": protocol.topic_for(BROKEN_SITE, BROKEN_STATION, kind), "payload": body,
+        {"topic": wire.topic_for(BROKEN_SITE, BROKEN_STATION, kind), "payload": body,
          "qos": 1, "retain": True}
         for kind, body in bodies
     ]

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from agent.config_load import load_agent_config
+from agent.config import load_config as load_agent_config
 from tests.deploy.binaries import REPO
 from tests.deploy.tls_broker import Client, TlsBroker, add_account, run_script
 from tests.support.mosquitto import wait_for

@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from agent.simulate import Fleet
+from agent.sim.fleet import Fleet
 from stack.central import CentralStack
 from tests.support.mosquitto import wait_for
 

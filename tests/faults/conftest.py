@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from agent.simulate import registry_toml
+from agent.sim.fleet import registry_toml
 from tests.support.collector_process import CollectorProcess
 from tests.support.fleet_harness import FaultStation, make_fleet
 from tests.support.mosquitto import MosquittoBroker

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pytest
 
-from agent import protocol
+from pantau import wire
 from tests.agent.service.mqtt_watch import Watch
 from tests.faults.checks import assert_exact
 from tests.faults.conftest import Rig
@@ -65,7 +65,7 @@ def test_agent_sigkill_mid_burst_will_and_replay(rig_factory: Callable[..., Rig]
     assert rig.proxy is not None
     site, name = rig.stations[0].site, rig.stations[0].name
     workdir = rig.stations[0].config.queue.path.parent
-    watch = Watch(rig.broker, [protocol.topic_for(site, name, "status")])
+    watch = Watch(rig.broker, [wire.topic_for(site, name, "status")])
     first = spawn(burst(rig.proxy.url, workdir, site, name, 0), workdir)
     progress = workdir / "progress.log"
     wait_for(lambda: progress.exists() and parse_progress(progress)[1][-1] >= 30, 60,

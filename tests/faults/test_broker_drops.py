@@ -23,7 +23,7 @@ from tests.support.mosquitto import wait_for
 
 pytestmark = pytest.mark.broker
 DROPPED_TOPIC = "$SYS/broker/publish/messages/dropped"
-ACK_TIMEOUT_S = 30.0  # agent.publisher.Publisher's default
+ACK_TIMEOUT_S = 30.0  # agent.mqtt.publisher.Publisher's default
 
 
 def broker_dropped(watch: Watch) -> int:

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from agent import protocol
+from pantau import wire
 from tests.agent.service.mqtt_watch import Watch
 from tests.faults.checks import assert_exact, assert_online, settle
 from tests.faults.conftest import Rig, fill_disk
@@ -39,7 +39,7 @@ def test_disk_full_drops_oldest_counts_and_keeps_heartbeats(
     st = rig.stations[0].start()
     assert st.service is not None
     filled = fill_disk(small_disk, ROOM_LEFT)
-    watch = Watch(rig.broker, [protocol.topic_for(st.site, st.name, "heartbeat")])
+    watch = Watch(rig.broker, [wire.topic_for(st.site, st.name, "heartbeat")])
     # No collector yet: nothing is acked, so the queue grows until the disk is full.
     with EventPump([st], pause_s=0.0):
         wait_for(lambda: st.service.queue.dropped_total > 0, 90, what="the agent drops events")

@@ -12,7 +12,7 @@ import random
 from collections.abc import Callable
 from typing import Any, Final
 
-from agent import protocol
+from pantau import wire
 from tests.fuzz import samples
 
 HUGE: Final[tuple[Any, ...]] = (
@@ -88,7 +88,7 @@ def _bytes_mutation(data: bytes, rng: random.Random) -> bytes:
         i = rng.randrange(len(data))
         return data[:i] + bytes([rng.randrange(256)]) + data[i + 1:]
     if pick == 2:
-        return data + b" " * (protocol.MAX_PAYLOAD_BYTES - len(data) + rng.choice([0, 1]))
+        return data + b" " * (wire.MAX_PAYLOAD_BYTES - len(data) + rng.choice([0, 1]))
     if pick == 3:
         return samples.deep_nesting(rng.choice([50, 1000, 100_000]), rng.choice("[{"), "]")
     if pick == 4:
@@ -98,10 +98,10 @@ def _bytes_mutation(data: bytes, rng: random.Random) -> bytes:
     return bytes(rng.randrange(256) for _ in range(rng.randrange(64)))
 
 
-def _topic(kind: protocol.MessageKind, rng: random.Random) -> str:
+def _topic(kind: wire.MessageKind, rng: random.Random) -> str:
     pick = rng.randrange(20)
     if pick == 0:
-        return protocol.topic_for(samples.SITE, "medan-baru-02", kind)  # payload/topic mismatch
+        return wire.topic_for(samples.SITE, "medan-baru-02", kind)  # payload/topic mismatch
     if pick == 1:
         return rng.choice(["", "pantau", "pantau/v2/a/b/status", "pantau/v1/A/b/event",
                            "pantau/v1/a/b/c/status", "pantau/v1/+/#/event", "x/v1/a/b/ack",
@@ -111,7 +111,7 @@ def _topic(kind: protocol.MessageKind, rng: random.Random) -> str:
 
 def mutated_message(rng: random.Random) -> tuple[str, bytes]:
     """One fuzz case: a topic and a payload derived from a valid message of a random kind."""
-    kind = rng.choice(protocol.MESSAGE_KINDS)
+    kind = rng.choice(wire.MESSAGE_KINDS)
     doc = samples.valid_builtin(kind)
     for _ in range(rng.randrange(4)):
         doc = rng.choice(STRUCTURAL)(doc, rng)

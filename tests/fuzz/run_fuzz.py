@@ -1,6 +1,6 @@
 """The long decoder fuzz run (`make fuzz`): N seeded mutated payloads over W processes.
 
-A crash is any exception from `protocol.decode_message` other than `Rejected`.
+A crash is any exception from `wire.decode_message` other than `Rejected`.
 Prints the count, rate, rejection reasons, crash classes (with the seed and
 case index that reproduce one) and p50/p99/max decode time; exits 1 on any
 crash. Decode time is measured around decode_message only, not generation.
@@ -19,7 +19,7 @@ import time
 from collections import Counter
 from dataclasses import dataclass, field
 
-from agent import protocol
+from pantau import wire
 from tests.fuzz.mutator import mutated_message
 
 
@@ -43,9 +43,9 @@ def fuzz_worker(args: tuple[int, int, float]) -> WorkerResult:
         topic, payload = mutated_message(rng)
         start = clock()
         try:
-            protocol.decode_message(topic, payload)
+            wire.decode_message(topic, payload)
             label = "ok"
-        except protocol.Rejected as exc:
+        except wire.Rejected as exc:
             label = exc.reason
         except Exception as exc:  # the thing we hunt: anything but Rejected
             label = "crash"

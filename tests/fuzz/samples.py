@@ -10,51 +10,51 @@ from __future__ import annotations
 import json
 from typing import Any, Final
 
-from agent import protocol
+from pantau import wire
 
 SITE: Final = "medan-baru"
 STATION: Final = "medan-baru-01"
 BOOT: Final = "3f2b8c1e-0000-4000-8000-000000000001"
 
 
-def _device() -> protocol.Device:
-    return protocol.Device(vid="05ba", pid="000a", serial="FS-1", bus=1, port="1-2",
+def _device() -> wire.Device:
+    return wire.Device(vid="05ba", pid="000a", serial="FS-1", bus=1, port="1-2",
                            speed="high", manufacturer="Crossmatch", product="Guardian")
 
 
-def _heartbeat() -> protocol.Heartbeat:
-    host = protocol.Host(
+def _heartbeat() -> wire.Heartbeat:
+    host = wire.Host(
         hostname="pc-01", boot_time=1.7e9, cpu_ratio=0.12, load1=0.4, memory_used_ratio=0.5,
-        swap_used_ratio=0.0, disks=[protocol.Disk(mount="/", used_ratio=0.6, free_bytes=10**10)],
+        swap_used_ratio=0.0, disks=[wire.Disk(mount="/", used_ratio=0.6, free_bytes=10**10)],
         temperature_c=54.0, clock_offset_s=None,
     )
-    return protocol.Heartbeat(
+    return wire.Heartbeat(
         v=1, site=SITE, station=STATION, seq=12, boot_id=BOOT, ts=1.7e9, interval_s=15.0,
-        agent=protocol.AgentInfo(version="0.1.0", uptime_s=3600.0), host=host,
-        components=[protocol.Component(id="fingerprint", kind="usb", required=True,
+        agent=wire.AgentInfo(version="0.1.0", uptime_s=3600.0), host=host,
+        components=[wire.Component(id="fingerprint", kind="usb", required=True,
                                        status="ok", since=1.7e9, device=_device())],
-        checks=[protocol.Check(id="enrollment-server", kind="tcp", status="ok", latency_s=0.01)],
-        unexpected=[protocol.UnexpectedDevice(vid="0781", pid="5567", product="flash")],
+        checks=[wire.Check(id="enrollment-server", kind="tcp", status="ok", latency_s=0.01)],
+        unexpected=[wire.UnexpectedDevice(vid="0781", pid="5567", product="flash")],
     )
 
 
-VALID: Final[dict[protocol.MessageKind, protocol.Payload]] = {
+VALID: Final[dict[wire.MessageKind, wire.Payload]] = {
     "heartbeat": _heartbeat(),
-    "status": protocol.Status(state="online", boot_id=BOOT, session=3, ts=1.7e9),
-    "event": protocol.Event(v=1, site=SITE, station=STATION, boot_id=BOOT, seq=5, ts=1.7e9,
+    "status": wire.Status(state="online", boot_id=BOOT, session=3, ts=1.7e9),
+    "event": wire.Event(v=1, site=SITE, station=STATION, boot_id=BOOT, seq=5, ts=1.7e9,
                             component="camera", from_="ok", to="missing", detail="unplugged"),
-    "ack": protocol.Ack(boot_id=BOOT, seq=5),
-    "command": protocol.Command(cmd="report"),
+    "ack": wire.Ack(boot_id=BOOT, seq=5),
+    "command": wire.Command(cmd="report"),
 }
 
 
-def valid_builtin(kind: protocol.MessageKind) -> Any:
+def valid_builtin(kind: wire.MessageKind) -> Any:
     """A fresh, mutable JSON-shaped copy of the valid `kind` payload."""
-    return json.loads(protocol.encode(VALID[kind]))
+    return json.loads(wire.encode(VALID[kind]))
 
 
-def valid_topic(kind: protocol.MessageKind) -> str:
-    return protocol.topic_for(SITE, STATION, kind)
+def valid_topic(kind: wire.MessageKind) -> str:
+    return wire.topic_for(SITE, STATION, kind)
 
 
 Path = tuple[str | int, ...]

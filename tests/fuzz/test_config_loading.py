@@ -20,9 +20,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from agent.config import ConfigError, load_config
+from agent.config import load_config
 from collector.config import CliOverrides, load_collector_config
 from collector.registry import RegistryError, load_registry
+from pantau.config import ConfigError
 from tests.fuzz import samples
 from tests.fuzz.toml_text import toml_document
 

@@ -15,7 +15,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from agent import protocol
+from pantau import wire
 from tests.fuzz import samples
 from tests.fuzz.mutator import HUGE, STRINGS
 
@@ -36,19 +36,19 @@ JUNK = st.recursive(
 def outcome(topic: str, payload: bytes) -> str:
     """'ok' or the rejection reason; any other exception propagates and fails the test."""
     try:
-        parts, msg = protocol.decode_message(topic, payload)
-    except protocol.Rejected as exc:
-        assert exc.reason in protocol.REJECT_REASONS
+        parts, msg = wire.decode_message(topic, payload)
+    except wire.Rejected as exc:
+        assert exc.reason in wire.REJECT_REASONS
         return exc.reason
     assert isinstance(msg, type(samples.VALID[parts.kind]))
-    if isinstance(msg, protocol.Heartbeat | protocol.Event):
+    if isinstance(msg, wire.Heartbeat | wire.Event):
         assert (msg.site, msg.station) == (parts.site, parts.station)
     return "ok"
 
 
 @st.composite
 def mutated(draw: st.DrawFn) -> tuple[str, bytes]:
-    kind = draw(st.sampled_from(protocol.MESSAGE_KINDS))
+    kind = draw(st.sampled_from(wire.MESSAGE_KINDS))
     doc: Any = samples.valid_builtin(kind)
     for _ in range(draw(st.integers(1, 3))):
         paths = samples.node_paths(doc)
@@ -66,9 +66,9 @@ def mutated(draw: st.DrawFn) -> tuple[str, bytes]:
     return samples.valid_topic(kind), data
 
 
-@pytest.mark.parametrize("kind", protocol.MESSAGE_KINDS)
-def test_the_unmutated_samples_decode(kind: protocol.MessageKind) -> None:
-    assert outcome(samples.valid_topic(kind), protocol.encode(samples.VALID[kind])) == "ok"
+@pytest.mark.parametrize("kind", wire.MESSAGE_KINDS)
+def test_the_unmutated_samples_decode(kind: wire.MessageKind) -> None:
+    assert outcome(samples.valid_topic(kind), wire.encode(samples.VALID[kind])) == "ok"
 
 
 @FUZZ
@@ -78,17 +78,17 @@ def test_mutated_payloads_are_decoded_or_rejected(case: tuple[str, bytes]) -> No
 
 
 @FUZZ
-@given(st.sampled_from(protocol.MESSAGE_KINDS), st.binary(max_size=512))
-def test_random_bytes_are_rejected_or_decoded(kind: protocol.MessageKind, data: bytes) -> None:
+@given(st.sampled_from(wire.MESSAGE_KINDS), st.binary(max_size=512))
+def test_random_bytes_are_rejected_or_decoded(kind: wire.MessageKind, data: bytes) -> None:
     outcome(samples.valid_topic(kind), data)
 
 
 @FUZZ
-@given(st.sampled_from(protocol.MESSAGE_KINDS), st.text(max_size=120))
+@given(st.sampled_from(wire.MESSAGE_KINDS), st.text(max_size=120))
 def test_any_topic_with_a_valid_payload_is_decoded_or_rejected(
-    kind: protocol.MessageKind, topic: str
+    kind: wire.MessageKind, topic: str
 ) -> None:
-    outcome(topic, protocol.encode(samples.VALID[kind]))
+    outcome(topic, wire.encode(samples.VALID[kind]))
 
 
 @pytest.mark.parametrize(("kind", "field", "value", "reason"), [
@@ -103,7 +103,7 @@ def test_any_topic_with_a_valid_payload_is_decoded_or_rejected(
     ("command", "cmd", "x" * 300, "schema"),
 ])
 def test_named_near_misses_get_the_named_reason(
-    kind: protocol.MessageKind, field: str, value: Any, reason: str
+    kind: wire.MessageKind, field: str, value: Any, reason: str
 ) -> None:
     doc = samples.valid_builtin(kind)
     target = doc["host"] if field == "cpu_ratio" else doc
@@ -111,23 +111,23 @@ def test_named_near_misses_get_the_named_reason(
     assert outcome(samples.valid_topic(kind), samples.to_json(doc)) == reason
 
 
-@pytest.mark.parametrize("kind", protocol.MESSAGE_KINDS)
-def test_bare_nan_and_infinity_tokens_are_a_decode_error(kind: protocol.MessageKind) -> None:
+@pytest.mark.parametrize("kind", wire.MESSAGE_KINDS)
+def test_bare_nan_and_infinity_tokens_are_a_decode_error(kind: wire.MessageKind) -> None:
     doc = samples.valid_builtin(kind)
     doc["x"] = float("nan")  # json.dumps writes the bare token NaN: not JSON
     assert outcome(samples.valid_topic(kind), samples.to_json(doc)) == "decode"
 
 
-@pytest.mark.parametrize("kind", protocol.MESSAGE_KINDS)
-def test_oversized_payload_is_rejected_before_parsing(kind: protocol.MessageKind) -> None:
-    data = protocol.encode(samples.VALID[kind])
-    padded = data + b" " * (protocol.MAX_PAYLOAD_BYTES + 1 - len(data))
+@pytest.mark.parametrize("kind", wire.MESSAGE_KINDS)
+def test_oversized_payload_is_rejected_before_parsing(kind: wire.MessageKind) -> None:
+    data = wire.encode(samples.VALID[kind])
+    padded = data + b" " * (wire.MAX_PAYLOAD_BYTES + 1 - len(data))
     assert outcome(samples.valid_topic(kind), padded) == "oversize"
 
 
-@pytest.mark.parametrize("kind", protocol.MESSAGE_KINDS)
-def test_deeply_nested_unknown_field_is_rejected(kind: protocol.MessageKind) -> None:
-    doc = protocol.encode(samples.VALID[kind])
+@pytest.mark.parametrize("kind", wire.MESSAGE_KINDS)
+def test_deeply_nested_unknown_field_is_rejected(kind: wire.MessageKind) -> None:
+    doc = wire.encode(samples.VALID[kind])
     payload = doc[:-1] + b',"extra":' + samples.deep_nesting(1000) + b"}"
     assert len(payload) < 16 * 1024
     assert outcome(samples.valid_topic(kind), payload) == "decode"

@@ -1,10 +1,10 @@
 """Thousands of lightweight stations on one asyncio loop, reconnecting like the agent.
 
-Each station follows agent/publisher.py's supervisor exactly where the storm
+Each station follows agent/mqtt/publisher.py's supervisor exactly where the storm
 depends on it: connect at once on start; when a connection ends, reset the
-REAL `agent.backoff.Backoff` if it had been up for at least
+REAL `pantau.backoff.Backoff` if it had been up for at least
 max(reconnect_max_s, keepalive_s), then sleep `next_delay()` before the next
-attempt. Birth/Will/heartbeat/event payloads are real `agent.protocol` Structs.
+attempt. Birth/Will/heartbeat/event payloads are real `pantau.wire` Structs.
 """
 
 from __future__ import annotations
@@ -16,8 +16,8 @@ import time
 import uuid
 from dataclasses import dataclass, field
 
-from agent import protocol
-from agent.backoff import Backoff
+from pantau import wire
+from pantau.backoff import Backoff
 from tests.load.mqtt_lite import LiteConnection, MqttRefused
 
 
@@ -47,8 +47,8 @@ class LiteStation:
     conn: LiteConnection | None = None
     faults: bool = True  # cleared at the end of a soak so every station can settle
 
-    def topic(self, kind: protocol.MessageKind) -> str:
-        return protocol.topic_for(self.site, self.station, kind)
+    def topic(self, kind: wire.MessageKind) -> str:
+        return wire.topic_for(self.site, self.station, kind)
 
     async def run(self, stop: asyncio.Event) -> None:
         s = self.settings
@@ -66,19 +66,19 @@ class LiteStation:
 
     async def _one_connection(self, stop: asyncio.Event) -> float:
         self.session += 1
-        will = protocol.Status(state="lost", boot_id=self.boot_id, session=self.session)
+        will = wire.Status(state="lost", boot_id=self.boot_id, session=self.session)
         try:
             conn = await LiteConnection.open(
                 self.settings.host, self.settings.port, f"lite-{self.station}",
-                will=(self.topic("status"), protocol.encode(will)))
+                will=(self.topic("status"), wire.encode(will)))
         except (OSError, MqttRefused):
             return 0.0
         started = time.monotonic()
         self.connects.append(started)
         self.conn = conn
-        birth = protocol.Status(state="online", boot_id=self.boot_id, session=self.session,
+        birth = wire.Status(state="online", boot_id=self.boot_id, session=self.session,
                                 ts=time.time())
-        conn.publish(self.topic("status"), protocol.encode(birth), retain=True)
+        conn.publish(self.topic("status"), wire.encode(birth), retain=True)
         chatter = asyncio.ensure_future(self._chatter(conn))
         try:
             await conn.drain_until_closed()
@@ -102,27 +102,27 @@ class LiteStation:
                 return
             if now >= next_hb:
                 self.seq += 1
-                conn.publish(self.topic("heartbeat"), protocol.encode(self.heartbeat()),
+                conn.publish(self.topic("heartbeat"), wire.encode(self.heartbeat()),
                              qos=1, retain=True)
                 next_hb = now + s.heartbeat_s
             if now >= next_event:
-                conn.publish(self.topic("event"), protocol.encode(self.event()), qos=1)
+                conn.publish(self.topic("event"), wire.encode(self.event()), qos=1)
                 next_event = now + self.rng.expovariate(1 / s.event_every_s)
             await asyncio.sleep(max(0.05, min(next_hb, next_event, next_drop) - now))
 
-    def heartbeat(self) -> protocol.Heartbeat:
-        return protocol.Heartbeat(
+    def heartbeat(self) -> wire.Heartbeat:
+        return wire.Heartbeat(
             v=1, site=self.site, station=self.station, seq=self.seq, boot_id=self.boot_id,
             ts=time.time(), interval_s=self.settings.heartbeat_s,
-            agent=protocol.AgentInfo(version="lite", uptime_s=float(self.seq)),
-            components=[protocol.Component(id="fingerprint", kind="usb", required=True,
+            agent=wire.AgentInfo(version="lite", uptime_s=float(self.seq)),
+            components=[wire.Component(id="fingerprint", kind="usb", required=True,
                                            status="ok", since=1.7e9)],
         )
 
-    def event(self) -> protocol.Event:
+    def event(self) -> wire.Event:
         self.seq += 1
         up = self.seq % 2 == 0
-        return protocol.Event(v=1, site=self.site, station=self.station, boot_id=self.boot_id,
+        return wire.Event(v=1, site=self.site, station=self.station, boot_id=self.boot_id,
                               seq=self.seq, ts=time.time(), component="fingerprint",
                               from_="missing" if up else "ok", to="ok" if up else "missing")
 

@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from agent.backoff import RECONNECT_SPREAD_S, Backoff
-from agent.config import BrokerConfig
+from pantau.backoff import RECONNECT_SPREAD_S, Backoff
+from pantau.broker_config import BrokerConfig
 from tests.load.central import Central
 from tests.load.lite_fleet import FleetSettings, make_fleet, start_fleet, stop_fleet
 from tests.load.storm import restart_and_measure, until

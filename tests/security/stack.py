@@ -17,7 +17,7 @@ import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from agent.simulate_kit import station_sysfs, station_toml
+from agent.sim.kit import station_sysfs, station_toml
 from tests.deploy.binaries import REPO
 from tests.deploy.tls_broker import Client, TlsBroker, add_account, run_script
 from tests.support.mosquitto import free_port, wait_for

@@ -16,7 +16,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from agent import protocol
+from pantau import wire
 from tests.deploy.tls_broker import Client, TlsBroker
 from tests.fuzz import samples
 from tests.security.stack import AGENT, SITE, A, B, Stack, http, metric, topic
@@ -42,7 +42,7 @@ def password(stack: Stack, station: str) -> str:
     return str(json.loads((stack.workdir / "passwords.json").read_text())[station])
 
 
-def payload(kind: protocol.MessageKind, station: str, seq: int) -> bytes:
+def payload(kind: wire.MessageKind, station: str, seq: int) -> bytes:
     doc = samples.valid_builtin(kind)
     if kind in ("heartbeat", "event"):
         doc.update(site=SITE, station=station, seq=seq, ts=1.7e9 + seq)

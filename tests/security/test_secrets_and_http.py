@@ -17,10 +17,10 @@ from pathlib import Path
 import pytest
 from aiohttp import web
 
-from agent.config import BrokerConfig
 from collector.app import build_app
 from collector.config import CollectorConfig, StateConfig
 from collector.registry import Registry
+from pantau.broker_config import BrokerConfig
 from tests.deploy.tls_broker import Client, TlsBroker
 from tests.security.stack import AGENT, SITE, A, Stack, http
 from tests.support.mosquitto import wait_for

@@ -9,7 +9,7 @@ Which events were committed is derived from the script, never by wrapping
 the agent: `toggle()` unplugs (or plugs back) the five serial-carrying parts,
 waits until the agent's own last observation shows the new status, and
 counts five transitions for the current boot. Events are numbered 1, 2, 3 …
-per boot (agent.snapshot.EventNumberer), so a boot that made N events
+per boot (agent.state_machine.EventNumberer), so a boot that made N events
 committed exactly seqs 1..N.
 """
 
@@ -25,9 +25,9 @@ from pathlib import Path
 from agent.config import AgentConfig, load_config
 from agent.probes import ProbeEnv
 from agent.service import AgentService
-from agent.simulate import layout
-from agent.simulate_kit import FAULT_ROLES, station_bus, station_sysfs, station_toml
-from agent.simulated_usb import kit_devices
+from agent.sim.fleet import layout
+from agent.sim.kit import FAULT_ROLES, station_bus, station_sysfs, station_toml
+from agent.sim.usb_backend import kit_devices
 from tests.support.mosquitto import wait_for
 
 EventKey = tuple[str, str, int]  # (station, boot_id, seq)

@@ -6,7 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from agent.config import ConfigError, load_config, parse_broker_table
+from agent.config import load_config
+from pantau.broker_config import parse_broker
+from pantau.config import ConfigError
 
 HERE = Path(__file__).parent
 BAD = HERE / "bad"
@@ -150,11 +152,12 @@ def test_missing_config_file_says_so(tmp_path: Path) -> None:
 
 def test_broker_table_errors_use_the_callers_prefix() -> None:
     with pytest.raises(ConfigError) as caught:
-        parse_broker_table({"url": "mqtt://h", "colour": "red"}, "/etc/pantau/collector.toml")
+        parse_broker({"url": "mqtt://h", "colour": "red"}, "/etc/pantau/collector.toml",
+                     "the collector")
     assert str(caught.value) == (
         "/etc/pantau/collector.toml: broker.colour: unknown key; expected one of: url, client_id, "
         "username, password_file, ca_file, cert_file, key_file, keepalive_s, topic_root, "
         "connect_timeout_s, reconnect_min_s, reconnect_max_s"
     )
     with pytest.raises(ConfigError, match=r"^f\.toml: collector\.broker\.url: expected mqtt://"):
-        parse_broker_table({"url": "tcp://h:1"}, "f.toml", key_prefix="collector.broker")
+        parse_broker({"url": "tcp://h:1"}, "f.toml", "the collector", key_prefix="collector.broker")

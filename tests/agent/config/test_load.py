@@ -8,7 +8,6 @@ import pytest
 
 from agent.config import (
     AgentConfig,
-    BrokerConfig,
     CheckSpec,
     ComponentSpec,
     HostConfig,
@@ -17,8 +16,8 @@ from agent.config import (
     UsbMatch,
     UsbPolicy,
     load_config,
-    parse_broker_table,
 )
+from pantau.broker_config import BrokerConfig, parse_broker
 
 HERE = Path(__file__).parent
 PROFILES = HERE / "profiles"
@@ -89,7 +88,7 @@ def test_every_section_is_read(tmp_path: Path) -> None:
     ],
 )
 def test_broker_url_gives_host_port_tls(url: str, host: str, port: int, tls: bool) -> None:
-    broker = parse_broker_table({"url": url}, "collector.toml")
+    broker = parse_broker({"url": url}, "collector.toml", "the collector")
     assert (broker.url, broker.host, broker.port, broker.tls) == (url, host, port, tls)
 
 
@@ -97,7 +96,7 @@ def test_broker_tls_files_resolve_next_to_the_config(tmp_path: Path) -> None:
     for name in ("ca.crt", "me.crt", "me.key"):
         (tmp_path / name).write_text("x")
     table = {"url": "mqtts://h", "ca_file": "ca.crt", "cert_file": "me.crt", "key_file": "me.key"}
-    broker = parse_broker_table(table, str(tmp_path / "collector.toml"))
+    broker = parse_broker(table, str(tmp_path / "collector.toml"), "the collector")
     assert (broker.ca_file, broker.cert_file, broker.key_file) == (
         tmp_path / "ca.crt", tmp_path / "me.crt", tmp_path / "me.key")
 

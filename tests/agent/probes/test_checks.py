@@ -13,7 +13,7 @@ import pytest
 from agent.config import AgentConfig, CheckSpec
 from agent.probes import ProbeEnv
 from agent.probes.checks import ChecksProbe
-from agent.protocol import Check
+from pantau.wire import Check
 from tests.support.mosquitto import free_port
 
 RELEASE = threading.Event()  # lets the slow handlers finish when a test is over

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from agent.config import AgentConfig, ComponentSpec
 from agent.probes import ComponentReading, ProbeEnv
 from agent.probes.display import DisplayProbe, MonitorId, parse_edid
-from agent.simulated_sysfs import make_edid, write_drm_connector
+from agent.sim.sysfs import make_edid, write_drm_connector
 
 DELL = make_edid("DEL", "DELL P2419H", product_code=0xA0C3)
 SAMSUNG = make_edid("SAM", "S24F350")

@@ -13,7 +13,7 @@ import pytest
 from agent.config import AgentConfig, HostConfig
 from agent.probes import ProbeEnv, ProbeResult
 from agent.probes.host import HostProbe, clamp_ratio, hottest
-from agent.protocol import AgentInfo, Heartbeat, decode, encode
+from pantau.wire import AgentInfo, Heartbeat, decode, encode
 
 
 def host_probe(**host: object) -> HostProbe:

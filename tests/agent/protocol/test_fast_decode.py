@@ -1,8 +1,8 @@
 """The fast decoders accept and refuse exactly what the pattern-checking ones did.
 
-`protocol.decode` skips msgspec's per-string regex (the costliest part of a
+`wire.decode` skips msgspec's per-string regex (the costliest part of a
 heartbeat) and checks ids afterwards, falling back to strict mirror types to
-name a rejection (both in `agent.protocol_decode`). Two things keep that honest:
+name a rejection (both in `pantau.wire`). Two things keep that honest:
 - the strict mirrors have the very schema the wire contract had before the
   change (golden JSON Schema generated from the pattern-annotated types);
 - for ids of every shape in every id field, `decode_message` gives the same
@@ -20,7 +20,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from agent import protocol, protocol_decode
+from pantau import deferred_patterns, wire
 from tests.fuzz import samples
 
 GOLDEN = Path(__file__).with_name("golden") / "wire_schema.json"
@@ -34,7 +34,7 @@ ID_VALUES = [
     "05ba\n", "x" * 300,
 ]
 # (path into the valid JSON document, kind) of every field typed Id or HexId.
-ID_FIELDS: list[tuple[protocol.MessageKind, tuple[str | int, ...]]] = [
+ID_FIELDS: list[tuple[wire.MessageKind, tuple[str | int, ...]]] = [
     ("heartbeat", ("site",)), ("heartbeat", ("station",)),
     ("heartbeat", ("components", 0, "id")),
     ("heartbeat", ("components", 0, "device", "vid")),
@@ -47,23 +47,23 @@ ID_FIELDS: list[tuple[protocol.MessageKind, tuple[str | int, ...]]] = [
 
 def reference_decode_message(topic: str, payload: bytes) -> tuple[str, str]:
     """The decode path as it was before the fast checks: strict types only."""
-    parts = protocol.parse_topic(topic)
-    if len(payload) > protocol.MAX_PAYLOAD_BYTES:
+    parts = wire.parse_topic(topic)
+    if len(payload) > wire.MAX_PAYLOAD_BYTES:
         return ("oversize", "")
     try:
-        msg = protocol_decode._STRICT_DECODERS[parts.kind].decode(payload)
+        msg = wire._STRICT_DECODERS[parts.kind].decode(payload)
     except msgspec.ValidationError as exc:
         version = _version(payload)
-        if version is not None and version != protocol.PROTOCOL_VERSION:
+        if version is not None and version != wire.PROTOCOL_VERSION:
             return ("version", f"{parts.kind} has v={version!r}, this side speaks v1")
         return ("schema", f"{parts.kind}: {exc}")
     except msgspec.DecodeError as exc:
         return ("decode", f"{parts.kind}: {exc}")
-    if getattr(msg, "v", 1) != protocol.PROTOCOL_VERSION:
+    if getattr(msg, "v", 1) != wire.PROTOCOL_VERSION:
         return ("version", f"{parts.kind} has v={msg.v}, this side speaks v1")
     if any(i.endswith("\n") for i in _inner_ids(msg)):
         return ("schema", f"{parts.kind}: an id or USB id does not match "
-                          f"{protocol.ID_PATTERN} exactly (a trailing newline?)")
+                          f"{wire.ID_PATTERN} exactly (a trailing newline?)")
     if hasattr(msg, "station") and (msg.site, msg.station) != (parts.site, parts.station):
         return ("mismatch", f"payload says {msg.site}/{msg.station} but topic says "
                             f"{parts.site}/{parts.station}")
@@ -84,20 +84,20 @@ def _inner_ids(msg: Any) -> list[str]:
 
 def _version(payload: bytes) -> object:
     try:
-        return protocol_decode._VERSION_DECODER.decode(payload).v
+        return wire._VERSION_DECODER.decode(payload).v
     except (msgspec.ValidationError, msgspec.DecodeError):
         return None
 
 
 def fast_decode_message(topic: str, payload: bytes) -> tuple[str, str]:
     try:
-        protocol.decode_message(topic, payload)
-    except protocol.Rejected as exc:
+        wire.decode_message(topic, payload)
+    except wire.Rejected as exc:
         return (exc.reason, "" if exc.reason == "oversize" else exc.detail)
     return ("ok", "")
 
 
-def with_value(kind: protocol.MessageKind, path: tuple[str | int, ...], value: Any) -> bytes:
+def with_value(kind: wire.MessageKind, path: tuple[str | int, ...], value: Any) -> bytes:
     doc = samples.valid_builtin(kind)
     target = doc
     for key in path[:-1]:
@@ -107,8 +107,8 @@ def with_value(kind: protocol.MessageKind, path: tuple[str | int, ...], value: A
 
 
 def test_strict_mirrors_have_the_wire_schema_of_the_golden_file() -> None:
-    kinds = protocol.MESSAGE_KINDS
-    types = [protocol_decode._STRICT_DECODERS[k].type for k in kinds]
+    kinds = wire.MESSAGE_KINDS
+    types = [wire._STRICT_DECODERS[k].type for k in kinds]
     _, defs = msgspec.json.schema_components(types)
     text = json.dumps(defs, sort_keys=True).replace("Strict", "")
     mirror = json.loads(text)
@@ -121,7 +121,7 @@ def test_strict_mirrors_have_the_wire_schema_of_the_golden_file() -> None:
 @pytest.mark.parametrize(("kind", "path"), ID_FIELDS)
 @pytest.mark.parametrize("value", ID_VALUES)
 def test_every_id_field_gets_the_same_outcome_as_the_strict_decoder(
-    kind: protocol.MessageKind, path: tuple[str | int, ...], value: str
+    kind: wire.MessageKind, path: tuple[str | int, ...], value: str
 ) -> None:
     topic, payload = samples.valid_topic(kind), with_value(kind, path, value)
     assert fast_decode_message(topic, payload) == reference_decode_message(topic, payload)
@@ -172,7 +172,7 @@ def test_several_faults_get_the_reason_the_strict_decoder_gives(
 @settings(max_examples=200, deadline=None)
 @given(st.sampled_from(ID_FIELDS), st.text(max_size=70), st.booleans())
 def test_any_text_in_any_id_field_gets_the_same_outcome(
-    field: tuple[protocol.MessageKind, tuple[str | int, ...]], value: str, truncate: bool
+    field: tuple[wire.MessageKind, tuple[str | int, ...]], value: str, truncate: bool
 ) -> None:
     kind, path = field
     topic, payload = samples.valid_topic(kind), with_value(kind, path, value)
@@ -181,7 +181,7 @@ def test_any_text_in_any_id_field_gets_the_same_outcome(
 
 
 def test_the_known_id_cache_stays_bounded() -> None:
-    for i in range(protocol_decode._KNOWN_CAP + 10):
+    for i in range(deferred_patterns.KNOWN_CAP + 10):
         payload = with_value("event", ("component",), f"c{i}")
-        protocol.decode_message(samples.valid_topic("event"), payload)
-    assert len(protocol_decode._KNOWN_IDS) <= protocol_decode._KNOWN_CAP
+        wire.decode_message(samples.valid_topic("event"), payload)
+    assert len(wire._KNOWN_IDS.seen) <= deferred_patterns.KNOWN_CAP

@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from agent import protocol
+from pantau import wire
 
 
 def reference_parse(topic: str, root: str) -> tuple[str, ...]:
@@ -18,17 +18,17 @@ def reference_parse(topic: str, root: str) -> tuple[str, ...]:
     if parts[1] != "v1":
         return ("version",)
     _, _, site, station, kind = parts
-    if not (protocol.is_valid_id(site) and protocol.is_valid_id(station)):
+    if not (wire.is_valid_id(site) and wire.is_valid_id(station)):
         return ("topic",)
-    if kind not in protocol.MESSAGE_KINDS:
+    if kind not in wire.MESSAGE_KINDS:
         return ("topic",)
     return ("ok", site, station, kind)
 
 
 def parse(topic: str, root: str) -> tuple[str, ...]:
     try:
-        parts = protocol.parse_topic(topic, root)
-    except protocol.Rejected as exc:
+        parts = wire.parse_topic(topic, root)
+    except wire.Rejected as exc:
         return (exc.reason,)
     return ("ok", parts.site, parts.station, parts.kind)
 
@@ -58,5 +58,5 @@ def test_any_topic_gets_the_reference_outcome(pieces: list[str], root: str) -> N
 
 
 def test_the_parts_read_like_before() -> None:
-    parts = protocol.parse_topic("pantau/v1/medan/st-01/event")
+    parts = wire.parse_topic("pantau/v1/medan/st-01/event")
     assert (parts.site, parts.station, parts.kind) == ("medan", "st-01", "event")

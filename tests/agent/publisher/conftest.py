@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 
 from agent.config import AgentConfig
-from agent.publisher import Publisher
-from agent.queue import EventQueue
+from agent.journal import EventQueue
+from agent.mqtt.publisher import Publisher
 from tests.agent.publisher.helpers import Watcher
 from tests.support.mosquitto import MosquittoBroker
 

@@ -10,8 +10,9 @@ from pathlib import Path
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
-from agent import protocol
-from agent.config import AgentConfig, BrokerConfig, QueueConfig
+from agent.config import AgentConfig, QueueConfig
+from pantau import wire
+from pantau.broker_config import BrokerConfig
 from tests.support.mosquitto import MosquittoBroker, wait_for
 
 SITE = "site-a"
@@ -30,13 +31,13 @@ def agent_config(broker: MosquittoBroker, queue_path: Path, station: str,
     return replace(cfg, **overrides)  # type: ignore[arg-type]
 
 
-def event(boot_id: str, seq: int, station: str = "st-x", ts: float = 1.0e9) -> protocol.Event:
-    return protocol.Event(v=1, site=SITE, station=station, boot_id=boot_id, seq=seq, ts=ts,
+def event(boot_id: str, seq: int, station: str = "st-x", ts: float = 1.0e9) -> wire.Event:
+    return wire.Event(v=1, site=SITE, station=station, boot_id=boot_id, seq=seq, ts=ts,
                           component="fingerprint", from_="ok", to="missing", detail=f"n{seq}")
 
 
-def topic(station: str, kind: protocol.MessageKind) -> str:
-    return protocol.topic_for(SITE, station, kind)
+def topic(station: str, kind: wire.MessageKind) -> str:
+    return wire.topic_for(SITE, station, kind)
 
 
 @dataclass(frozen=True)
@@ -77,26 +78,26 @@ class Watcher:
         with self._lock:
             return [m for m in self.messages if m.topic == topic_name]
 
-    def statuses(self, station: str) -> list[protocol.Status]:
-        decoded = [protocol.decode("status", m.payload) for m in self.on(topic(station, "status"))]
-        return [s for s in decoded if isinstance(s, protocol.Status)]
+    def statuses(self, station: str) -> list[wire.Status]:
+        decoded = [wire.decode("status", m.payload) for m in self.on(topic(station, "status"))]
+        return [s for s in decoded if isinstance(s, wire.Status)]
 
-    def events(self, station: str) -> list[protocol.Event]:
-        decoded = [protocol.decode("event", m.payload) for m in self.on(topic(station, "event"))]
-        return [e for e in decoded if isinstance(e, protocol.Event)]
+    def events(self, station: str) -> list[wire.Event]:
+        decoded = [wire.decode("event", m.payload) for m in self.on(topic(station, "event"))]
+        return [e for e in decoded if isinstance(e, wire.Event)]
 
     def publish(self, topic_name: str, payload: bytes, retain: bool = False) -> None:
         self.client.publish(topic_name, payload, qos=1, retain=retain).wait_for_publish(5)
 
     def ack(self, station: str, boot_id: str, seq: int) -> None:
-        self.publish(topic(station, "ack"), protocol.encode(protocol.Ack(boot_id=boot_id, seq=seq)))
+        self.publish(topic(station, "ack"), wire.encode(wire.Ack(boot_id=boot_id, seq=seq)))
 
     def close(self) -> None:
         self.client.disconnect()  # first: wakes paho's select so loop_stop returns at once
         self.client.loop_stop()
 
 
-def retained_status(broker: MosquittoBroker, station: str) -> protocol.Status:
+def retained_status(broker: MosquittoBroker, station: str) -> wire.Status:
     """What a subscriber arriving now is told (the retained status)."""
     late = Watcher(broker, [topic(station, "status")])
     try:

@@ -10,9 +10,10 @@ import sys
 import threading
 from pathlib import Path
 
-from agent.config import AgentConfig, BrokerConfig, QueueConfig
-from agent.publisher import Publisher
-from agent.queue import EventQueue
+from agent.config import AgentConfig, QueueConfig
+from agent.journal import EventQueue
+from agent.mqtt.publisher import Publisher
+from pantau.broker_config import BrokerConfig
 from tests.support.mosquitto import wait_for
 
 

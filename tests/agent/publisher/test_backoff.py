@@ -6,7 +6,7 @@ import random
 
 import pytest
 
-from agent.backoff import RECONNECT_SPREAD_S, Backoff, jittered_delay
+from pantau.backoff import RECONNECT_SPREAD_S, Backoff, jittered_delay
 
 
 @pytest.mark.parametrize(("attempt", "window"), [

@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from agent.publisher import Publisher
-from agent.queue import EventQueue
+from agent.journal import EventQueue
+from agent.mqtt.publisher import Publisher
 from tests.agent.publisher.helpers import Watcher, agent_config, event, new_station, topic
 from tests.support.mosquitto import MosquittoBroker, wait_for
 

@@ -8,17 +8,17 @@ from pathlib import Path
 
 import pytest
 
-from agent import protocol
-from agent.publisher import Publisher
+from agent.mqtt.publisher import Publisher
+from pantau import wire
 from tests.agent.publisher.helpers import SITE, Watcher, agent_config, new_station, topic
 from tests.support.mosquitto import MosquittoBroker, wait_for
 
 
-def heartbeat(station: str, components: int = 0) -> protocol.Heartbeat:
-    parts = [protocol.Component(id=f"c{i}", kind="usb", required=True, status="ok", since=1.0,
+def heartbeat(station: str, components: int = 0) -> wire.Heartbeat:
+    parts = [wire.Component(id=f"c{i}", kind="usb", required=True, status="ok", since=1.0,
                                 detail="x" * 200) for i in range(components)]
-    return protocol.Heartbeat(v=1, site=SITE, station=station, seq=1, boot_id="b1", ts=1.0,
-                              interval_s=15.0, agent=protocol.AgentInfo(version="0.1.0",
+    return wire.Heartbeat(v=1, site=SITE, station=station, seq=1, boot_id="b1", ts=1.0,
+                              interval_s=15.0, agent=wire.AgentInfo(version="0.1.0",
                                                                         uptime_s=1.0),
                               components=parts)
 
@@ -46,7 +46,7 @@ def test_report_command_calls_on_report(
 ])
 def test_garbage_is_counted_and_the_agent_keeps_working(
     mosquitto: MosquittoBroker, tmp_path: Path, publishers: Callable[..., Publisher],
-    watchers: Callable[..., Watcher], kind: protocol.MessageKind, payload: bytes,
+    watchers: Callable[..., Watcher], kind: wire.MessageKind, payload: bytes,
 ) -> None:
     station = new_station()
     asked = threading.Event()

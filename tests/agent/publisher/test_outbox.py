@@ -10,11 +10,11 @@ from pathlib import Path
 import msgspec
 import pytest
 
-from agent import protocol
 from agent.config import QueueConfig
-from agent.outbox import Outbox
-from agent.publisher import Publisher
-from agent.queue import EventQueue, QueuedEvent
+from agent.journal import EventQueue, QueuedEvent
+from agent.mqtt.outbox import Outbox
+from agent.mqtt.publisher import Publisher
+from pantau import wire
 from tests.agent.publisher.helpers import Watcher, agent_config, event, new_station, topic
 from tests.support.mosquitto import MosquittoBroker, wait_for
 
@@ -38,11 +38,11 @@ class Wire:
     """A `send` that records what would go to the broker, decoded as the collector would."""
 
     def __init__(self) -> None:
-        self.sent: list[protocol.Event] = []
+        self.sent: list[wire.Event] = []
 
     def __call__(self, ev: QueuedEvent) -> bool:
-        msg = protocol.decode("event", ev.payload)
-        assert isinstance(msg, protocol.Event)
+        msg = wire.decode("event", ev.payload)
+        assert isinstance(msg, wire.Event)
         self.sent.append(msg)
         return True
 
@@ -51,15 +51,15 @@ class Wire:
 
 
 def outbox(queue: EventQueue, clock: Callable[[], float] = time.monotonic) -> Outbox:
-    return Outbox(queue, clock, ack_timeout_s=30.0, max_payload_bytes=protocol.MAX_PAYLOAD_BYTES)
+    return Outbox(queue, clock, ack_timeout_s=30.0, max_payload_bytes=wire.MAX_PAYLOAD_BYTES)
 
 
 def test_each_boot_is_stamped_with_its_own_oldest_queued_seq(queue: EventQueue) -> None:
     for boot, seq in [("old", 7), ("old", 8), ("new", 1), ("new", 2)]:
         queue.append(event(boot, seq))
-    wire = Wire()
-    assert outbox(queue).flush(wire) == 4
-    assert wire.stamps() == [("old", 7, 7), ("old", 8, 7), ("new", 1, 1), ("new", 2, 1)]
+    sent = Wire()
+    assert outbox(queue).flush(sent) == 4
+    assert sent.stamps() == [("old", 7, 7), ("old", 8, 7), ("new", 1, 1), ("new", 2, 1)]
     assert b"oldest_pending" not in queue.pending()[0].payload  # the disk copy is untouched
 
 
@@ -72,19 +72,19 @@ def test_a_resend_carries_what_the_queue_holds_then(queue: EventQueue) -> None:
     box.on_ack("b", 1)
     queue.enforce_bounds()
     clock.now += 31.0  # no ack for 2 and 3 within the timeout: go back and send them again
-    wire = Wire()
-    box.flush(wire)
-    assert wire.stamps() == [("b", 2, 2), ("b", 3, 2)]
+    sent = Wire()
+    box.flush(sent)
+    assert sent.stamps() == [("b", 2, 2), ("b", 3, 2)]
 
 
 def test_events_dropped_by_the_bounds_move_the_stamp_up(tmp_path: Path) -> None:
-    size = len(protocol.encode(event("b", 1)))
+    size = len(wire.encode(event("b", 1)))
     q = EventQueue(QueueConfig(path=tmp_path / "q.db", max_bytes=2 * size))
     for seq in range(1, 6):
         q.append(event("b", seq))  # 1..3 dropped (and counted) by the byte bound
-    wire = Wire()
-    outbox(q).flush(wire)
-    assert wire.stamps() == [("b", 4, 4), ("b", 5, 4)] and q.dropped_total == 3
+    sent = Wire()
+    outbox(q).flush(sent)
+    assert sent.stamps() == [("b", 4, 4), ("b", 5, 4)] and q.dropped_total == 3
     q.close()
 
 
@@ -96,10 +96,10 @@ def test_the_ack_timer_follows_the_injected_monotonic_clock(
     box = outbox(queue, mono)
     queue.append(event("b", 1))
     box.flush(Wire())
-    wire = Wire()
+    sent = Wire()
     mono.now += waited_s
-    box.flush(wire)
-    assert (len(wire.sent) == 1) is resent and box.resends == int(resent)
+    box.flush(sent)
+    assert (len(sent.sent) == 1) is resent and box.resends == int(resent)
 
 
 def test_publisher_resends_when_the_station_clock_is_set_back(
@@ -127,11 +127,11 @@ def test_after_a_discarded_event_is_passed_the_stamp_moves_above_it(queue: Event
     queue.append(event("b", 1))
     queue.append(msgspec.structs.replace(event("b", 2), detail="d" * 500))  # never sendable
     queue.append(event("b", 3))
-    wire = Wire()
-    box.flush(wire)
-    assert wire.stamps() == [("b", 1, 1), ("b", 3, 1)] and queue.dropped_total == 1
+    sent = Wire()
+    box.flush(sent)
+    assert sent.stamps() == [("b", 1, 1), ("b", 3, 1)] and queue.dropped_total == 1
     box.on_ack("b", 1)  # the collector's mark now waits at 1, below the hole at 2
     clock.now += 31.0
-    wire = Wire()
-    box.flush(wire)
-    assert wire.stamps() == [("b", 3, 3)]  # lets the collector's mark step over 2
+    sent = Wire()
+    box.flush(sent)
+    assert sent.stamps() == [("b", 3, 3)]  # lets the collector's mark step over 2

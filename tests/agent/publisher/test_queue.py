@@ -9,9 +9,9 @@ from pathlib import Path
 import msgspec
 import pytest
 
-from agent import protocol
 from agent.config import QueueConfig
-from agent.queue import EventQueue, QueueError
+from agent.journal import EventQueue, QueueError
+from pantau import wire
 from tests.agent.publisher.helpers import event
 
 
@@ -101,7 +101,7 @@ def test_bound_by_age_drops_old_events(tmp_path: Path) -> None:
 
 
 def test_bound_by_size_keeps_the_newest(tmp_path: Path) -> None:
-    size = len(protocol.encode(event("a", 1)))  # every seq here has one digit: same size
+    size = len(wire.encode(event("a", 1)))  # every seq here has one digit: same size
     q = EventQueue(QueueConfig(path=tmp_path / "q.db", max_bytes=3 * size))
     for seq in range(1, 7):
         q.append(event("a", seq))

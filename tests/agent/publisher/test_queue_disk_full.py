@@ -9,8 +9,8 @@ from pathlib import Path
 import msgspec
 
 from agent.config import QueueConfig
-from agent.queue import EventQueue
-from agent.queue_room import RESERVE_BYTES
+from agent.journal import EventQueue
+from agent.journal_space import RESERVE_BYTES
 from tests.agent.publisher.helpers import event
 
 DETAIL = "x" * 400  # ~0.7 KiB a payload: the 1 MiB disk fills in a few hundred events

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from agent.publisher import Publisher
+from agent.mqtt.publisher import Publisher
 from tests.agent.publisher.helpers import agent_config, new_station
 from tests.support.mosquitto import MosquittoBroker, wait_for
 

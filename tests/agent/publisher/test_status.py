@@ -11,8 +11,8 @@ from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
-from agent import protocol
-from agent.publisher import Publisher
+from agent.mqtt.publisher import Publisher
+from pantau import wire
 from tests.agent.publisher.helpers import (
     Watcher,
     agent_config,
@@ -135,9 +135,9 @@ def test_stale_will_on_own_topic_makes_the_agent_republish_its_birth(
     watcher = watchers(mosquitto, [topic(station, "status")])
     pub = publishers(agent_config(mosquitto, tmp_path / "q.db", station), boot_id="boot-stale")
     wait_for(lambda: watcher.statuses(station), what="birth")  # else ours could overwrite it
-    stale = protocol.Status(state="lost", boot_id="boot-stale", session=0)
+    stale = wire.Status(state="lost", boot_id="boot-stale", session=0)
 
-    watcher.publish(topic(station, "status"), protocol.encode(stale), retain=True)
+    watcher.publish(topic(station, "status"), wire.encode(stale), retain=True)
 
     wait_for(lambda: pub.stats.rebirths == 1, what="birth republished")
     birth = retained_status(mosquitto, station)

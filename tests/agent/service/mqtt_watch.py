@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
-from agent import protocol
+from pantau import wire
 from tests.support.mosquitto import MosquittoBroker, wait_for
 
 
@@ -42,35 +42,35 @@ class Watch:
         self.client.loop_stop()
         self.client.disconnect()
 
-    def decoded(self, site: str, station: str, kind: protocol.MessageKind) -> list[object]:
-        name = protocol.topic_for(site, station, kind)
+    def decoded(self, site: str, station: str, kind: wire.MessageKind) -> list[object]:
+        name = wire.topic_for(site, station, kind)
         with self._lock:
             payloads = [m.payload for m in self.messages if m.topic == name]
-        return [protocol.decode(kind, p) for p in payloads]
+        return [wire.decode(kind, p) for p in payloads]
 
-    def heartbeats(self, site: str, station: str) -> list[protocol.Heartbeat]:
+    def heartbeats(self, site: str, station: str) -> list[wire.Heartbeat]:
         return [h for h in self.decoded(site, station, "heartbeat")
-                if isinstance(h, protocol.Heartbeat)]
+                if isinstance(h, wire.Heartbeat)]
 
-    def events(self, site: str, station: str) -> list[protocol.Event]:
-        return [e for e in self.decoded(site, station, "event") if isinstance(e, protocol.Event)]
+    def events(self, site: str, station: str) -> list[wire.Event]:
+        return [e for e in self.decoded(site, station, "event") if isinstance(e, wire.Event)]
 
-    def statuses(self, site: str, station: str) -> list[protocol.Status]:
-        return [s for s in self.decoded(site, station, "status") if isinstance(s, protocol.Status)]
+    def statuses(self, site: str, station: str) -> list[wire.Status]:
+        return [s for s in self.decoded(site, station, "status") if isinstance(s, wire.Status)]
 
-    def publish(self, site: str, station: str, kind: protocol.MessageKind, payload: bytes) -> None:
-        info = self.client.publish(protocol.topic_for(site, station, kind), payload, qos=1)
+    def publish(self, site: str, station: str, kind: wire.MessageKind, payload: bytes) -> None:
+        info = self.client.publish(wire.topic_for(site, station, kind), payload, qos=1)
         info.wait_for_publish(5)
 
 
-def component(hb: protocol.Heartbeat, cid: str) -> protocol.Component:
+def component(hb: wire.Heartbeat, cid: str) -> wire.Component:
     return next(c for c in hb.components if c.id == cid)
 
 
 def retained(broker: MosquittoBroker, site: str, station: str,
-             kind: protocol.MessageKind) -> object:
+             kind: wire.MessageKind) -> object:
     """The retained message of a topic, as a fresh subscriber gets it."""
-    watch = Watch(broker, [protocol.topic_for(site, station, kind)])
+    watch = Watch(broker, [wire.topic_for(site, station, kind)])
     try:
         wait_for(lambda: watch.decoded(site, station, kind), what=f"retained {kind}")
         return watch.decoded(site, station, kind)[0]

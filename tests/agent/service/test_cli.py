@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from agent import protocol
-from agent.simulate_kit import set_monitor, station_sysfs, station_toml
+from agent.sim.kit import set_monitor, station_sysfs, station_toml
+from pantau import wire
 from tests.agent.service.mqtt_watch import Watch, retained
 from tests.support.mosquitto import MosquittoBroker, wait_for
 
@@ -79,7 +79,7 @@ def watch(mosquitto: MosquittoBroker) -> Iterator[Watch]:
     w.close()
 
 
-def online(watch: Watch, st: Station) -> protocol.Heartbeat:
+def online(watch: Watch, st: Station) -> wire.Heartbeat:
     return wait_for(lambda: watch.heartbeats(SITE, st.name), timeout=30,  # type: ignore[no-any-return]
                     what="first heartbeat from the agent process")[0]
 
@@ -91,7 +91,7 @@ def test_sigterm_publishes_offline_and_exits_0(station: Station, watch: Watch,
     code, out = station.stop(signal.SIGTERM)
     assert code == 0, out
     status = retained(mosquitto, SITE, station.name, "status")
-    assert isinstance(status, protocol.Status)
+    assert isinstance(status, wire.Status)
     assert (status.state, status.reason, status.boot_id) == ("offline", "shutdown", hb.boot_id)
     assert "Traceback" not in out
 

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from agent.config import ComponentSpec, UsbMatch
-from agent.usb_inventory import describe_expected, usb_id_names
+from agent.probes.usb.inventory import describe_expected, usb_id_names
 
 ROOT = Path(__file__).resolve().parents[3]
 
@@ -32,7 +32,7 @@ service.queue.close()
 print(",".join(sorted(m for m in sys.argv[2].split(",") if m in sys.modules)))
 """
 WATCHED = ("json", "concurrent.futures", "agent.probes.checks", "agent.probes.display",
-           "agent.simulate")
+           "agent.sim.fleet")
 DISPLAY = '\n[[components]]\nid = "monitor"\nkind = "display"\nconnector = "HDMI-*"\n'
 CHECK = '\n[[checks]]\nid = "gw"\nkind = "tcp"\ntarget = "127.0.0.1:9"\ntimeout_s = 0.5\n'
 

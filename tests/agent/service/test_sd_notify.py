@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from agent.sd_notify import Notifier
+from pantau.sd_notify import Notifier
 
 
 @pytest.fixture

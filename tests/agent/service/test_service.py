@@ -11,10 +11,10 @@ from pathlib import Path
 import msgspec
 import pytest
 
-from agent import __version__, protocol
-from agent.sd_notify import Notifier
-from agent.simulate_station import SimStation
-from agent.simulated_usb import SimDevice
+from agent.sim.station import SimStation
+from agent.sim.usb_backend import SimDevice
+from pantau import __version__, wire
+from pantau.sd_notify import Notifier
 from tests.agent.service.mqtt_watch import Watch, component, retained
 from tests.support.mosquitto import MosquittoBroker, wait_for
 
@@ -46,7 +46,7 @@ def watch(mosquitto: MosquittoBroker) -> Iterator[Watch]:
     w.close()
 
 
-def first_heartbeat(watch: Watch, sim: SimStation) -> protocol.Heartbeat:
+def first_heartbeat(watch: Watch, sim: SimStation) -> wire.Heartbeat:
     return wait_for(lambda: watch.heartbeats(SITE, sim.name), what="a heartbeat")[0]  # type: ignore[no-any-return]
 
 
@@ -100,7 +100,7 @@ def test_report_command_gives_immediate_heartbeat(station: SimStation, watch: Wa
     station.start()
     seq = first_heartbeat(watch, station).seq
     wait_for(lambda: station.service is not None and station.service.publisher.connected)
-    watch.publish(SITE, station.name, "command", protocol.encode(protocol.Command(cmd="report")))
+    watch.publish(SITE, station.name, "command", wire.encode(wire.Command(cmd="report")))
     wait_for(lambda: any(h.seq > seq for h in watch.heartbeats(SITE, station.name)),
              what="heartbeat answering the report command")
 
@@ -122,7 +122,7 @@ def test_crash_fires_the_will_and_restart_is_a_new_boot(station: SimStation,
     station.request_stop()
     station.join()
     status = retained(mosquitto, SITE, station.name, "status")
-    assert isinstance(status, protocol.Status)
+    assert isinstance(status, wire.Status)
     assert (status.state, status.reason, status.boot_id) == ("offline", "shutdown", second.boot_id)
 
 
@@ -139,7 +139,7 @@ class Broken:
 def test_failing_probe_reports_unknown_and_never_stops(tmp_path: Path) -> None:
     from agent.probes import registry
     from agent.service import AgentService
-    from agent.simulate_kit import station_bus, station_config
+    from agent.sim.kit import station_bus, station_config
 
     # No broker at all (a closed port): the loop still runs and builds heartbeats.
     config = station_config("st-broken", SITE, "mqtt://127.0.0.1:9", tmp_path, poll_s=0.05)

@@ -7,8 +7,8 @@ import tomllib
 import pytest
 
 from agent.cli import main
-from agent.protocol import is_valid_id
-from agent.simulate import MEDAN_KECAMATAN, layout, registry_toml
+from agent.sim.fleet import MEDAN_KECAMATAN, layout, registry_toml
+from pantau.wire import is_valid_id
 
 
 @pytest.mark.parametrize(("stations", "sites", "offset", "expected"), [

@@ -7,8 +7,7 @@ import pytest
 
 from agent.config import AgentConfig, CheckSpec, ComponentSpec
 from agent.probes import ComponentReading, ProbeResult
-from agent.protocol import Check, Device, UnexpectedDevice, decode, encode
-from agent.snapshot import (
+from agent.state_machine import (
     ComponentTracker,
     HeartbeatBuilder,
     StationState,
@@ -17,6 +16,7 @@ from agent.snapshot import (
     failed_probe_result,
     merge_results,
 )
+from pantau.wire import Check, Device, UnexpectedDevice, decode, encode
 
 
 def reading(status: str = "ok", serial: str | None = "S1", cid: str = "fingerprint",

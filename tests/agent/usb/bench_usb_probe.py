@@ -7,11 +7,11 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from agent.config_load import load_agent_config
+from agent.config import load_config as load_agent_config
 from agent.probes import ProbeEnv
-from agent.probes.usb import UsbProbe
-from agent.simulated_usb import kit_backend
-from agent.usb_backend import UsbSource, fresh_libusb1_backend
+from agent.probes.usb.backend import UsbSource, fresh_libusb1_backend
+from agent.probes.usb.probe import UsbProbe
+from agent.sim.usb_backend import kit_backend
 from tests.agent.usb.test_usb_probe import REPO
 
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from agent.config import AgentConfig, ComponentSpec, UsbMatch, UsbPolicy
 from agent.probes import ProbeEnv
-from agent.simulated_usb import SimDevice, SimulatedUsbBackend
+from agent.sim.usb_backend import SimDevice, SimulatedUsbBackend
 
 
 class FakeClock:

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from agent.config import ComponentSpec, UsbMatch, UsbPolicy
-from agent.usb_inventory import (
+from agent.probes.usb.inventory import (
     UsbDeviceInfo,
     below_speed,
     claim_devices,

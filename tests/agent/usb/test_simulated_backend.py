@@ -8,7 +8,7 @@ import pytest
 import usb.core
 import usb.util
 
-from agent.simulated_usb import KIT_DEVICES, SimDevice, kit_backend, kit_devices
+from agent.sim.usb_backend import KIT_DEVICES, SimDevice, kit_backend, kit_devices
 from tests.agent.usb.fakes import FLASH_DRIVE, bus_with
 
 

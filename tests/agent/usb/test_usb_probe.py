@@ -8,11 +8,11 @@ from pathlib import Path
 import pytest
 
 from agent.config import ComponentSpec
-from agent.config_load import load_agent_config
+from agent.config import load_config as load_agent_config
 from agent.probes import ComponentReading, ProbeResult
-from agent.probes.usb import UsbProbe
-from agent.simulated_usb import KIT_DEVICES, SIM_IRIS_IDS, SimDevice, kit_backend, kit_devices
-from agent.usb_backend import SPEED_FULL
+from agent.probes.usb.backend import SPEED_FULL
+from agent.probes.usb.probe import UsbProbe
+from agent.sim.usb_backend import KIT_DEVICES, SIM_IRIS_IDS, SimDevice, kit_backend, kit_devices
 from tests.agent.usb.fakes import FLASH_DRIVE, FakeClock, bus_with, config, env, usb_spec
 
 REPO = Path(__file__).resolve().parents[3]

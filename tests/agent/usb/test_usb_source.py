@@ -8,8 +8,7 @@ from typing import Any
 
 import pytest
 
-from agent.simulated_usb import SimDevice, kit_backend, kit_devices
-from agent.usb_backend import (
+from agent.probes.usb.backend import (
     NO_PERMISSION_HINT,
     PollRequest,
     UsbSource,
@@ -17,6 +16,7 @@ from agent.usb_backend import (
     fresh_libusb1_backend,
     port_name,
 )
+from agent.sim.usb_backend import SimDevice, kit_backend, kit_devices
 from tests.agent.usb.fakes import FLASH_DRIVE, bus_with, write_sysfs
 
 SCANNER = SimDevice(0x080B, 0x0002, "Cross Match", "Fingerprint Scanner", "FP-1",
@@ -87,7 +87,7 @@ def test_listing_without_permission_says_what_to_do() -> None:
 
 def test_a_factory_failing_with_eacces_is_unavailable() -> None:
     def no_bus() -> Any:
-        from agent.simulated_usb import usb_error
+        from agent.sim.usb_backend import usb_error
         raise usb_error(errno.EACCES, "Access denied")
     with pytest.raises(UsbUnavailable, match="no permission to read USB devices"):
         UsbSource(no_bus).poll()

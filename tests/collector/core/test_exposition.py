@@ -16,13 +16,13 @@ from pathlib import Path
 
 import pytest
 
-from agent import protocol
 from collector.exposition import CONTENT_TYPE, MetricsRenderer
 from collector.exposition_text import escape_label, num
 from collector.fleet import EventOutcome, Fleet, Outcome
 from collector.process_metrics import ProcessSample, sample
 from collector.registry import Registry, SiteInfo, StationEntry
 from collector.stats import REJECT_REASONS, IngestStats
+from pantau import wire
 from tests.collector.core.messages import SITE, component, event, heartbeat, host, status
 
 GOLDEN = Path(__file__).parent / "golden" / "metrics.txt"
@@ -61,9 +61,9 @@ def small_fleet() -> tuple[Fleet, IngestStats]:
         "mb-01", seq=7, ts=1002.0, host_info=host("enroll-\"01\"\\pc"),
         components=[component("fingerprint"), component("iris", "missing", since=950.5),
                     component("spare-camera", "failed", required=False)],
-        checks=[protocol.Check(id="enrollment-server", kind="tcp", status="ok", latency_s=0.012),
-                protocol.Check(id="dns", kind="tcp", status="failed")],
-        unexpected=[protocol.UnexpectedDevice(vid="0781", pid="5567", product="flash drive")],
+        checks=[wire.Check(id="enrollment-server", kind="tcp", status="ok", latency_s=0.012),
+                wire.Check(id="dns", kind="tcp", status="failed")],
+        unexpected=[wire.UnexpectedDevice(vid="0781", pid="5567", product="flash drive")],
     )
     apply("heartbeat", fleet.apply_heartbeat(full, 1001.5))
     apply("heartbeat", fleet.apply_heartbeat(full, 1001.6))  # repeat: out_of_order

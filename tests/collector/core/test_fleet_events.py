@@ -5,10 +5,10 @@ from __future__ import annotations
 import msgspec
 import pytest
 
-from agent import protocol
 from collector.event_ledger import RECENT_EVENTS
 from collector.fleet import EventOutcome, Fleet
 from collector.registry import Registry, SiteInfo, StationEntry
+from pantau import wire
 from tests.collector.core.messages import SITE, event
 
 REGISTRY = Registry(
@@ -27,7 +27,7 @@ def outcome(out: EventOutcome) -> tuple[bool, bool, int | None, str]:
 Send = int | tuple[int, int]  # seq, or (seq, oldest_pending)
 
 
-def ev(item: Send) -> protocol.Event:
+def ev(item: Send) -> wire.Event:
     if isinstance(item, int):
         return event(item)  # an older agent: no oldest_pending
     seq, oldest = item

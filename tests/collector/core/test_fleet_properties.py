@@ -1,7 +1,7 @@
 """Random message sequences never break the fleet or the /metrics cache.
 
 Valid protocol Structs in any order (late, repeated, from retired and unknown
-stations) plus garbage through `protocol.decode_message`, with the clock
+stations) plus garbage through `wire.decode_message`, with the clock
 moving forward; after every step the invariants below must hold.
 """
 
@@ -12,12 +12,12 @@ from dataclasses import dataclass, field
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from agent import protocol
 from collector.exposition import MetricsRenderer
 from collector.fleet import Fleet
 from collector.registry import Registry, SiteInfo, StationEntry
 from collector.station import STATION_STATES
 from collector.stats import REJECT_REASONS, IngestStats
+from pantau import wire
 
 SITE = "s1"
 REGISTRY = Registry(
@@ -31,34 +31,34 @@ REGISTRY = Registry(
 stations = st.sampled_from(["st-a", "st-b", "st-c", "new-x"])
 boots = st.sampled_from(["b1", "b2", "b3"])
 times = st.floats(min_value=0.0, max_value=5000.0)
-statuses = st.sampled_from(protocol.COMPONENT_STATUSES)
+statuses = st.sampled_from(wire.COMPONENT_STATUSES)
 
 
 @st.composite
-def heartbeats(draw: st.DrawFn) -> protocol.Heartbeat:
+def heartbeats(draw: st.DrawFn) -> wire.Heartbeat:
     comps = [
-        protocol.Component(id=f"c{i}", kind="usb", required=draw(st.booleans()),
+        wire.Component(id=f"c{i}", kind="usb", required=draw(st.booleans()),
                            status=draw(statuses), since=draw(times))
         for i in range(draw(st.integers(0, 3)))
     ]
-    return protocol.Heartbeat(
+    return wire.Heartbeat(
         v=1, site=SITE, station=draw(stations), seq=draw(st.integers(0, 6)), boot_id=draw(boots),
         ts=draw(times), interval_s=draw(st.sampled_from([5.0, 15.0])),
-        agent=protocol.AgentInfo(version="0.1.0", uptime_s=1.0), components=comps,
+        agent=wire.AgentInfo(version="0.1.0", uptime_s=1.0), components=comps,
     )
 
 
 @st.composite
-def status_msgs(draw: st.DrawFn) -> tuple[str, protocol.Status]:
-    return draw(stations), protocol.Status(
+def status_msgs(draw: st.DrawFn) -> tuple[str, wire.Status]:
+    return draw(stations), wire.Status(
         state=draw(st.sampled_from(["online", "offline", "lost"])), boot_id=draw(boots),
         session=draw(st.integers(0, 3)), ts=draw(st.none() | times),
     )
 
 
 @st.composite
-def events(draw: st.DrawFn) -> protocol.Event:
-    return protocol.Event(
+def events(draw: st.DrawFn) -> wire.Event:
+    return wire.Event(
         v=1, site=SITE, station=draw(stations), boot_id=draw(boots), seq=draw(st.integers(0, 8)),
         ts=draw(times), component="c0", from_="ok", to=draw(statuses),
     )
@@ -67,7 +67,7 @@ def events(draw: st.DrawFn) -> protocol.Event:
 garbage = st.tuples(
     st.sampled_from(["status", "heartbeat", "event"]),
     st.binary(max_size=64) | st.builds(
-        lambda d: protocol.encode(d), st.dictionaries(
+        lambda d: wire.encode(d), st.dictionaries(
             st.sampled_from(["v", "state", "boot_id", "session", "seq", "site", "station"]),
             st.integers(-2, 3) | st.text(max_size=4), max_size=7,
         )
@@ -90,31 +90,31 @@ class Watch:
 
 
 def apply(fleet: Fleet, stats: IngestStats, step: object, now: float, watch: Watch) -> None:
-    if isinstance(step, protocol.Heartbeat):
+    if isinstance(step, wire.Heartbeat):
         out = fleet.apply_heartbeat(step, now)
         stats.accept("heartbeat") if out.accepted else stats.reject(out.reason)
-    elif isinstance(step, protocol.Event):
+    elif isinstance(step, wire.Event):
         ev = fleet.apply_event(step, now)
         assert ev.accepted or ev.reason in REJECT_REASONS
         if ev.ack_seq is not None:
             key = (step.station, step.boot_id)
             assert ev.ack_seq >= watch.acks.get(key, -1), "ack went backwards"
             watch.acks[key] = ev.ack_seq
-    elif isinstance(step, tuple) and isinstance(step[1], protocol.Status):
+    elif isinstance(step, tuple) and isinstance(step[1], wire.Status):
         out = fleet.apply_status(SITE, step[0], step[1], now)
         assert out.accepted or out.reason in REJECT_REASONS
     elif isinstance(step, tuple) and step[0] == "tick":
         fleet.tick(now)
     else:
         assert isinstance(step, tuple)
-        kind: protocol.MessageKind = step[0]
+        kind: wire.MessageKind = step[0]
         payload: bytes = step[1]
         try:
-            _, msg = protocol.decode_message(protocol.topic_for(SITE, "st-a", kind), payload)
-        except protocol.Rejected as exc:
+            _, msg = wire.decode_message(wire.topic_for(SITE, "st-a", kind), payload)
+        except wire.Rejected as exc:
             stats.reject(exc.reason)
             return
-        if isinstance(msg, protocol.Status):
+        if isinstance(msg, wire.Status):
             fleet.apply_status(SITE, "st-a", msg, now)
 
 

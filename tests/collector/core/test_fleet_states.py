@@ -11,10 +11,10 @@ from dataclasses import dataclass
 
 import pytest
 
-from agent import protocol
 from collector.fleet import Fleet
 from collector.registry import Lifecycle, Registry, SiteInfo, StationEntry
 from collector.station import StationState
+from pantau import wire
 from tests.collector.core.messages import SITE, component, heartbeat, status
 
 START = 1000.0
@@ -77,7 +77,7 @@ def play(fleet: Fleet, steps: list[Step], station: str = "st-01") -> list[str]:
                            boot=step.boot)
             out = fleet.apply_heartbeat(hb, step.at)
         else:
-            state: protocol.StationLinkState = (
+            state: wire.StationLinkState = (
                 "lost" if isinstance(step, Will) else "offline" if isinstance(step, Stop)
                 else "online"
             )
@@ -227,7 +227,7 @@ def test_clock_offset_is_best_recent_sample() -> None:
     ],
 )
 def test_up_and_ready(
-    steps: list[Step], components: list[protocol.Component] | None, up: bool, ready: bool
+    steps: list[Step], components: list[wire.Component] | None, up: bool, ready: bool
 ) -> None:
     fleet = Fleet(one("active"), now=START)
     for step in steps:

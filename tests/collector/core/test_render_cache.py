@@ -11,11 +11,11 @@ from collections.abc import Callable
 
 import pytest
 
-from agent import protocol
 from collector.exposition import MetricsRenderer
 from collector.fleet import Fleet
 from collector.registry import Registry, SiteInfo, StationEntry
 from collector.stats import IngestStats
+from pantau import wire
 from tests.collector.core.messages import SITE, component, heartbeat, host, status
 
 OTHER = "medan-kota"
@@ -34,8 +34,8 @@ def registry(*, with_st3: bool = False) -> Registry:
 
 
 def beat(station: str, seq: int, *, site: str = SITE, cpu: float = 0.25,
-         comps: list[protocol.Component] | None = None,
-         checks: list[protocol.Check] | None = None) -> protocol.Heartbeat:
+         comps: list[wire.Component] | None = None,
+         checks: list[wire.Check] | None = None) -> wire.Heartbeat:
     return heartbeat(station, seq=seq, ts=1000.0 + seq, site=site, host_info=host(cpu=cpu),
                      components=comps, checks=checks)
 
@@ -60,7 +60,7 @@ CASES: list[tuple[str, Change, bytes]] = [
      b'pantau_component_up{site="medan-baru",station="st-02",component="fingerprint"} 0'),
     ("a check appeared",
      lambda f: f.apply_heartbeat(beat("st-02", 2, checks=[
-         protocol.Check(id="dns", kind="tcp", status="ok", latency_s=0.5)]), 1002.0),
+         wire.Check(id="dns", kind="tcp", status="ok", latency_s=0.5)]), 1002.0),
      b'pantau_check_latency_seconds{site="medan-baru",station="st-02",check="dns"} 0.5'),
     ("state changed", lambda f: f.apply_status(SITE, "st-01", status("lost", station="st-01"),
                                                1002.0),

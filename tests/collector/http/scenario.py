@@ -1,6 +1,6 @@
 """A small fleet in a known state, built from real wire messages.
 
-Every message is encoded to JSON and decoded through `protocol.decode_message`
+Every message is encoded to JSON and decoded through `wire.decode_message`
 exactly as the ingest does, then applied to a real Fleet; events also go to a
 real SQLite Store. Times are fixed so relative times and the golden file are
 stable.
@@ -13,10 +13,10 @@ from typing import Any, Final
 
 import msgspec
 
-from agent import protocol
 from collector.fleet import Fleet
 from collector.registry import load_registry
 from collector.store import EventRow
+from pantau import wire
 
 NOW: Final = 1_732_900_000.0
 REGISTRY: Final = Path(__file__).with_name("fleet.toml")
@@ -58,17 +58,17 @@ def event(site: str, station: str, seq: int, ts: float, comp: str, old: str, new
             "component": comp, "from": old, "to": new, "detail": detail}
 
 
-def feed(fleet: Fleet, kind: protocol.MessageKind, site: str, station: str,
-         payload: dict[str, Any], now: float) -> protocol.Payload:
+def feed(fleet: Fleet, kind: wire.MessageKind, site: str, station: str,
+         payload: dict[str, Any], now: float) -> wire.Payload:
     """Encode, decode as the ingest does, and apply; fails loudly if the fleet refuses."""
-    topic = protocol.topic_for(site, station, kind)
-    _, msg = protocol.decode_message(topic, msgspec.json.encode(payload))
-    if isinstance(msg, protocol.Status):
+    topic = wire.topic_for(site, station, kind)
+    _, msg = wire.decode_message(topic, msgspec.json.encode(payload))
+    if isinstance(msg, wire.Status):
         outcome: Any = fleet.apply_status(site, station, msg, now)
-    elif isinstance(msg, protocol.Heartbeat):
+    elif isinstance(msg, wire.Heartbeat):
         outcome = fleet.apply_heartbeat(msg, now)
     else:
-        assert isinstance(msg, protocol.Event)
+        assert isinstance(msg, wire.Event)
         outcome = fleet.apply_event(msg, now)
     assert outcome.accepted, outcome
     return msg

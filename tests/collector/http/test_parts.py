@@ -8,7 +8,6 @@ from dataclasses import dataclass
 
 import pytest
 
-from agent.protocol import Component
 from collector.parts import (
     CSV_COLUMNS,
     PartIssue,
@@ -17,6 +16,7 @@ from collector.parts import (
     site_rollup,
     station_problems,
 )
+from pantau.wire import Component
 
 
 @dataclass(frozen=True)

@@ -22,11 +22,11 @@ import pytest
 from aiohttp import web
 from paho.mqtt.enums import CallbackAPIVersion
 
-from agent import protocol
 from collector.app import HISTORY_KEY, build_app
 from collector.app_keys import FLEET_KEY, HEALTH_KEY, STATS_KEY, STORE_KEY
 from collector.config import CliOverrides, CollectorConfig, load_collector_config
 from collector.registry import Registry
+from pantau import wire
 from tests.support.mosquitto import MosquittoBroker, free_port
 
 
@@ -139,16 +139,16 @@ class Station:
     seq: int = 0
     client: mqtt.Client | None = None
 
-    def topic(self, kind: protocol.MessageKind) -> str:
-        return protocol.topic_for(self.site, self.station, kind)
+    def topic(self, kind: wire.MessageKind) -> str:
+        return wire.topic_for(self.site, self.station, kind)
 
     def connect(self, will: bool = False) -> Station:
         c = mqtt.Client(
             CallbackAPIVersion.VERSION2, client_id=f"agent-{self.station}-{uuid.uuid4().hex[:6]}"
         )
         if will:
-            lost = protocol.Status(state="lost", boot_id=self.boot_id, session=1)
-            c.will_set(self.topic("status"), protocol.encode(lost), qos=1, retain=True)
+            lost = wire.Status(state="lost", boot_id=self.boot_id, session=1)
+            c.will_set(self.topic("status"), wire.encode(lost), qos=1, retain=True)
         c.connect("127.0.0.1", self.broker.port)
         c.loop_start()
         self.client = c
@@ -159,10 +159,10 @@ class Station:
         self.client.publish(topic, payload, qos=qos, retain=retain).wait_for_publish(5)
 
     def birth(self, session: int = 1) -> None:
-        status = protocol.Status(
+        status = wire.Status(
             state="online", boot_id=self.boot_id, session=session, ts=time.time()
         )
-        self.publish(self.topic("status"), protocol.encode(status), retain=True)
+        self.publish(self.topic("status"), wire.encode(status), retain=True)
 
     def heartbeat(
         self, interval_s: float = 15.0, hostname: str = "pc-1", retain: bool = True
@@ -170,14 +170,14 @@ class Station:
         self.seq += 1
         self.publish(
             self.topic("heartbeat"),
-            protocol.encode(self.make_heartbeat(interval_s, hostname)),
+            wire.encode(self.make_heartbeat(interval_s, hostname)),
             retain=retain,
         )
 
     def make_heartbeat(
         self, interval_s: float = 15.0, hostname: str = "pc-1"
-    ) -> protocol.Heartbeat:
-        host = protocol.Host(
+    ) -> wire.Heartbeat:
+        host = wire.Host(
             hostname=hostname,
             boot_time=1.0,
             cpu_ratio=0.1,
@@ -185,7 +185,7 @@ class Station:
             memory_used_ratio=0.5,
             swap_used_ratio=0.0,
         )
-        return protocol.Heartbeat(
+        return wire.Heartbeat(
             v=1,
             site=self.site,
             station=self.station,
@@ -193,12 +193,12 @@ class Station:
             boot_id=self.boot_id,
             ts=time.time(),
             interval_s=interval_s,
-            agent=protocol.AgentInfo(version="0.1.0", uptime_s=1.0),
+            agent=wire.AgentInfo(version="0.1.0", uptime_s=1.0),
             host=host,
         )
 
-    def event(self, seq: int, to: protocol.ComponentStatus = "missing") -> protocol.Event:
-        return protocol.Event(
+    def event(self, seq: int, to: wire.ComponentStatus = "missing") -> wire.Event:
+        return wire.Event(
             v=1,
             site=self.site,
             station=self.station,
@@ -210,8 +210,8 @@ class Station:
             to=to,
         )
 
-    def send_event(self, ev: protocol.Event) -> None:
-        self.publish(self.topic("event"), protocol.encode(ev))
+    def send_event(self, ev: wire.Event) -> None:
+        self.publish(self.topic("event"), wire.encode(ev))
 
     def close(self) -> None:
         if self.client is not None:
@@ -238,12 +238,12 @@ class AckListener:
     """Subscribes to ack topics like an agent would, and records what arrives."""
 
     def __init__(self, broker: MosquittoBroker, topic: str) -> None:
-        self.acks: list[protocol.Ack] = []
+        self.acks: list[wire.Ack] = []
         self._client = mqtt.Client(
             CallbackAPIVersion.VERSION2, client_id=f"acks-{uuid.uuid4().hex[:6]}"
         )
         self._client.on_message = lambda _c, _u, m: self.acks.append(
-            protocol.decode("ack", m.payload)
+            wire.decode("ack", m.payload)
         )  # type: ignore[arg-type]
         subscribed: list[int] = []
         self._client.on_subscribe = lambda *a: subscribed.append(1)

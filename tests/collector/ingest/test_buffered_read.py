@@ -17,11 +17,11 @@ from pathlib import Path
 
 import pytest
 
-from agent import protocol
-from collector import ingest
 from collector.app import INGEST_KEY
 from collector.config import CollectorConfig
-from collector.ingest import READ_BURST
+from collector.mqtt import session as ingest
+from collector.mqtt.session import READ_BURST
+from pantau import wire
 from tests.collector.ingest.conftest import (
     RunningCollector,
     Station,
@@ -128,7 +128,7 @@ async def test_packets_left_in_the_buffer_after_a_burst_are_not_stranded(
         size = 0
         for _ in range(30):  # ~20 KB: fits the socket buffer and one READ_CHUNK
             st.seq += 1
-            payload = protocol.encode(st.make_heartbeat())
+            payload = wire.encode(st.make_heartbeat())
             st.publish(st.topic("heartbeat"), payload, qos=0)
             size += 1 + 2 + 2 + len(st.topic("heartbeat")) + len(payload)  # QoS 0 PUBLISH
         # Blocking on purpose: the collector's loop must not read before all is there.

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from agent.config import ConfigError
 from collector.config import CliOverrides, load_collector_config
+from pantau.config import ConfigError
 
 
 def write(tmp_path: Path, body: str) -> Path:

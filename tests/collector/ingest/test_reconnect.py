@@ -51,7 +51,7 @@ def _sigkill(broker: MosquittoBroker) -> None:
 def _sessions(caplog: pytest.LogCaptureFixture) -> int:
     return sum(
         1 for r in caplog.records
-        if r.name == "collector.ingest" and r.getMessage().startswith("connected to ")
+        if r.name == "collector.mqtt.session" and r.getMessage().startswith("connected to ")
     )
 
 
@@ -69,7 +69,7 @@ async def test_collector_resubscribes_after_every_broker_restart(
     broker_factory: Callable[..., MosquittoBroker], tmp_path: Path, site: str,
     caplog: pytest.LogCaptureFixture, restart: Callable[[MosquittoBroker], None],
 ) -> None:
-    caplog.set_level(logging.INFO, logger="collector.ingest")
+    caplog.set_level(logging.INFO, logger="collector.mqtt.session")
     broker = broker_factory()
     config = collector_config(broker, tmp_path / "data", site)
     # A production-sized cap: the collector's first retry after losing a good

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from agent import protocol
 from collector.config import CollectorConfig
 from collector.registry import load_registry
+from pantau import wire
 from tests.collector.ingest.conftest import (
     AckListener,
     Station,
@@ -32,8 +32,8 @@ async def test_birth_heartbeat_and_clean_stop_drive_station_state(
         await until(lambda: col.state("mb-01") == "online", what="online after birth")
         st.heartbeat(hostname="pc-mb-01")
         await until(lambda: col.fleet.station("mb-01").hostname == "pc-mb-01", what="heartbeat")
-        offline = protocol.Status(state="offline", boot_id=st.boot_id, session=1, reason="shutdown")
-        st.publish(st.topic("status"), protocol.encode(offline), retain=True)
+        offline = wire.Status(state="offline", boot_id=st.boot_id, session=1, reason="shutdown")
+        st.publish(st.topic("status"), wire.encode(offline), retain=True)
         await until(lambda: col.state("mb-01") == "offline", what="offline after clean stop")
         assert col.stats.messages["status"] == 2
         assert col.stats.messages["heartbeat"] == 1
@@ -65,7 +65,7 @@ async def test_silent_station_goes_stale(
 
 
 def _good_heartbeat(st: Station) -> bytes:
-    return protocol.encode(st.make_heartbeat(hostname="bad-host"))
+    return wire.encode(st.make_heartbeat(hostname="bad-host"))
 
 
 BAD_INPUT = [
@@ -73,7 +73,7 @@ BAD_INPUT = [
     ("schema", "heartbeat", lambda st: b'{"v":1,"station":"mb-04"}'),
     ("version", "heartbeat", lambda st: _good_heartbeat(st).replace(b'"v":1', b'"v":2')),
     ("mismatch", "heartbeat", lambda st: _good_heartbeat(st).replace(b'"mb-04"', b'"mb-99"')),
-    ("oversize", "heartbeat", lambda st: b" " * (protocol.MAX_PAYLOAD_BYTES + 1)),
+    ("oversize", "heartbeat", lambda st: b" " * (wire.MAX_PAYLOAD_BYTES + 1)),
     ("schema", "status", lambda st: b'{"state":"sleeping","boot_id":"x","session":1}'),
     ("decode", "event", lambda st: b'{"v":1,'),
 ]
@@ -86,7 +86,7 @@ async def test_bad_input_is_counted_and_leaves_good_state_alone(
     collector_cfg: CollectorConfig,
     stations: Callable[..., Station],
     reason: str,
-    kind: protocol.MessageKind,
+    kind: wire.MessageKind,
     payload: Callable[[Station], bytes],
 ) -> None:
     async with run_collector(collector_cfg) as col:

@@ -7,13 +7,13 @@ from pathlib import Path
 
 import pytest
 
-from agent import protocol
 from collector.history import History
 from collector.store import Store, StoreError
+from pantau import wire
 
 
-def event(seq: int, station: str = "st-1", boot: str = "b1", ts: float = 100.0) -> protocol.Event:
-    return protocol.Event(v=1, site="s1", station=station, boot_id=boot, seq=seq, ts=ts,
+def event(seq: int, station: str = "st-1", boot: str = "b1", ts: float = 100.0) -> wire.Event:
+    return wire.Event(v=1, site="s1", station=station, boot_id=boot, seq=seq, ts=ts,
                           component="iris", from_="ok", to="missing", detail="gone")
 
 

@@ -8,11 +8,11 @@ from pathlib import Path
 import msgspec
 import pytest
 
-from agent import protocol
 from collector.fleet import Fleet
 from collector.history import History
 from collector.registry import Registry
 from collector.store import Store
+from pantau import wire
 
 
 class Clock:
@@ -23,8 +23,8 @@ class Clock:
         return self.now
 
 
-def event(seq: int, boot: str = "b1", oldest: int | None = None) -> protocol.Event:
-    ev = protocol.Event(v=1, site="s1", station="st-1", boot_id=boot, seq=seq, ts=1.0,
+def event(seq: int, boot: str = "b1", oldest: int | None = None) -> wire.Event:
+    ev = wire.Event(v=1, site="s1", station="st-1", boot_id=boot, seq=seq, ts=1.0,
                         component="iris", from_="ok", to="missing")
     return ev if oldest is None else msgspec.structs.replace(ev, oldest_pending=oldest)
 
@@ -39,7 +39,7 @@ async def opened(path: Path, clock: Clock | None = None) -> Store:
     return store
 
 
-def take(fleet: Fleet, history: History, ev: protocol.Event) -> int | None:
+def take(fleet: Fleet, history: History, ev: wire.Event) -> int | None:
     """What the dispatcher does with one event (collector.dispatch)."""
     out = fleet.apply_event(ev, 1.0)
     if out.new:

@@ -15,7 +15,7 @@ import paho.mqtt.client as mqtt
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
-from agent import protocol
+from pantau import wire
 from tests.support.mosquitto import MosquittoBroker, free_port, wait_for
 
 pytestmark = pytest.mark.broker
@@ -66,7 +66,7 @@ def publish_station(broker: MosquittoBroker, site: str, station: str) -> None:
     client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"it-{uuid.uuid4().hex[:8]}")
     client.connect("127.0.0.1", broker.port)
     client.loop_start()
-    hb = protocol.Heartbeat(
+    hb = wire.Heartbeat(
         v=1,
         site=site,
         station=station,
@@ -74,10 +74,10 @@ def publish_station(broker: MosquittoBroker, site: str, station: str) -> None:
         boot_id="boot-1",
         ts=1.0e9,
         interval_s=15.0,
-        agent=protocol.AgentInfo(version="0.1.0", uptime_s=5.0),
+        agent=wire.AgentInfo(version="0.1.0", uptime_s=5.0),
     )
-    topic = protocol.topic_for(site, station, "heartbeat")
-    client.publish(topic, protocol.encode(hb), qos=1, retain=True).wait_for_publish(5)
+    topic = wire.topic_for(site, station, "heartbeat")
+    client.publish(topic, wire.encode(hb), qos=1, retain=True).wait_for_publish(5)
     client.disconnect()
     client.loop_stop()
 

@@ -12,8 +12,8 @@ from pathlib import Path
 
 from agent.probes import ProbeEnv
 from agent.service import AgentService
-from agent.simulate_kit import set_monitor, station_bus, station_config, station_sysfs
-from agent.simulated_usb import SimDevice, kit_devices
+from agent.sim.kit import set_monitor, station_bus, station_config, station_sysfs
+from agent.sim.usb_backend import SimDevice, kit_devices
 
 
 class SimStation:

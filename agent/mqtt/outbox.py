@@ -28,8 +28,8 @@ from typing import Literal
 
 import msgspec
 
-from agent import protocol
-from agent.queue import EventQueue, QueuedEvent
+from agent.journal import EventQueue, QueuedEvent
+from pantau import wire
 
 log = logging.getLogger(__name__)
 
@@ -110,13 +110,13 @@ class Outbox:
             held = self._queue.oldest_seq(event.boot_id)
             oldest[event.boot_id] = event.seq if held is None else held
         try:
-            msg = protocol.decode("event", event.payload, self._max_payload_bytes)
-            if not isinstance(msg, protocol.Event):
+            msg = wire.decode("event", event.payload, self._max_payload_bytes)
+            if not isinstance(msg, wire.Event):
                 return event
             stamp = min(oldest[event.boot_id], event.seq)
-            data = protocol.encode(msgspec.structs.replace(msg, oldest_pending=stamp),
+            data = wire.encode(msgspec.structs.replace(msg, oldest_pending=stamp),
                                    limit=self._max_payload_bytes)
-        except (protocol.Rejected, protocol.PayloadTooLarge) as exc:
+        except (wire.Rejected, wire.PayloadTooLarge) as exc:
             log.warning("event %s/%s sent without oldest_pending: %s",
                         event.boot_id, event.seq, exc)
             return event

@@ -15,7 +15,7 @@ import threading
 import time
 from collections.abc import Callable
 
-from agent.backoff import Backoff
+from pantau.backoff import Backoff
 
 log = logging.getLogger(__name__)
 

@@ -1,7 +1,7 @@
 """USB probe: the attached devices against the station's USB inventory.
 
-Per poll: list the bus (agent.usb_backend), give each component its devices
-(agent.usb_inventory, pure), then decide each status with a little memory per
+Per poll: list the bus (agent.probes.usb.backend), give each component its devices
+(agent.probes.usb.inventory, pure), then decide each status with a little memory per
 component, because a single poll lies in two ways:
 
 * a USB reset or a brief re-enumeration makes a part vanish for one poll; it
@@ -24,9 +24,8 @@ from typing import ClassVar
 
 from agent.config import AgentConfig, ComponentSpec
 from agent.probes import ComponentReading, ProbeEnv, ProbeResult
-from agent.protocol import ComponentStatus, Device
-from agent.usb_backend import NO_PERMISSION_HINT, PollRequest, UsbSource, UsbUnavailable
-from agent.usb_inventory import (
+from agent.probes.usb.backend import NO_PERMISSION_HINT, PollRequest, UsbSource, UsbUnavailable
+from agent.probes.usb.inventory import (
     UsbDeviceInfo,
     below_speed,
     claim_devices,
@@ -35,6 +34,7 @@ from agent.usb_inventory import (
     to_unexpected,
     unexpected_devices,
 )
+from pantau.wire import ComponentStatus, Device
 
 log = logging.getLogger(__name__)
 Verdict = tuple[ComponentStatus, str]

@@ -28,7 +28,7 @@ def add_simulate_parser(sub: argparse._SubParsersAction) -> None:  # type: ignor
 
 
 def _run_simulation(args: argparse.Namespace) -> int:
-    from agent.simulate import cmd_simulate  # the fleet code loads only for this command
+    from agent.sim.fleet import cmd_simulate  # the fleet code loads only for this command
 
     return cmd_simulate(args)
 

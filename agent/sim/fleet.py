@@ -24,8 +24,8 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
-from agent.simulate_faults import FaultInjector
-from agent.simulate_station import SimStation
+from agent.sim.faults import FaultInjector
+from agent.sim.station import SimStation
 
 log = logging.getLogger("pantau.simulate")
 

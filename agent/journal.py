@@ -10,7 +10,7 @@ Nothing here raises into the probe loop after start: a failed append is
 counted as dropped and logged once. A corrupt file is set aside at open.
 
 Disk full: SQLite needs free space even to delete (its WAL grows), so on
-SQLITE_FULL the queue first makes room to work (agent.queue_room: a reserve
+SQLITE_FULL the queue first makes room to work (agent.journal_space: a reserve
 file, a WAL checkpoint, a cap on the file's size), then drops its oldest
 events, counted and logged, so the newest get in; acks keep deleting.
 """
@@ -26,9 +26,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from agent import protocol
 from agent.config import QueueConfig
-from agent.queue_room import WAL_AUTOCHECKPOINT_PAGES, QueueRoom, is_disk_full
+from agent.journal_space import WAL_AUTOCHECKPOINT_PAGES, QueueRoom, is_disk_full
+from pantau import wire
 
 log = logging.getLogger(__name__)
 
@@ -124,11 +124,11 @@ class EventQueue:
 
     # --- writing -------------------------------------------------------------
 
-    def append(self, event: protocol.Event) -> None:
+    def append(self, event: wire.Event) -> None:
         """Store `event` durably (fsynced) before returning; never raises."""
         try:
-            payload = protocol.encode(event)
-        except protocol.PayloadTooLarge as exc:
+            payload = wire.encode(event)
+        except wire.PayloadTooLarge as exc:
             self._count_dropped(1, f"event {event.boot_id}/{event.seq} not queued: {exc}")
             return
         row = (event.boot_id, event.seq, event.ts, self._clock(), payload)

@@ -1,27 +1,57 @@
-"""Typed readers over one TOML table, so every refusal names file, dotted key and reason.
+"""The config core both programs build on: TOML files, `ConfigError`, typed field parsers.
 
-A `Section` is one table of one file plus the dotted path that leads to it
-(`components[2].match[0]`). Field parsers take `(section, name)` and return the
-checked value or raise `ConfigError`; schemas elsewhere are plain dicts of them,
-which keeps "what keys exist" and "what each one accepts" in one table.
+Every refusal names file, dotted key and reason. A `Section` is one table of
+one file plus the dotted path that leads to it (`components[2].match[0]`).
+Field parsers take `(section, name)` and return the checked value or raise
+`ConfigError`; schemas are plain dicts of them, which keeps "what keys exist"
+and "what each one accepts" in one table.
 """
 
 from __future__ import annotations
 
 import re
+import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from agent.config import ConfigError
-from agent.protocol import ID_PATTERN, is_valid_id
+from pantau.wire import ID_PATTERN, is_valid_id
 
 FieldParser = Callable[["Section", str], Any]
 _HEX4 = re.compile(r"^[0-9a-fA-F]{4}$")
+_TOML_POSITION = re.compile(r"^(.*) \(at (line \d+, column \d+|end of document)\)$")
 ID_HINT = (
     f"an id matching {ID_PATTERN} (lowercase letters, digits, '-' and '_', at most 63 characters)"
 )
+
+
+class ConfigError(Exception):
+    """A config a program refuses to start with; the message names file, key and reason."""
+
+    def __init__(self, file: Path | str, key: str, reason: str) -> None:
+        super().__init__(f"{file}: {key}: {reason}")
+        self.file = str(file)
+        self.key = key
+        self.reason = reason
+
+
+def read_toml(path: Path) -> dict[str, Any]:
+    """The TOML table of `path`; `ConfigError` says where and why it cannot be read."""
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        reason = exc.strerror or type(exc).__name__
+        hint = "check the path and permissions"
+        raise ConfigError(path, "file", f"cannot read ({reason}); {hint}") from None
+    try:
+        return tomllib.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise ConfigError(path, "file", "not UTF-8 text; save the file as UTF-8") from None
+    except tomllib.TOMLDecodeError as exc:
+        found = _TOML_POSITION.match(str(exc))
+        where, what = (found.group(2), found.group(1)) if found else ("file", str(exc))
+        raise ConfigError(path, where, f"invalid TOML: {what}") from None
 
 
 def quoted(value: str) -> str:
@@ -222,9 +252,6 @@ def readable_file_for(reader: str) -> Callable[[Section, str], Path]:
         return found
 
     return readable_file
-
-
-readable_file = readable_file_for("the agent")
 
 
 def parse_host_port(target: str) -> tuple[str, int]:

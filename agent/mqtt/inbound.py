@@ -13,9 +13,9 @@ import logging
 from collections.abc import Callable
 from typing import Literal
 
-from agent import protocol
-from agent.log_throttle import LogThrottle
-from agent.outbox import Outbox
+from agent.mqtt.outbox import Outbox
+from pantau import wire
+from pantau.log_throttle import LogThrottle
 
 log = logging.getLogger(__name__)
 
@@ -25,7 +25,7 @@ Outcome = Literal["ack", "command", "ignored", "bad", "rebirth"]
 class Inbound:
     def __init__(
         self,
-        topics: dict[str, protocol.MessageKind],
+        topics: dict[str, wire.MessageKind],
         outbox: Outbox,
         *,
         on_report: Callable[[], None],
@@ -44,27 +44,27 @@ class Inbound:
         kind = self._topics.get(topic)
         try:
             if kind is None:
-                raise protocol.Rejected("topic", f"not subscribed to {topic!r}")
-            msg = protocol.decode(kind, payload, self._limit)
+                raise wire.Rejected("topic", f"not subscribed to {topic!r}")
+            msg = wire.decode(kind, payload, self._limit)
             return self._dispatch(msg, live)
-        except protocol.Rejected as exc:
+        except wire.Rejected as exc:
             self._throttle.warning(f"bad-{kind}", "refused a message on %s: %s", topic, exc)
             return "bad"
         except Exception:  # a bug must not take the network thread down with it
             log.exception("error handling a message on %s", topic)
             return "bad"
 
-    def _dispatch(self, msg: protocol.Payload, live: bool) -> Outcome:
-        if isinstance(msg, protocol.Ack):
+    def _dispatch(self, msg: wire.Payload, live: bool) -> Outcome:
+        if isinstance(msg, wire.Ack):
             self._outbox.on_ack(msg.boot_id, msg.seq)
             return "ack"
-        if isinstance(msg, protocol.Command):
+        if isinstance(msg, wire.Command):
             return self._command(msg)
-        if isinstance(msg, protocol.Status):
+        if isinstance(msg, wire.Status):
             return self._status(msg, live)
         return "ignored"
 
-    def _command(self, msg: protocol.Command) -> Outcome:
+    def _command(self, msg: wire.Command) -> Outcome:
         if msg.cmd != "report":
             self._throttle.warning(f"cmd-{msg.cmd[:32]}", "ignored unknown command %r "
                                    "(only 'report' is supported)", msg.cmd[:32])
@@ -72,7 +72,7 @@ class Inbound:
         self._on_report()
         return "command"
 
-    def _status(self, msg: protocol.Status, live: bool) -> Outcome:
+    def _status(self, msg: wire.Status, live: bool) -> Outcome:
         # While we are connected the retained status must be our birth. A `lost` or
         # `offline` there is a stale Will (ours from an earlier session, or a previous
         # boot's Will the broker fired late): say again that we are online.

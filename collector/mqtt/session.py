@@ -37,13 +37,13 @@ from typing import Any, Final
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
-from agent.backoff import Backoff
-from agent.log_throttle import LogThrottle
-from agent.protocol import Ack, encode, subscription_filters, topic_for
 from collector.app_keys import Health
 from collector.config import CollectorConfig
 from collector.dispatch import Dispatcher
 from collector.stats import IngestStats
+from pantau.backoff import Backoff
+from pantau.log_throttle import LogThrottle
+from pantau.wire import Ack, encode, subscription_filters, topic_for
 
 log = logging.getLogger(__name__)
 

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field, replace
 from types import SimpleNamespace
 from typing import Any, Literal
 
-from agent.usb_backend import SPEED_FULL, SPEED_HIGH, BackendBase, UsbIoError
+from agent.probes.usb.backend import SPEED_FULL, SPEED_HIGH, BackendBase, UsbIoError
 
 _LIBUSB_CODES = {errno.EIO: -1, errno.EACCES: -3, errno.ENODEV: -4, errno.ETIMEDOUT: -7,
                  errno.EPIPE: -9}

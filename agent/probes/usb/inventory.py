@@ -1,6 +1,6 @@
 """What is plugged in versus what the inventory expects: pure functions, no I/O to devices.
 
-`UsbDeviceInfo` is the plain record the USB adapter (`agent.usb_backend`) makes
+`UsbDeviceInfo` is the plain record the USB adapter (`agent.probes.usb.backend`) makes
 of every device it lists; everything here works on those records only, so the
 rules can be tested table-driven without pyusb or a bus.
 """
@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Final, Literal
 
 from agent.config import USB_SPEED_ORDER, ComponentSpec, UsbMatch, UsbPolicy
-from agent.protocol import Device, UnexpectedDevice
+from pantau.wire import Device, UnexpectedDevice
 
 ControlResult = Literal["unchecked", "ok", "failed", "denied"]
 HUB_CLASS: Final = 9

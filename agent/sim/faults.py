@@ -17,7 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from agent.simulate_kit import FAULT_ROLES
+from agent.sim.kit import FAULT_ROLES
 
 log = logging.getLogger("pantau.simulate")
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from agent.config import AgentConfig
 from agent.probes import ComponentReading, ProbeResult
-from agent.protocol import (
+from pantau.wire import (
     PROTOCOL_VERSION,
     AgentInfo,
     Check,

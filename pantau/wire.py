@@ -1,17 +1,21 @@
 """Pantau wire protocol v1: topics, payload types, encode and strict decode.
 
-This is the one module both sides share: the agent builds these Structs and
+The one module of the wire contract: the agent builds these Structs and
 encodes them, the collector decodes with the same types. A message that does
 not fit is refused with a `Rejected` carrying one reason from `REJECT_REASONS`,
-a bounded set so the collector can count rejections per reason.
+a bounded set so the collector can count rejections per reason. Decoding is
+fast (id patterns checked after decoding, see `pantau.deferred_patterns`) and
+still refuses exactly what the contract refuses, with the same reason text.
 """
 
 from __future__ import annotations
 
 import re
-from typing import Annotated, Final, Literal, NamedTuple
+from typing import Annotated, Any, Final, Literal, NamedTuple, NoReturn
 
 import msgspec
+
+from pantau.deferred_patterns import DeferredPattern, KnownValues, strict_mirror
 
 PROTOCOL_VERSION: Final = 1
 DEFAULT_TOPIC_ROOT: Final = "pantau"
@@ -21,7 +25,6 @@ MAX_PAYLOAD_BYTES: Final = 256 * 1024
 ID_PATTERN: Final = r"^[a-z0-9][a-z0-9_-]{0,62}$"
 HEX_PATTERN: Final = r"^[0-9a-f]{4}$"
 _ID_RE: Final = re.compile(ID_PATTERN)
-_HEX_RE: Final = re.compile(HEX_PATTERN)
 
 MessageKind = Literal["status", "heartbeat", "event", "ack", "command"]
 MESSAGE_KINDS: Final[tuple[MessageKind, ...]] = ("status", "heartbeat", "event", "ack", "command")
@@ -38,26 +41,12 @@ REJECT_REASONS: Final[tuple[RejectReason, ...]] = (
 
 
 
-class _Pattern:
-    """Marks a str field that must match `pattern` (msgspec ignores this marker).
 
-    msgspec's `Meta(pattern=...)` costs ~0.4 us per string, two thirds of a
-    heartbeat's decode, so the fast decoders check these fields afterwards
-    against a small set of values already seen valid. When that or anything
-    else fails, the payload is decoded again with strict mirror types that
-    carry the real `Meta(pattern=...)`, so a rejection gets exactly the reason
-    and text it always had. Both live in `agent.protocol_decode`.
-    """
-
-    def __init__(self, pattern: str) -> None:
-        self.pattern = pattern
-
-
-Id = Annotated[str, _Pattern(ID_PATTERN)]
+Id = Annotated[str, DeferredPattern(ID_PATTERN)]
 Ratio = Annotated[float, msgspec.Meta(ge=0.0, le=1.0)]
 NonNegative = Annotated[float, msgspec.Meta(ge=0.0)]
 Seq = Annotated[int, msgspec.Meta(ge=0)]
-HexId = Annotated[str, _Pattern(HEX_PATTERN)]
+HexId = Annotated[str, DeferredPattern(HEX_PATTERN)]
 Short = Annotated[str, msgspec.Meta(max_length=256)]
 Detail = Annotated[str, msgspec.Meta(max_length=1024)]
 BootId = Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
@@ -269,6 +258,96 @@ def parse_topic(topic: str, root: str = DEFAULT_TOPIC_ROOT) -> TopicParts:
     return TopicParts(site, station, kind)
 
 
+# --- fast decoders and the refusals they name ---------------------------------
+
+class _Versioned(msgspec.Struct):
+    v: object = PROTOCOL_VERSION
+
+
+_DECODERS: Final = {kind: msgspec.json.Decoder(t) for kind, t in _TYPES.items()}
+_STRICT_DECODERS: Final[dict[MessageKind, msgspec.json.Decoder[Any]]] = {
+    kind: msgspec.json.Decoder(strict_mirror(t)) for kind, t in _TYPES.items()
+}
+_VERSION_DECODER: Final = msgspec.json.Decoder(_Versioned)
+# Component, check and USB ids repeat across the whole fleet; site and station
+# ids do not (tens of thousands would flush the cache), see _origin_ok.
+_KNOWN_IDS: Final = KnownValues(ID_PATTERN)
+_KNOWN_HEX: Final = KnownValues(HEX_PATTERN)
+
+
+def _heartbeat_ids_ok(hb: Heartbeat) -> bool:
+    """The Id / HexId fields of a heartbeat except site and station (see callers)."""
+    ids, hexes = _KNOWN_IDS.seen, _KNOWN_HEX.seen  # set lookups inline: runs per heartbeat
+    learn_id, hex_ok = _KNOWN_IDS.learn, _KNOWN_HEX.ok
+    for c in hb.components:
+        if c.id not in ids and not learn_id(c.id):
+            return False
+        d = c.device
+        if d is not None and (d.vid not in hexes or d.pid not in hexes) and not (
+            hex_ok(d.vid) and hex_ok(d.pid)
+        ):
+            return False
+    for k in hb.checks:
+        if k.id not in ids and not learn_id(k.id):
+            return False
+    return all(hex_ok(u.vid) and hex_ok(u.pid) for u in hb.unexpected)
+
+
+def _origin_ok(msg: Heartbeat | Event) -> bool:
+    """Site and station match ID_PATTERN (as msgspec's pattern check reads it)."""
+    return _ID_RE.search(msg.site) is not None and _ID_RE.search(msg.station) is not None
+
+
+def _inner_ids_ok(msg: Payload) -> bool:
+    if isinstance(msg, Heartbeat):
+        return _heartbeat_ids_ok(msg)
+    return not isinstance(msg, Event) or _KNOWN_IDS.ok(msg.component)
+
+
+def _decode_unchecked_origin(kind: MessageKind, payload: bytes, limit: int) -> Payload:
+    """Everything `decode` checks except a heartbeat's or event's site and station."""
+    if len(payload) > limit:
+        raise Rejected("oversize", f"{kind} payload of {len(payload)} bytes exceeds {limit}")
+    try:
+        msg = _DECODERS[kind].decode(payload)
+    except (msgspec.ValidationError, msgspec.DecodeError):
+        _strict_reject(kind, payload)
+    except RecursionError:  # msgspec recurses into deeply nested (even unknown) fields
+        raise Rejected("decode", f"{kind}: JSON nested too deeply") from None
+    if not _inner_ids_ok(msg):
+        _strict_reject(kind, payload)
+    version = getattr(msg, "v", PROTOCOL_VERSION)
+    if version != PROTOCOL_VERSION:
+        raise Rejected("version", f"{kind} has v={version}, this side speaks v{PROTOCOL_VERSION}")
+    return msg
+
+
+def _strict_reject(kind: MessageKind, payload: bytes) -> NoReturn:
+    """Name why `payload` is refused, exactly as the pattern-checking decoder does."""
+    try:
+        _STRICT_DECODERS[kind].decode(payload)
+    except msgspec.ValidationError as exc:
+        _raise_if_wrong_version(kind, payload)
+        raise Rejected("schema", f"{kind}: {exc}") from None
+    except msgspec.DecodeError as exc:
+        raise Rejected("decode", f"{kind}: {exc}") from None
+    except RecursionError:
+        raise Rejected("decode", f"{kind}: JSON nested too deeply") from None
+    # msgspec's pattern check lets a trailing newline through; the id checks do not.
+    raise Rejected("schema", f"{kind}: an id or USB id does not match {ID_PATTERN} exactly "
+                             "(a trailing newline?)")
+
+
+def _raise_if_wrong_version(kind: MessageKind, payload: bytes) -> None:
+    # A v2 payload usually fails the v1 schema first; name the real cause.
+    try:
+        version = _VERSION_DECODER.decode(payload).v
+    except (msgspec.ValidationError, msgspec.DecodeError, RecursionError):
+        return
+    if version != PROTOCOL_VERSION:
+        raise Rejected("version", f"{kind} has v={version!r}, this side speaks v{PROTOCOL_VERSION}")
+
+
 # --- encode / decode ---------------------------------------------------------
 
 _ENCODER: Final = msgspec.json.Encoder()
@@ -285,9 +364,9 @@ def encode(payload: Payload, limit: int = MAX_PAYLOAD_BYTES) -> bytes:
 
 def decode(kind: MessageKind, payload: bytes, limit: int = MAX_PAYLOAD_BYTES) -> Payload:
     """Decode one payload of `kind`, or raise `Rejected` with a named reason."""
-    msg = _decoding.decode_unchecked_origin(kind, payload, limit)
-    if isinstance(msg, Heartbeat | Event) and not _decoding.origin_ok(msg):
-        _decoding.strict_reject(kind, payload)
+    msg = _decode_unchecked_origin(kind, payload, limit)
+    if isinstance(msg, Heartbeat | Event) and not _origin_ok(msg):
+        _strict_reject(kind, payload)
     return msg
 
 
@@ -296,22 +375,16 @@ def decode_message(
 ) -> tuple[TopicParts, Payload]:
     """Parse topic and payload together; a payload naming another station is `mismatch`."""
     parts = parse_topic(topic, root)
-    msg = _decoding.decode_unchecked_origin(parts.kind, payload, limit)
+    msg = _decode_unchecked_origin(parts.kind, payload, limit)
     # The topic's ids are already checked (and more strictly), so equal ones are
     # valid; only an unequal pair needs the pattern, to tell schema from mismatch.
     if isinstance(msg, Heartbeat | Event) and (
         msg.station != parts.station or msg.site != parts.site
     ):
-        if not _decoding.origin_ok(msg):
-            _decoding.strict_reject(parts.kind, payload)
+        if not _origin_ok(msg):
+            _strict_reject(parts.kind, payload)
         raise Rejected(
             "mismatch",
             f"payload says {msg.site}/{msg.station} but topic says {parts.site}/{parts.station}",
         )
     return parts, msg
-
-
-# Last, on purpose: the decoding machinery builds its decoders from the Structs
-# above at import time, and the functions above only reach it when called. Bound
-# as a module (not `from ... import name`) so either module may be imported first.
-from agent import protocol_decode as _decoding  # noqa: E402

@@ -10,7 +10,7 @@ the packet for its network thread, so the socket has one writer).
 On every connect: birth (retained `online` with boot_id and session),
 subscriptions to our ack, command and status topics, then replay of the disk
 queue from the oldest event. Events leave the disk only when the collector
-acks them (see agent.outbox); heartbeats are never queued while offline.
+acks them (see agent.mqtt.outbox); heartbeats are never queued while offline.
 """
 
 from __future__ import annotations
@@ -27,14 +27,14 @@ from typing import Any
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
-from agent import protocol
-from agent.backoff import Backoff
 from agent.config import AgentConfig
-from agent.inbound import Inbound
-from agent.log_throttle import LogThrottle
-from agent.outbox import Outbox
-from agent.queue import EventQueue, QueuedEvent
-from agent.reconnect import ReconnectLoop
+from agent.journal import EventQueue, QueuedEvent
+from agent.mqtt.inbound import Inbound
+from agent.mqtt.outbox import Outbox
+from agent.mqtt.reconnect import ReconnectLoop
+from pantau import wire
+from pantau.backoff import Backoff
+from pantau.log_throttle import LogThrottle
 
 log = logging.getLogger(__name__)
 
@@ -81,11 +81,11 @@ class Publisher:
         self._broker = config.broker
         self._clock = clock
         self._client_id = client_id or self._broker.client_id or f"pantau-agent-{config.station}"
-        self._topic = {kind: protocol.topic_for(config.site, config.station, kind,
+        self._topic = {kind: wire.topic_for(config.site, config.station, kind,
                                                 root=self._broker.topic_root)
-                       for kind in protocol.MESSAGE_KINDS}
+                       for kind in wire.MESSAGE_KINDS}
         # The ack timer uses the monotonic clock, not `clock`: a station clock set back
-        # must not stall resends (see agent.outbox).
+        # must not stall resends (see agent.mqtt.outbox).
         self._outbox = Outbox(queue, ack_timeout_s=ack_timeout_s, max_unacked=max_unacked,
                               max_payload_bytes=config.max_payload_bytes)
         self._inbound = Inbound({self._topic[k]: k for k in ("ack", "command", "status")},
@@ -118,9 +118,9 @@ class Publisher:
         self._stopping = True
         client = self._live_client()
         if client is not None:
-            status = protocol.Status(state="offline", boot_id=self.boot_id,
+            status = wire.Status(state="offline", boot_id=self.boot_id,
                                      session=self._session, ts=self._clock(), reason=reason)
-            info = self._publish(client, "status", protocol.encode(status), retain=True)
+            info = self._publish(client, "status", wire.encode(status), retain=True)
             try:
                 if info is not None:
                     info.wait_for_publish(max(0.0, deadline - time.monotonic()))
@@ -130,11 +130,11 @@ class Publisher:
         self._wake.set()
         self._loop.stop(max(0.1, deadline - time.monotonic()))
 
-    def publish_heartbeat(self, hb: protocol.Heartbeat) -> bool:
+    def publish_heartbeat(self, hb: wire.Heartbeat) -> bool:
         """Send `hb` retained; False (and not queued) when offline or over the payload cap."""
         try:
-            data = protocol.encode(hb, limit=self.config.max_payload_bytes)
-        except protocol.PayloadTooLarge as exc:
+            data = wire.encode(hb, limit=self.config.max_payload_bytes)
+        except wire.PayloadTooLarge as exc:
             self._count(oversize_dropped=1)
             self._throttle.warning("oversize-heartbeat", "heartbeat not sent: %s", exc)
             return False
@@ -236,8 +236,8 @@ class Publisher:
                              clean_session=True, protocol=mqtt.MQTTv311,
                              reconnect_on_failure=False)
         client.connect_timeout = self._broker.connect_timeout_s
-        will = protocol.Status(state="lost", boot_id=self.boot_id, session=session)
-        client.will_set(self._topic["status"], protocol.encode(will), qos=1, retain=True)
+        will = wire.Status(state="lost", boot_id=self.boot_id, session=session)
+        client.will_set(self._topic["status"], wire.encode(will), qos=1, retain=True)
         if self._broker.username:
             client.username_pw_set(self._broker.username, self._read_password())
         if self._broker.tls:
@@ -305,9 +305,9 @@ class Publisher:
     # --- publishing helpers ----------------------------------------------------
 
     def _publish_birth(self, client: mqtt.Client) -> None:
-        birth = protocol.Status(state="online", boot_id=self.boot_id, session=self._session,
+        birth = wire.Status(state="online", boot_id=self.boot_id, session=self._session,
                                 ts=self._clock())
-        self._publish(client, "status", protocol.encode(birth), retain=True)
+        self._publish(client, "status", wire.encode(birth), retain=True)
 
     def _republish_birth(self) -> None:
         client = self._live_client()
@@ -318,7 +318,7 @@ class Publisher:
         client = self._live_client()
         return client is not None and self._publish(client, "event", event.payload) is not None
 
-    def _publish(self, client: mqtt.Client, kind: protocol.MessageKind, data: bytes,
+    def _publish(self, client: mqtt.Client, kind: wire.MessageKind, data: bytes,
                  retain: bool = False) -> mqtt.MQTTMessageInfo | None:
         info = client.publish(self._topic[kind], data, qos=1, retain=retain)
         if info.rc != mqtt.MQTT_ERR_SUCCESS:

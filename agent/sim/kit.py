@@ -10,8 +10,8 @@ from dataclasses import replace
 from pathlib import Path
 
 from agent.config import AgentConfig, load_config
-from agent.simulated_sysfs import make_edid, write_drm_connector
-from agent.simulated_usb import (
+from agent.sim.sysfs import make_edid, write_drm_connector
+from agent.sim.usb_backend import (
     KIT_DEVICES,
     SIM_IRIS_IDS,
     SimDevice,
@@ -23,7 +23,7 @@ from agent.simulated_usb import (
 _HUB = SimDevice(0x05E3, 0x0608, "GenesysLogic", "USB2.0 Hub", device_class=9,
                  interface_classes=((9, 0, 0),))
 MONITOR_CARD, MONITOR_CONNECTOR = "card0", "HDMI-A-1"
-# Roles with serials (agent.simulated_usb) that a fault may touch; the rest is infrastructure.
+# Roles with serials (agent.sim.usb_backend) that a fault may touch; the rest is infrastructure.
 FAULT_ROLES = ("fingerprint", "iris", "camera", "signature-pad", "card-reader")
 
 

@@ -36,7 +36,7 @@ import usb.backend
 import usb.core
 import usb.util
 
-from agent.usb_inventory import ControlResult, UsbDeviceInfo
+from agent.probes.usb.inventory import ControlResult, UsbDeviceInfo
 
 _log = logging.getLogger(__name__)
 

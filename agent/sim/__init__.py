@@ -1,0 +1,4 @@
+"""The simulated fleet and its simulated hardware, for `pantau-agent simulate` and the demo.
+
+Imported lazily: `pantau-agent run` and `probe` never load it.
+"""
