@@ -3,36 +3,34 @@
 Exit codes: 0 fine; 1 `probe` found a required part not OK; 2 the command
 could not do its job (bad config, unwritable queue, bad arguments).
 
-Hidden test hooks (read here only, never in the service): PANTAU_SIMULATED_USB=kit
-(or kit:N for N extra hubs) puts a simulated healthy e-KTP kit behind the USB
-probe, and PANTAU_SYSFS_ROOT=DIR points the display probe at a fake sysfs.
+The hardware the probes read is passed in (`main(argv, probe_env)`): the real
+USB bus and /sys by default; `agent.sim.kit_agent` runs these same commands
+over a simulated kit.
 """
 
 from __future__ import annotations
 
 import argparse
 import logging
-import os
 import signal
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
 from agent.config import AgentConfig, load_config
-from agent.probes import ProbeEnv
+from agent.errors import AgentError
+from agent.probes.base import ProbeEnv
 from pantau import __version__
 from pantau.config import ConfigError
+from pantau.logs import setup_logging
 
 DEFAULT_CONFIG = Path("/etc/pantau/agent.toml")
 log = logging.getLogger("pantau.agent")
 
 
-class UsageError(Exception):
-    """A problem with how the command was called; the message says what to do."""
-
-
-def main(argv: Sequence[str] | None = None) -> int:
+def main(argv: Sequence[str] | None = None, probe_env: ProbeEnv | None = None) -> int:
     args = _parser().parse_args(argv)
+    args.probe_env = probe_env if probe_env is not None else ProbeEnv()
     try:
         return int(args.handler(args))
     except ConfigError as exc:
@@ -40,7 +38,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("Fix the file, then check it with: pantau-agent check-config --config FILE",
               file=sys.stderr)
         return 2
-    except UsageError as exc:
+    except AgentError as exc:
         print(f"pantau-agent: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
@@ -73,40 +71,15 @@ def _config_arg(parser: argparse.ArgumentParser) -> None:
                         help=f"station config (default {DEFAULT_CONFIG})")
 
 
-def setup_logging(level: str) -> None:
-    # Under systemd the journal adds its own timestamps.
-    stamp = "" if os.environ.get("JOURNAL_STREAM") else "%(asctime)s "
-    logging.basicConfig(level=level.upper(), stream=sys.stderr,
-                        format=f"{stamp}%(levelname)s %(name)s: %(message)s")
-
-
-def probe_env() -> ProbeEnv:
-    sim = os.environ.get("PANTAU_SIMULATED_USB", "")
-    sysfs = Path(os.environ.get("PANTAU_SYSFS_ROOT", "/sys"))
-    if not sim:
-        return ProbeEnv(sysfs_root=sysfs)
-    kind, _, extra = sim.partition(":")
-    if kind != "kit" or not (extra == "" or extra.isdigit()):
-        raise UsageError(f"PANTAU_SIMULATED_USB={sim!r}: use 'kit' or 'kit:N' (test hook)")
-    from agent.sim.kit import station_bus
-
-    return ProbeEnv(usb_backend=station_bus("sim", extra_hubs=int(extra or 0)),
-                    sysfs_root=sysfs)
-
-
 # --- commands -------------------------------------------------------------------
 
 def cmd_run(args: argparse.Namespace) -> int:
     setup_logging(args.log_level)
     config = load_config(args.config)
-    from agent.journal import QueueError
     from agent.service import AgentService
     from pantau.sd_notify import Notifier
 
-    try:
-        service = AgentService(config, probe_env(), notifier=Notifier.from_env())
-    except QueueError as exc:
-        raise UsageError(str(exc)) from None
+    service = AgentService(config, args.probe_env, notifier=Notifier.from_env())
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: service.stop())
     return service.run()
@@ -118,7 +91,7 @@ def cmd_probe(args: argparse.Namespace) -> int:
     from agent.probe_report import render_json, render_table, required_ok
     from agent.probe_runner import probe_once
 
-    heartbeat, errors = probe_once(config, probe_env())
+    heartbeat, errors = probe_once(config, args.probe_env)
     if args.json:
         print(render_json(heartbeat, errors))
     else:

@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from agent.config import QueueConfig
+from agent.errors import JournalError
 from agent.journal_space import WAL_AUTOCHECKPOINT_PAGES, QueueRoom, is_disk_full
 from pantau import wire
 
@@ -50,19 +51,16 @@ _DISK_FULL_ROUNDS = 4
 
 
 @dataclass(frozen=True, slots=True)
-class QueuedEvent:
+class JournaledEvent:
     boot_id: str
     seq: int
     ts: float
     payload: bytes
-    rowid: int = field(default=0, compare=False)  # position in the journal (added field)
+    rowid: int = field(default=0, compare=False)  # position in the journal
 
 
-class QueueError(Exception):
-    """The queue file cannot be opened or created at all (not even set aside)."""
 
-
-class EventQueue:
+class EventJournal:
     def __init__(self, config: QueueConfig, clock: Callable[[], float] = time.time) -> None:
         self.path = Path(config.path)
         self.set_aside: list[Path] = []
@@ -81,7 +79,7 @@ class EventQueue:
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
-            raise QueueError(f"cannot create queue directory {self.path.parent}: {exc}; "
+            raise JournalError(f"cannot create queue directory {self.path.parent}: {exc}; "
                              "create it writable for the agent user") from exc
         try:
             return self._open()
@@ -93,7 +91,7 @@ class EventQueue:
         try:
             return self._open()
         except sqlite3.DatabaseError as exc:
-            raise QueueError(f"cannot create event queue {self.path}: {exc}; "
+            raise JournalError(f"cannot create event queue {self.path}: {exc}; "
                              "check the disk and the directory's permissions") from exc
 
     def _open(self) -> sqlite3.Connection:
@@ -115,7 +113,7 @@ class EventQueue:
         try:
             self.path.rename(aside)
         except OSError as exc:
-            raise QueueError(f"cannot move corrupt queue {self.path} aside: {exc}") from exc
+            raise JournalError(f"cannot move corrupt queue {self.path} aside: {exc}") from exc
         self.set_aside.append(aside)
         for suffix in ("-wal", "-shm"):  # stale journals belong to the old file
             side = self.path.with_name(self.path.name + suffix)
@@ -176,10 +174,10 @@ class EventQueue:
 
     def pending(
         self, limit: int = 100, after: tuple[str, int] | None = None, *, after_rowid: int = 0
-    ) -> list[QueuedEvent]:
+    ) -> list[JournaledEvent]:
         """Queued events, oldest first. `after=(boot_id, seq)` continues after that event;
         if it is no longer queued this starts from the oldest (re-sending is harmless: the
-        collector de-duplicates). `after_rowid` continues after a `QueuedEvent.rowid`."""
+        collector de-duplicates). `after_rowid` continues after a `JournaledEvent.rowid`."""
         with self._lock:
             start = after_rowid
             if after is not None:
@@ -189,7 +187,7 @@ class EventQueue:
             rows = self._db.execute(
                 "SELECT boot_id, seq, ts, payload, id FROM events WHERE id > ? "
                 "ORDER BY id LIMIT ?", (start, limit)).fetchall()
-        return [QueuedEvent(b, s, t, bytes(p), rowid) for b, s, t, p, rowid in rows]
+        return [JournaledEvent(b, s, t, bytes(p), rowid) for b, s, t, p, rowid in rows]
 
     def ack(self, boot_id: str, seq: int) -> int:
         """Delete `boot_id`'s events with seq <= `seq` (the collector stored them)."""

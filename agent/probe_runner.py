@@ -12,7 +12,8 @@ import logging
 from collections.abc import Iterable, Mapping
 
 from agent.config import AgentConfig
-from agent.probes import Probe, ProbeEnv, ProbeFactory, ProbeResult, registry
+from agent.probes.base import Probe, ProbeEnv, ProbeFactory, ProbeResult
+from agent.probes.registry import registry
 from agent.state_machine import HeartbeatBuilder, StationState, failed_probe_result, merge_results
 from pantau import __version__
 from pantau.wire import Heartbeat

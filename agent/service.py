@@ -23,9 +23,9 @@ import uuid
 from typing import Any, Protocol
 
 from agent.config import AgentConfig
-from agent.journal import EventQueue
+from agent.journal import EventJournal
 from agent.probe_runner import ProbeRunner, describe_error
-from agent.probes import ProbeEnv, ProbeFactory
+from agent.probes.base import ProbeEnv, ProbeFactory
 from agent.state_machine import HeartbeatBuilder, Observation, StationState
 from pantau import __version__
 from pantau.sd_notify import Notifier
@@ -73,7 +73,7 @@ class AgentService:
         self._state = StationState(config.site, config.station, self.boot_id)
         self._builder = HeartbeatBuilder(config, self.boot_id, __version__)
         self.runner = ProbeRunner(config, self.env, probes)
-        self.queue = EventQueue(config.queue, self.env.clock)
+        self.queue = EventJournal(config.queue, self.env.clock)
         self.publisher: PublisherPort = self._make_publisher(client_id)
         self.last_heartbeat: Heartbeat | None = None
         self.last_observation: Observation | None = None

@@ -12,7 +12,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from agent.config import AgentConfig
-from agent.probes import ComponentReading, ProbeResult
+from agent.probes.base import ComponentReading, ProbeResult
 from pantau.wire import (
     PROTOCOL_VERSION,
     AgentInfo,

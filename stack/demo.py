@@ -18,7 +18,7 @@ import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from agent.sim.fleet import MEDAN_KECAMATAN, Fleet
+from agent.sim.fleet import MEDAN_KECAMATAN, SimFleet
 from agent.sim.station import SimStation
 from agent.sim.usb_backend import SimDevice
 from stack.central import CentralStack
@@ -77,7 +77,7 @@ BROKEN: dict[str, tuple[str, Callable[[SimStation], object]]] = {
 }
 
 
-def break_kits(fleet: Fleet) -> None:
+def break_kits(fleet: SimFleet) -> None:
     for station in fleet.stations:
         if station.name in BROKEN:
             what, action = BROKEN[station.name]
@@ -90,7 +90,7 @@ def run(args: argparse.Namespace, workdir: Path, stop: threading.Event) -> int:
     registry = workdir / "fleet.toml"
     registry.write_text(registry_text)
     central = CentralStack(workdir / "central", registry, time_scale=args.time_scale).start()
-    fleet = Fleet(
+    fleet = SimFleet(
         central.url("mosquitto"),
         active,
         workdir / "stations",

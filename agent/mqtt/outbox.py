@@ -28,18 +28,18 @@ from typing import Literal
 
 import msgspec
 
-from agent.journal import EventQueue, QueuedEvent
+from agent.journal import EventJournal, JournaledEvent
 from pantau import wire
 
 log = logging.getLogger(__name__)
 
-Send = Callable[[QueuedEvent], bool]  # True when handed to the client
+Send = Callable[[JournaledEvent], bool]  # True when handed to the client
 
 
 class Outbox:
     def __init__(
         self,
-        queue: EventQueue,
+        queue: EventJournal,
         monotonic: Callable[[], float] = time.monotonic,
         *,
         ack_timeout_s: float = 30.0,
@@ -85,7 +85,7 @@ class Outbox:
             return handed
 
     def _send_one(
-        self, event: QueuedEvent, send: Send, oldest: dict[str, int]
+        self, event: JournaledEvent, send: Send, oldest: dict[str, int]
     ) -> Literal["sent", "dropped", "blocked"]:
         if len(event.payload) > self._max_payload_bytes:
             # Never hand an oversized payload to paho (it can kill its network thread).
@@ -101,7 +101,7 @@ class Outbox:
         self._cursor = event.rowid
         return "sent"
 
-    def _stamped(self, event: QueuedEvent, oldest: dict[str, int]) -> QueuedEvent:
+    def _stamped(self, event: JournaledEvent, oldest: dict[str, int]) -> JournaledEvent:
         """`event` with `oldest_pending` set; unchanged if it cannot be (then the
         collector stays conservative: it acks only what it stored without a gap)."""
         if event.boot_id not in oldest:

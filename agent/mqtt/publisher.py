@@ -28,7 +28,7 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
 from agent.config import AgentConfig
-from agent.journal import EventQueue, QueuedEvent
+from agent.journal import EventJournal, JournaledEvent
 from agent.mqtt.inbound import Inbound
 from agent.mqtt.outbox import Outbox
 from agent.mqtt.reconnect import ReconnectLoop
@@ -65,7 +65,7 @@ class Publisher:
         self,
         config: AgentConfig,
         boot_id: str,
-        queue: EventQueue,
+        queue: EventJournal,
         *,
         on_report: Callable[[], None] = lambda: None,
         clock: Callable[[], float] = time.time,
@@ -314,7 +314,7 @@ class Publisher:
         if client is not None:
             self._publish_birth(client)
 
-    def _send_event(self, event: QueuedEvent) -> bool:
+    def _send_event(self, event: JournaledEvent) -> bool:
         client = self._live_client()
         return client is not None and self._publish(client, "event", event.payload) is not None
 

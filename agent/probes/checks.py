@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, ClassVar
 from urllib.parse import urlsplit
 
 from agent.config import AgentConfig, CheckSpec
-from agent.probes import ProbeEnv, ProbeResult
+from agent.probes.base import ProbeEnv, ProbeResult
 from pantau.config import parse_host_port
 from pantau.wire import Check
 

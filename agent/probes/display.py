@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import ClassVar
 
 from agent.config import AgentConfig, ComponentSpec
-from agent.probes import ComponentReading, ProbeEnv, ProbeResult
+from agent.probes.base import ComponentReading, ProbeEnv, ProbeResult
 from pantau.wire import ComponentStatus
 
 _CONNECTOR_DIR = re.compile(r"^card\d+-(?P<connector>.+)$")

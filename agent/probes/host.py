@@ -18,7 +18,7 @@ from typing import ClassVar, Protocol
 import psutil
 
 from agent.config import AgentConfig
-from agent.probes import ProbeEnv, ProbeResult
+from agent.probes.base import ProbeEnv, ProbeResult
 from pantau.wire import Disk, Host
 
 log = logging.getLogger(__name__)

@@ -73,7 +73,7 @@ def registry_toml(pairs: list[tuple[str, str]], region: str = "Kota Medan") -> s
     return "\n".join(lines)
 
 
-class Fleet:
+class SimFleet:
     def __init__(self, broker_url: str, pairs: list[tuple[str, str]], workdir: Path,
                  seed: int, heartbeat_s: float, poll_s: float) -> None:
         rng = random.Random(seed)
@@ -106,7 +106,7 @@ def run_fleet(args: argparse.Namespace, workdir: Path, stop: threading.Event) ->
     if args.registry_out:
         Path(args.registry_out).write_text(registry_toml(pairs))
         log.info("wrote the fleet registry for %d stations to %s", len(pairs), args.registry_out)
-    fleet = Fleet(args.broker, pairs, workdir, args.seed, args.interval, min(2.0, args.interval))
+    fleet = SimFleet(args.broker, pairs, workdir, args.seed, args.interval, min(2.0, args.interval))
     faults = FaultInjector(list(fleet.stations), args.faults, random.Random(args.seed + 1))
     fleet.start()
     log.info("%d stations in %d sites reporting to %s", len(pairs),
@@ -126,7 +126,8 @@ def run_fleet(args: argparse.Namespace, workdir: Path, stop: threading.Event) ->
 
 
 def cmd_simulate(args: argparse.Namespace) -> int:
-    from agent.cli import UsageError, setup_logging
+    from agent.errors import UsageError
+    from pantau.logs import setup_logging
 
     if not args.broker.startswith(("mqtt://", "mqtts://")):
         raise UsageError(f"--broker {args.broker!r}: give mqtt://host:port or mqtts://host:port")

@@ -10,7 +10,7 @@ import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-from agent.probes import ProbeEnv
+from agent.probes.base import ProbeEnv
 from agent.service import AgentService
 from agent.sim.kit import set_monitor, station_bus, station_config, station_sysfs
 from agent.sim.usb_backend import SimDevice, kit_devices

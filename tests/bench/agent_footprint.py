@@ -62,24 +62,6 @@ db.execute("PRAGMA synchronous=FULL")
 db.execute("CREATE TABLE IF NOT EXISTS q (id INTEGER PRIMARY KEY, body BLOB)")
 db.execute("INSERT INTO q (body) VALUES (?)", (msgspec.json.encode({"k": 1}),))
 c.loop_forever()""").replace("bench-baseline", "bench-baseline-store")
-# `pantau-agent` with cli's own simulated kit (PANTAU_SIMULATED_USB), one role
-# unplugged from it: cli has no hook for a missing part, so wrap its probe_env.
-MISSING_PART = """
-import sys
-from agent import cli
-from agent.sim.kit import role_device
-
-def kit_without_role():
-    env = real_probe_env()
-    gone = role_device(sys.argv[1])
-    env.usb_backend.unplug(lambda d: (d.vid, d.pid) == (gone.vid, gone.pid))
-    return env
-
-real_probe_env, cli.probe_env = cli.probe_env, kit_without_role
-sys.exit(cli.main(sys.argv[2:]))
-"""
-
-
 @dataclass
 class Series:
     name: str
@@ -109,10 +91,12 @@ def node_exporter() -> str:
     return binary
 
 
-def agent_env(work: Path) -> dict[str, str]:
+def kit_agent(work: Path, missing: str | None = None) -> list[str]:
+    """`pantau-agent` over the simulated kit (two extra hubs), optionally lacking a part."""
     sysfs = station_sysfs(work / "sys")
-    return {**os.environ, "PYTHONPATH": str(ROOT), "PANTAU_SIMULATED_USB": "kit:2",
-            "PANTAU_SYSFS_ROOT": str(sysfs)}
+    lacking = ["--missing", missing] if missing else []
+    return [sys.executable, "-m", "agent.sim.kit_agent", "--sysfs", str(sysfs),
+            "--extra-hubs", "2", *lacking]
 
 
 def agent_config(work: Path, name: str, broker: MosquittoBroker) -> Path:
@@ -122,10 +106,9 @@ def agent_config(work: Path, name: str, broker: MosquittoBroker) -> Path:
     return config
 
 
-def check_missing(role: str, config: Path, env: dict[str, str]) -> None:
-    """Prove the wrapped kit really lacks `role`: `probe` exits 1 and says missing."""
-    probe = subprocess.run([sys.executable, "-c", MISSING_PART, role, "--log-level", "ERROR",
-                            "probe", "--config", str(config)],
+def check_missing(role: str, config: Path, agent: list[str], env: dict[str, str]) -> None:
+    """Prove the kit really lacks `role`: `probe` exits 1 and says missing."""
+    probe = subprocess.run([*agent, "--log-level", "ERROR", "probe", "--config", str(config)],
                            cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
     line = next((ln for ln in probe.stdout.splitlines() if ln.startswith(f"{role} ")), "")
     if probe.returncode != 1 or "missing" not in line:
@@ -139,16 +122,16 @@ def spawn(name: str, argv: list[str], env: dict[str, str] | None = None) -> Seri
 
 
 def start_all(work: Path, broker: MosquittoBroker, missing: str | None) -> list[Series]:
-    env, py = agent_env(work), sys.executable
+    env, py = {**os.environ, "PYTHONPATH": str(ROOT)}, sys.executable
     run = ["--log-level", "WARNING", "run", "--config"]
     if missing:  # checked before anything starts, so a failed check leaves no process behind
         lacking = agent_config(work, "bench-02", broker)
-        check_missing(missing, lacking, env)
+        check_missing(missing, lacking, kit_agent(work, missing), env)
     config = agent_config(work, "bench-01", broker)
-    series = [spawn("pantau-agent", [py, "-m", "agent.cli", *run, str(config)], env)]
+    series = [spawn("pantau-agent", [*kit_agent(work), *run, str(config)], env)]
     if missing:
         series.append(spawn(f"pantau-agent ({missing} missing)",
-                            [py, "-c", MISSING_PART, missing, *run, str(lacking)], env))
+                            [*kit_agent(work, missing), *run, str(lacking)], env))
     port = str(broker.port)
     return [*series,
             spawn("bare paho+psutil+pyusb", [py, "-c", BASELINE, port]),

@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from agent.sim.fleet import Fleet
+from agent.sim.fleet import SimFleet
 from stack.central import CentralStack
 from tests.support.mosquitto import wait_for
 
@@ -88,7 +88,7 @@ class Webhook:
 
 
 @pytest.fixture
-def stack(tmp_path: Path) -> Iterator[tuple[CentralStack, Fleet, Webhook]]:
+def stack(tmp_path: Path) -> Iterator[tuple[CentralStack, SimFleet, Webhook]]:
     hook = Webhook()
     (tmp_path / "fleet.toml").write_text(REGISTRY)
     central = CentralStack(
@@ -98,7 +98,7 @@ def stack(tmp_path: Path) -> Iterator[tuple[CentralStack, Fleet, Webhook]]:
         webhook_url=hook.url,
         scrape_interval_s=0.5,
     ).start()
-    fleet = Fleet(
+    fleet = SimFleet(
         central.url("mosquitto"),
         PAIRS,
         tmp_path / "stations",
@@ -127,12 +127,12 @@ def _inhibited(central: CentralStack, station: str, alertname: str) -> bool:
     return any(a["labels"]["alertname"] == alertname and a["status"]["inhibitedBy"] for a in alerts)
 
 
-def _station(fleet: Fleet, name: str) -> Any:
+def _station(fleet: SimFleet, name: str) -> Any:
     return next(s for s in fleet.stations if s.name == name)
 
 
 def test_unplug_and_station_death_reach_the_webhook(
-    stack: tuple[CentralStack, Fleet, Webhook],
+    stack: tuple[CentralStack, SimFleet, Webhook],
 ) -> None:
     central, fleet, hook = stack
     online: Callable[[], bool] = lambda: all(  # noqa: E731

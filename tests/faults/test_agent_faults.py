@@ -124,8 +124,9 @@ def test_corrupt_queue_is_set_aside_and_the_agent_runs(rig_factory: Callable[...
     workdir = tmp_path / "corrupt"
     config = fault_config(station.name, station.site, rig.broker.url, workdir)
     config.queue.path.write_bytes(b"SQLite format 3\x00" + os.urandom(8192))
-    env = {"PANTAU_SIMULATED_USB": "kit", "PANTAU_SYSFS_ROOT": str(workdir / "sys")}
-    cmd = ["agent.cli", "run", "--config", str(workdir / "agent.toml")]
+    env: dict[str, str] = {}
+    cmd = ["agent.sim.kit_agent", "--sysfs", str(workdir / "sys"),
+           "run", "--config", str(workdir / "agent.toml")]
     for attempt in (1, 2):  # the second start must find a good queue: no loop
         agent = spawn(cmd, workdir, env, name=f"run-{attempt}")
         try:

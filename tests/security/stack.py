@@ -101,10 +101,10 @@ class Stack:
                   f'password_file = "{self.secret_file(f"{station}.password", station)}"\n')
         text = station_toml(station, SITE, url, workdir, poll_s=0.2, heartbeat_s=1.0)
         (workdir / "agent.toml").write_text(text.replace(f'[broker]\nurl = "{url}"\n', broker))
-        env = {**os.environ, "PANTAU_SIMULATED_USB": "kit",
-               "PANTAU_SYSFS_ROOT": str(station_sysfs(workdir / "sys")), "PYTHONPATH": str(REPO)}
-        self._spawn(f"agent-{station}.log", "agent.cli", "--log-level", "DEBUG", "run",
-                    "--config", str(workdir / "agent.toml"), env=env)
+        env = {**os.environ, "PYTHONPATH": str(REPO)}
+        self._spawn(f"agent-{station}.log", "agent.sim.kit_agent",
+                    "--sysfs", str(station_sysfs(workdir / "sys")), "--log-level", "DEBUG",
+                    "run", "--config", str(workdir / "agent.toml"), env=env)
 
     def _spawn(self, log: str, module: str, *args: str, env: dict[str, str] | None = None) -> None:
         self.broker.reload()  # Mosquitto rereads the password file on SIGHUP

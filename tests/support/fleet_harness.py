@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from agent.config import AgentConfig, load_config
-from agent.probes import ProbeEnv
+from agent.probes.base import ProbeEnv
 from agent.service import AgentService
 from agent.sim.fleet import layout
 from agent.sim.kit import FAULT_ROLES, station_bus, station_sysfs, station_toml

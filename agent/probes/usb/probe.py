@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from typing import ClassVar
 
 from agent.config import AgentConfig, ComponentSpec
-from agent.probes import ComponentReading, ProbeEnv, ProbeResult
+from agent.probes.base import ComponentReading, ProbeEnv, ProbeResult
 from agent.probes.usb.backend import NO_PERMISSION_HINT, PollRequest, UsbSource, UsbUnavailable
 from agent.probes.usb.inventory import (
     UsbDeviceInfo,

@@ -11,7 +11,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 from agent.config import AgentConfig, CheckSpec
-from agent.probes import ProbeEnv
+from agent.probes.base import ProbeEnv
 from agent.probes.checks import ChecksProbe
 from pantau.wire import Check
 from tests.support.mosquitto import free_port

@@ -9,7 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from agent.config import AgentConfig, ComponentSpec
-from agent.probes import ComponentReading, ProbeEnv
+from agent.probes.base import ComponentReading, ProbeEnv
 from agent.probes.display import DisplayProbe, MonitorId, parse_edid
 from agent.sim.sysfs import make_edid, write_drm_connector
 

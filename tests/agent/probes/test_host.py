@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from agent.config import AgentConfig, HostConfig
-from agent.probes import ProbeEnv, ProbeResult
+from agent.probes.base import ProbeEnv, ProbeResult
 from agent.probes.host import HostProbe, clamp_ratio, hottest
 from pantau.wire import AgentInfo, Heartbeat, decode, encode
 

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from agent.config import AgentConfig
-from agent.journal import EventQueue
+from agent.journal import EventJournal
 from agent.mqtt.publisher import Publisher
 from tests.agent.publisher.helpers import Watcher
 from tests.support.mosquitto import MosquittoBroker
@@ -31,11 +31,11 @@ def watchers() -> Iterator[Callable[[MosquittoBroker, list[str]], Watcher]]:
 @pytest.fixture
 def publishers(tmp_path: Path) -> Iterator[Callable[..., Publisher]]:
     """Start a Publisher (and its queue) for a config; stopped and closed at teardown."""
-    made: list[tuple[Publisher, EventQueue]] = []
+    made: list[tuple[Publisher, EventJournal]] = []
 
     def make(config: AgentConfig, boot_id: str = "boot-1", start: bool = True,
              **kwargs: Any) -> Publisher:
-        queue = EventQueue(config.queue)
+        queue = EventJournal(config.queue)
         pub = Publisher(config, boot_id, queue, **kwargs)
         made.append((pub, queue))
         if start:

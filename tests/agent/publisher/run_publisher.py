@@ -11,7 +11,7 @@ import threading
 from pathlib import Path
 
 from agent.config import AgentConfig, QueueConfig
-from agent.journal import EventQueue
+from agent.journal import EventJournal
 from agent.mqtt.publisher import Publisher
 from pantau.broker_config import BrokerConfig
 from tests.support.mosquitto import wait_for
@@ -22,7 +22,7 @@ def main(port: str, station: str, queue_path: str, boot_id: str) -> None:
                           reconnect_min_s=0.05, reconnect_max_s=0.5)
     config = AgentConfig(station=station, site="site-a", broker=broker,
                          queue=QueueConfig(path=Path(queue_path)))
-    publisher = Publisher(config, boot_id, EventQueue(config.queue))
+    publisher = Publisher(config, boot_id, EventJournal(config.queue))
     publisher.start()
     wait_for(lambda: publisher.connected, what="publisher connected")
     print("connected", flush=True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from agent.journal import EventQueue
+from agent.journal import EventJournal
 from agent.mqtt.publisher import Publisher
 from tests.agent.publisher.helpers import Watcher, agent_config, event, new_station, topic
 from tests.support.mosquitto import MosquittoBroker, wait_for
@@ -103,7 +103,7 @@ def test_a_new_agent_replays_the_previous_boots_events_first(
 ) -> None:
     station = new_station()
     cfg = agent_config(mosquitto, tmp_path / "q.db", station)
-    old_queue = EventQueue(cfg.queue)  # the previous run never reached the broker
+    old_queue = EventJournal(cfg.queue)  # the previous run never reached the broker
     for seq in (7, 8, 9):
         old_queue.append(event("old-boot", seq, station=station))
     old_queue.close()

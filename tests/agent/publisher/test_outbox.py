@@ -11,7 +11,7 @@ import msgspec
 import pytest
 
 from agent.config import QueueConfig
-from agent.journal import EventQueue, QueuedEvent
+from agent.journal import EventJournal, JournaledEvent
 from agent.mqtt.outbox import Outbox
 from agent.mqtt.publisher import Publisher
 from pantau import wire
@@ -28,8 +28,8 @@ class Clock:
 
 
 @pytest.fixture
-def queue(tmp_path: Path) -> Iterator[EventQueue]:
-    q = EventQueue(QueueConfig(path=tmp_path / "q.db"))
+def queue(tmp_path: Path) -> Iterator[EventJournal]:
+    q = EventJournal(QueueConfig(path=tmp_path / "q.db"))
     yield q
     q.close()
 
@@ -40,7 +40,7 @@ class Wire:
     def __init__(self) -> None:
         self.sent: list[wire.Event] = []
 
-    def __call__(self, ev: QueuedEvent) -> bool:
+    def __call__(self, ev: JournaledEvent) -> bool:
         msg = wire.decode("event", ev.payload)
         assert isinstance(msg, wire.Event)
         self.sent.append(msg)
@@ -50,11 +50,11 @@ class Wire:
         return [(e.boot_id, e.seq, e.oldest_pending) for e in self.sent]
 
 
-def outbox(queue: EventQueue, clock: Callable[[], float] = time.monotonic) -> Outbox:
+def outbox(queue: EventJournal, clock: Callable[[], float] = time.monotonic) -> Outbox:
     return Outbox(queue, clock, ack_timeout_s=30.0, max_payload_bytes=wire.MAX_PAYLOAD_BYTES)
 
 
-def test_each_boot_is_stamped_with_its_own_oldest_queued_seq(queue: EventQueue) -> None:
+def test_each_boot_is_stamped_with_its_own_oldest_queued_seq(queue: EventJournal) -> None:
     for boot, seq in [("old", 7), ("old", 8), ("new", 1), ("new", 2)]:
         queue.append(event(boot, seq))
     sent = Wire()
@@ -63,7 +63,7 @@ def test_each_boot_is_stamped_with_its_own_oldest_queued_seq(queue: EventQueue) 
     assert b"oldest_pending" not in queue.pending()[0].payload  # the disk copy is untouched
 
 
-def test_a_resend_carries_what_the_queue_holds_then(queue: EventQueue) -> None:
+def test_a_resend_carries_what_the_queue_holds_then(queue: EventJournal) -> None:
     clock = Clock()
     box = outbox(queue, clock)
     for seq in (1, 2, 3):
@@ -79,7 +79,7 @@ def test_a_resend_carries_what_the_queue_holds_then(queue: EventQueue) -> None:
 
 def test_events_dropped_by_the_bounds_move_the_stamp_up(tmp_path: Path) -> None:
     size = len(wire.encode(event("b", 1)))
-    q = EventQueue(QueueConfig(path=tmp_path / "q.db", max_bytes=2 * size))
+    q = EventJournal(QueueConfig(path=tmp_path / "q.db", max_bytes=2 * size))
     for seq in range(1, 6):
         q.append(event("b", seq))  # 1..3 dropped (and counted) by the byte bound
     sent = Wire()
@@ -90,7 +90,7 @@ def test_events_dropped_by_the_bounds_move_the_stamp_up(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(("waited_s", "resent"), [(29.0, False), (31.0, True)])
 def test_the_ack_timer_follows_the_injected_monotonic_clock(
-    queue: EventQueue, waited_s: float, resent: bool
+    queue: EventJournal, waited_s: float, resent: bool
 ) -> None:
     mono = Clock()
     box = outbox(queue, mono)
@@ -121,7 +121,7 @@ def test_publisher_resends_when_the_station_clock_is_set_back(
     assert pub.stats.event_resends >= 1
 
 
-def test_after_a_discarded_event_is_passed_the_stamp_moves_above_it(queue: EventQueue) -> None:
+def test_after_a_discarded_event_is_passed_the_stamp_moves_above_it(queue: EventJournal) -> None:
     clock = Clock()
     box = Outbox(queue, clock, ack_timeout_s=30.0, max_payload_bytes=400)
     queue.append(event("b", 1))

@@ -1,4 +1,4 @@
-"""EventQueue on a real full disk (a 1 MiB tmpfs, root only): the oldest events go, the
+"""EventJournal on a real full disk (a 1 MiB tmpfs, root only): the oldest events go, the
 newest get in, every drop is counted, and acks still delete with not one byte free."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from pathlib import Path
 import msgspec
 
 from agent.config import QueueConfig
-from agent.journal import EventQueue
+from agent.journal import EventJournal
 from agent.journal_space import RESERVE_BYTES
 from tests.agent.publisher.helpers import event
 
@@ -27,18 +27,18 @@ def free_bytes(mount: Path) -> int:
     return st.f_bavail * st.f_frsize
 
 
-def append(queue: EventQueue, seqs: range) -> None:
+def append(queue: EventJournal, seqs: range) -> None:
     for seq in seqs:
         queue.append(msgspec.structs.replace(event("b1", seq), detail=DETAIL))
 
 
-def queued(queue: EventQueue) -> list[int]:
+def queued(queue: EventJournal) -> list[int]:
     return [e.seq for e in queue.pending(limit=100_000)]
 
 
-def full_queue(small_disk: Path) -> tuple[EventQueue, int]:
+def full_queue(small_disk: Path) -> tuple[EventJournal, int]:
     """A queue whose disk filled up once; returns it and the next seq to append."""
-    q = EventQueue(QueueConfig(path=small_disk / "queue.db"))
+    q = EventJournal(QueueConfig(path=small_disk / "queue.db"))
     assert q.room.reserve.stat().st_size == RESERVE_BYTES  # made at open: the disk had room
     fill(small_disk, "filler-1", leave=256 * 1024)  # room for ~150 events
     seq = 1
@@ -93,7 +93,7 @@ def test_the_reserve_comes_back_and_the_file_may_grow_once_there_is_room(
 def test_no_reserve_when_the_disk_has_no_room_for_it(small_disk: Path) -> None:
     fill(small_disk, "filler")
     os.truncate(small_disk / "filler", (small_disk / "filler").stat().st_size - RESERVE_BYTES)
-    q = EventQueue(QueueConfig(path=small_disk / "queue.db"))
+    q = EventJournal(QueueConfig(path=small_disk / "queue.db"))
     assert not q.room.reserve.exists()  # it would leave the queue no room of its own
     append(q, range(1, 3))
     assert queued(q) == [1, 2]

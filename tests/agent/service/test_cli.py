@@ -23,17 +23,16 @@ ROOT = Path(__file__).resolve().parents[3]
 SITE = "medan-timur"
 
 
-def agent_cmd(*args: str) -> list[str]:
-    return [sys.executable, "-m", "agent.cli", *args]
+def agent_cmd(*args: str, sysfs: Path = Path("/nonexistent")) -> list[str]:
+    """`pantau-agent ARGS` over a simulated healthy kit (agent.sim.kit_agent)."""
+    return [sys.executable, "-m", "agent.sim.kit_agent", "--sysfs", str(sysfs), *args]
 
 
-def sim_env(sysfs: Path) -> dict[str, str]:
-    return {**os.environ, "PANTAU_SIMULATED_USB": "kit", "PANTAU_SYSFS_ROOT": str(sysfs),
-            "PYTHONPATH": str(ROOT)}
+ENV = {**os.environ, "PYTHONPATH": str(ROOT)}
 
 
-def cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(agent_cmd(*args), cwd=ROOT, env=env or sim_env(Path("/nonexistent")),
+def cli(*args: str, sysfs: Path = Path("/nonexistent")) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(agent_cmd(*args, sysfs=sysfs), cwd=ROOT, env=ENV,
                           capture_output=True, text=True, timeout=60)
 
 
@@ -51,8 +50,8 @@ class Station:
         self.proc: subprocess.Popen[str] | None = None
 
     def start(self) -> subprocess.Popen[str]:
-        self.proc = subprocess.Popen(agent_cmd("run", "--config", str(self.config)), cwd=ROOT,
-                                     env=sim_env(self.sysfs), stdout=subprocess.PIPE,
+        argv = agent_cmd("run", "--config", str(self.config), sysfs=self.sysfs)
+        self.proc = subprocess.Popen(argv, cwd=ROOT, env=ENV, stdout=subprocess.PIPE,
                                      stderr=subprocess.STDOUT, text=True)
         return self.proc
 
@@ -126,7 +125,7 @@ def test_restart_replays_unacked_events(station: Station, watch: Watch) -> None:
 ])
 def test_probe_json_and_exit_code(tmp_path: Path, extra: str, code: int, bad: list[str]) -> None:
     st = Station(tmp_path, "mqtt://127.0.0.1:9", extra)
-    result = cli("probe", "--config", str(st.config), "--json", env=sim_env(st.sysfs))
+    result = cli("probe", "--config", str(st.config), "--json", sysfs=st.sysfs)
     assert result.returncode == code, result.stderr
     doc = json.loads(result.stdout)
     assert doc["ok"] is (code == 0)
@@ -138,7 +137,7 @@ def test_probe_json_and_exit_code(tmp_path: Path, extra: str, code: int, bad: li
 def test_probe_table_for_a_person(tmp_path: Path) -> None:
     st = Station(tmp_path, "mqtt://127.0.0.1:9")
     set_monitor(st.sysfs, connected=False)
-    result = cli("probe", "--config", str(st.config), env=sim_env(st.sysfs))
+    result = cli("probe", "--config", str(st.config), sysfs=st.sysfs)
     assert result.returncode == 1
     lines = result.stdout.splitlines()
     assert any(line.startswith("monitor") and " missing " in line for line in lines)
@@ -173,9 +172,9 @@ def test_simulate_three_stations(tmp_path: Path, mosquitto: MosquittoBroker) -> 
     watch = Watch(mosquitto, ["pantau/v1/+/+/heartbeat"])
     registry = tmp_path / "fleet.toml"
     proc = subprocess.Popen(
-        agent_cmd("simulate", "--broker", mosquitto.url, "--stations", "3", "--sites", "2",
-                  "--interval", "5", "--faults", "0", "--seed", "7", "--duration", "120",
-                  "--registry-out", str(registry), "--workdir", str(tmp_path / "sim")),
+        [sys.executable, "-m", "agent.cli", "simulate", "--broker", mosquitto.url,
+         "--stations", "3", "--sites", "2", "--interval", "5", "--faults", "0", "--seed", "7",
+         "--duration", "120", "--registry-out", str(registry), "--workdir", str(tmp_path / "sim")],
         cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)},
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:

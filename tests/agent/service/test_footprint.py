@@ -23,10 +23,10 @@ ROOT = Path(__file__).resolve().parents[3]
 AGENT = """
 import sys
 from pathlib import Path
-from agent.cli import probe_env
 from agent.config import load_config
 from agent.service import AgentService
-service = AgentService(load_config(Path(sys.argv[1])), probe_env())
+from agent.sim.kit_agent import kit_env
+service = AgentService(load_config(Path(sys.argv[1])), kit_env(Path(sys.argv[3])))
 service.runner.run(service.runner.names)
 service.queue.close()
 print(",".join(sorted(m for m in sys.argv[2].split(",") if m in sys.modules)))
@@ -41,9 +41,9 @@ def loaded_modules(tmp_path: Path, extra_toml: str) -> list[str]:
     config = tmp_path / "agent.toml"
     config.write_text(f'station = "st-01"\nsite = "lab"\n[broker]\nurl = "mqtt://127.0.0.1:9"\n'
                       f'[queue]\npath = "{tmp_path / "q.sqlite3"}"\n{extra_toml}')
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "PANTAU_SIMULATED_USB": "kit",
-           "PANTAU_SYSFS_ROOT": str(tmp_path / "sys")}
-    out = subprocess.run([sys.executable, "-c", AGENT, str(config), ",".join(WATCHED)],
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    out = subprocess.run([sys.executable, "-c", AGENT, str(config), ",".join(WATCHED),
+                          str(tmp_path / "sys")],
                          env=env, cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr
     return [m for m in out.stdout.strip().split(",") if m]

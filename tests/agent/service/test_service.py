@@ -137,7 +137,7 @@ class Broken:
 
 
 def test_failing_probe_reports_unknown_and_never_stops(tmp_path: Path) -> None:
-    from agent.probes import registry
+    from agent.probes.registry import registry
     from agent.service import AgentService
     from agent.sim.kit import station_bus, station_config
 
@@ -179,7 +179,7 @@ def test_sd_notify_ready_watchdog_stopping(tmp_path: Path, station: SimStation) 
 
 
 def _env(bus: object) -> object:
-    from agent.probes import ProbeEnv
+    from agent.probes.base import ProbeEnv
 
     return ProbeEnv(usb_backend=bus, sysfs_root=Path("/nonexistent"))
 

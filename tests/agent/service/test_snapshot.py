@@ -6,7 +6,7 @@ import msgspec
 import pytest
 
 from agent.config import AgentConfig, CheckSpec, ComponentSpec
-from agent.probes import ComponentReading, ProbeResult
+from agent.probes.base import ComponentReading, ProbeResult
 from agent.state_machine import (
     ComponentTracker,
     HeartbeatBuilder,

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from agent.config import load_config as load_agent_config
-from agent.probes import ProbeEnv
+from agent.probes.base import ProbeEnv
 from agent.probes.usb.backend import UsbSource, fresh_libusb1_backend
 from agent.probes.usb.probe import UsbProbe
 from agent.sim.usb_backend import kit_backend

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from agent.config import AgentConfig, ComponentSpec, UsbMatch, UsbPolicy
-from agent.probes import ProbeEnv
+from agent.probes.base import ProbeEnv
 from agent.sim.usb_backend import SimDevice, SimulatedUsbBackend
 
 

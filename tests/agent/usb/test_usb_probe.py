@@ -9,7 +9,7 @@ import pytest
 
 from agent.config import ComponentSpec
 from agent.config import load_config as load_agent_config
-from agent.probes import ComponentReading, ProbeResult
+from agent.probes.base import ComponentReading, ProbeResult
 from agent.probes.usb.backend import SPEED_FULL
 from agent.probes.usb.probe import UsbProbe
 from agent.sim.usb_backend import KIT_DEVICES, SIM_IRIS_IDS, SimDevice, kit_backend, kit_devices

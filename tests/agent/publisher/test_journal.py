@@ -1,4 +1,4 @@
-"""EventQueue on real SQLite files: order, acks, bounds, restarts, corruption, disk full."""
+"""EventJournal on real SQLite files: order, acks, bounds, restarts, corruption, disk full."""
 
 from __future__ import annotations
 
@@ -10,7 +10,8 @@ import msgspec
 import pytest
 
 from agent.config import QueueConfig
-from agent.journal import EventQueue, QueueError
+from agent.errors import JournalError
+from agent.journal import EventJournal
 from pantau import wire
 from tests.agent.publisher.helpers import event
 
@@ -23,18 +24,18 @@ class FakeClock:
         return self.now
 
 
-def seqs(queue: EventQueue) -> list[tuple[str, int]]:
+def seqs(queue: EventJournal) -> list[tuple[str, int]]:
     return [(e.boot_id, e.seq) for e in queue.pending(limit=1000)]
 
 
 @pytest.fixture
-def queue(tmp_path: Path) -> Iterator[EventQueue]:
-    q = EventQueue(QueueConfig(path=tmp_path / "sub" / "queue.db"))
+def queue(tmp_path: Path) -> Iterator[EventJournal]:
+    q = EventJournal(QueueConfig(path=tmp_path / "sub" / "queue.db"))
     yield q
     q.close()
 
 
-def test_pending_is_insertion_order_across_boots(queue: EventQueue) -> None:
+def test_pending_is_insertion_order_across_boots(queue: EventJournal) -> None:
     for boot, seq in [("old", 7), ("old", 8), ("new", 1), ("new", 2)]:
         queue.append(event(boot, seq))
     assert seqs(queue) == [("old", 7), ("old", 8), ("new", 1), ("new", 2)]
@@ -49,7 +50,7 @@ def test_pending_is_insertion_order_across_boots(queue: EventQueue) -> None:
     (("b", 1), []),
     (("gone", 9), [("a", 1), ("a", 2), ("b", 1)]),  # unknown cursor: from the oldest
 ])
-def test_pending_after_a_cursor(queue: EventQueue, after: tuple[str, int] | None,
+def test_pending_after_a_cursor(queue: EventJournal, after: tuple[str, int] | None,
                                 expected: list[tuple[str, int]]) -> None:
     for boot, seq in [("a", 1), ("a", 2), ("b", 1)]:
         queue.append(event(boot, seq))
@@ -63,7 +64,7 @@ def test_pending_after_a_cursor(queue: EventQueue, after: tuple[str, int] | None
     ("zzz", 5, 0, [("a", 1), ("a", 2), ("a", 3), ("b", 1)]),
 ])
 def test_ack_deletes_only_that_boot_up_to_seq(
-    queue: EventQueue, boot: str, upto: int, deleted: int, left: list[tuple[str, int]]
+    queue: EventJournal, boot: str, upto: int, deleted: int, left: list[tuple[str, int]]
 ) -> None:
     for b, s in [("a", 1), ("a", 2), ("a", 3), ("b", 1)]:
         queue.append(event(b, s))
@@ -71,7 +72,7 @@ def test_ack_deletes_only_that_boot_up_to_seq(
     assert seqs(queue) == left
 
 
-def test_duplicate_append_keeps_the_first(queue: EventQueue) -> None:
+def test_duplicate_append_keeps_the_first(queue: EventJournal) -> None:
     queue.append(event("a", 1, ts=1.0))
     queue.append(event("a", 1, ts=2.0))
     assert [e.ts for e in queue.pending()] == [1.0]
@@ -79,18 +80,18 @@ def test_duplicate_append_keeps_the_first(queue: EventQueue) -> None:
 
 def test_events_survive_a_restart(tmp_path: Path) -> None:
     cfg = QueueConfig(path=tmp_path / "queue.db")
-    first = EventQueue(cfg)
+    first = EventJournal(cfg)
     for seq in (1, 2, 3):
         first.append(event("a", seq))
     first.close()
-    second = EventQueue(cfg)
+    second = EventJournal(cfg)
     assert seqs(second) == [("a", 1), ("a", 2), ("a", 3)]
     second.close()
 
 
 def test_bound_by_age_drops_old_events(tmp_path: Path) -> None:
     clock = FakeClock(1000.0)
-    q = EventQueue(QueueConfig(path=tmp_path / "q.db", max_age_s=100.0), clock=clock)
+    q = EventJournal(QueueConfig(path=tmp_path / "q.db", max_age_s=100.0), clock=clock)
     q.append(event("a", 1))
     clock.now = 1050.0
     q.append(event("a", 2))
@@ -102,7 +103,7 @@ def test_bound_by_age_drops_old_events(tmp_path: Path) -> None:
 
 def test_bound_by_size_keeps_the_newest(tmp_path: Path) -> None:
     size = len(wire.encode(event("a", 1)))  # every seq here has one digit: same size
-    q = EventQueue(QueueConfig(path=tmp_path / "q.db", max_bytes=3 * size))
+    q = EventJournal(QueueConfig(path=tmp_path / "q.db", max_bytes=3 * size))
     for seq in range(1, 7):
         q.append(event("a", seq))
     assert seqs(q) == [("a", 4), ("a", 5), ("a", 6)]
@@ -114,7 +115,7 @@ def test_corrupt_file_is_set_aside_and_a_fresh_queue_works(tmp_path: Path) -> No
     path = tmp_path / "queue.db"
     garbage = b"this is not an sqlite database\n" * 200
     path.write_bytes(garbage)
-    q = EventQueue(QueueConfig(path=path), clock=FakeClock(1234.0))
+    q = EventJournal(QueueConfig(path=path), clock=FakeClock(1234.0))
     assert q.set_aside == [tmp_path / "queue.db.corrupt-1234"]
     assert q.set_aside[0].read_bytes() == garbage
     q.append(event("a", 1))
@@ -123,7 +124,7 @@ def test_corrupt_file_is_set_aside_and_a_fresh_queue_works(tmp_path: Path) -> No
 
 
 def test_disk_full_drops_oldest_to_make_room_and_never_raises(tmp_path: Path) -> None:
-    q = EventQueue(QueueConfig(path=tmp_path / "q.db"))
+    q = EventJournal(QueueConfig(path=tmp_path / "q.db"))
     big = "x" * 1000
     # Cap the file at its current size: SQLite then reports "database or disk is full".
     pages = q._db.execute("PRAGMA page_count").fetchone()[0]
@@ -140,11 +141,11 @@ def test_disk_full_drops_oldest_to_make_room_and_never_raises(tmp_path: Path) ->
 def test_unopenable_path_is_a_clear_error(tmp_path: Path) -> None:
     blocker = tmp_path / "file"
     blocker.write_text("")
-    with pytest.raises(QueueError, match="cannot create queue directory"):
-        EventQueue(QueueConfig(path=blocker / "sub" / "queue.db"))
+    with pytest.raises(JournalError, match="cannot create queue directory"):
+        EventJournal(QueueConfig(path=blocker / "sub" / "queue.db"))
 
 
-def test_sqlite_is_wal_and_full_sync(queue: EventQueue) -> None:
+def test_sqlite_is_wal_and_full_sync(queue: EventJournal) -> None:
     db = sqlite3.connect(queue.path)
     assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     db.close()

@@ -1,0 +1,59 @@
+"""What every probe shares: its environment, its result, and the Probe protocol.
+
+A probe turns what it can observe (through the injectable `ProbeEnv`) into a
+`ProbeResult`. Probes are synchronous and must bound their own time (timeouts
+on every network call, no I/O to USB devices unless a component opts in).
+Components' `since` is kept by the agent's state machine, which sees the
+transitions.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar, Protocol
+
+from agent.config import AgentConfig
+from pantau.wire import Check, ComponentStatus, Device, Host, UnexpectedDevice
+
+
+@dataclass(frozen=True, slots=True)
+class ComponentReading:
+    id: str
+    kind: str
+    required: bool
+    status: ComponentStatus
+    detail: str = ""
+    device: Device | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ProbeResult:
+    components: tuple[ComponentReading, ...] = ()
+    checks: tuple[Check, ...] = ()
+    unexpected: tuple[UnexpectedDevice, ...] = ()
+    host: Host | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ProbeEnv:
+    """Everything a probe reads from the outside world, injectable for tests."""
+
+    # None = a fresh libusb1 context per poll; or a pyusb backend object (used as
+    # is); or a zero-argument factory of backends (called, then closed, per poll).
+    usb_backend: Any = None
+    sysfs_root: Path = Path("/sys")
+    clock: Callable[[], float] = time.time
+    monotonic: Callable[[], float] = time.monotonic
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+class Probe(Protocol):
+    name: ClassVar[str]
+
+    def probe(self) -> ProbeResult: ...
+
+
+ProbeFactory = Callable[[AgentConfig, ProbeEnv], Probe]
