@@ -14,7 +14,12 @@ from collections.abc import Iterable, Mapping
 from agent.config import AgentConfig
 from agent.probes.base import Probe, ProbeEnv, ProbeFactory, ProbeResult
 from agent.probes.registry import registry
-from agent.state_machine import HeartbeatBuilder, StationState, failed_probe_result, merge_results
+from agent.state_machine import (
+    HeartbeatBuilder,
+    StationStateMachine,
+    failed_probe_result,
+    merge_results,
+)
 from pantau import __version__
 from pantau.wire import Heartbeat
 
@@ -90,6 +95,7 @@ def probe_once(config: AgentConfig, env: ProbeEnv) -> tuple[Heartbeat, dict[str,
     result = runner.run(names)
     for _ in range(max(0, config.usb.debounce_polls - 1)):
         result = runner.run([n for n in names if n == "usb"])
-    observation = StationState(config.site, config.station, "probe").observe(result, env.clock())
+    machine = StationStateMachine(config.site, config.station, "probe")
+    observation = machine.observe(result, env.clock())
     builder = HeartbeatBuilder(config, "probe", __version__)
     return builder.build(observation, result.host, env.clock(), 0.0), runner.errors

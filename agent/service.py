@@ -26,7 +26,7 @@ from agent.config import AgentConfig
 from agent.journal import EventJournal
 from agent.probe_runner import ProbeRunner, describe_error
 from agent.probes.base import ProbeEnv, ProbeFactory
-from agent.state_machine import HeartbeatBuilder, Observation, StationState
+from agent.state_machine import HeartbeatBuilder, Observation, StationStateMachine
 from pantau import __version__
 from pantau.sd_notify import Notifier
 from pantau.wire import Heartbeat
@@ -48,7 +48,7 @@ class PublisherPort(Protocol):
     def publish_heartbeat(self, hb: Heartbeat) -> bool: ...
     def flush_events(self) -> int: ...
     def healthy(self) -> bool: ...
-    def kill_for_test(self) -> None: ...
+    def drop_connection(self) -> None: ...
 
 
 class AgentService:
@@ -70,7 +70,7 @@ class AgentService:
         self._wake = threading.Event()
         self._report = threading.Event()
         self._notifier = notifier if notifier is not None else Notifier(None)
-        self._state = StationState(config.site, config.station, self.boot_id)
+        self._state = StationStateMachine(config.site, config.station, self.boot_id)
         self._builder = HeartbeatBuilder(config, self.boot_id, __version__)
         self.runner = ProbeRunner(config, self.env, probes)
         self.queue = EventJournal(config.queue, self.env.clock)
@@ -233,7 +233,7 @@ class AgentService:
             self.queue.close()
 
     def _drop_connection(self) -> None:
-        self.publisher.kill_for_test()
+        self.publisher.drop_connection()
         deadline = self.env.monotonic() + 5.0
         # The publisher sees the dead socket on its network thread; wait (bounded)
         # so that stop() finds no live connection and sends no offline status.

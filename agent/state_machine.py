@@ -30,7 +30,7 @@ MAX_LIST = 256  # protocol caps every heartbeat list at 256 entries
 
 
 @dataclass(frozen=True, slots=True)
-class Transition:
+class ComponentTransition:
     component: str
     from_: ComponentStatus
     to: ComponentStatus
@@ -70,7 +70,7 @@ def _serial_swap(last_serial: str | None, reading: ComponentReading) -> str | No
 
 def advance(
     prev: Component | None, reading: ComponentReading, now: float, last_serial: str | None = None
-) -> tuple[Component, Transition | None]:
+) -> tuple[Component, ComponentTransition | None]:
     """The component after this reading, and the transition it makes (if any)."""
     since = now if prev is None or prev.status != reading.status else prev.since
     component = Component(
@@ -82,9 +82,9 @@ def advance(
     swap = _serial_swap(last_serial, reading)
     if prev.status != reading.status:
         detail = clip(swap) if swap and not component.detail else component.detail
-        return component, Transition(reading.id, prev.status, reading.status, detail)
+        return component, ComponentTransition(reading.id, prev.status, reading.status, detail)
     if swap is not None:
-        return component, Transition(reading.id, "ok", "ok", swap)
+        return component, ComponentTransition(reading.id, "ok", "ok", swap)
     return component, None
 
 
@@ -98,9 +98,9 @@ class ComponentTracker:
 
     def observe(
         self, readings: Iterable[ComponentReading], now: float
-    ) -> tuple[tuple[Component, ...], tuple[Transition, ...]]:
+    ) -> tuple[tuple[Component, ...], tuple[ComponentTransition, ...]]:
         current: dict[str, Component] = {}
-        transitions: list[Transition] = []
+        transitions: list[ComponentTransition] = []
         for reading in readings:
             component, transition = advance(
                 self._last.get(reading.id), reading, now, self._serials.get(reading.id))
@@ -121,7 +121,7 @@ class EventNumberer:
         self._site, self._station, self._boot_id = site, station, boot_id
         self._next = first_seq
 
-    def make(self, transition: Transition, ts: float) -> Event:
+    def make(self, transition: ComponentTransition, ts: float) -> Event:
         event = Event(
             v=PROTOCOL_VERSION, site=self._site, station=self._station,
             boot_id=self._boot_id, seq=self._next, ts=ts, component=transition.component,
@@ -153,7 +153,7 @@ def _check_key(checks: Sequence[Check]) -> tuple[tuple[str, str], ...]:
     return tuple((c.id, c.status) for c in checks)
 
 
-class StationState:
+class StationStateMachine:
     """Everything the loop must remember between polls, for one agent boot."""
 
     def __init__(self, site: str, station: str, boot_id: str) -> None:

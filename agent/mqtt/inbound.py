@@ -19,7 +19,7 @@ from pantau.log_throttle import LogThrottle
 
 log = logging.getLogger(__name__)
 
-Outcome = Literal["ack", "command", "ignored", "bad", "rebirth"]
+InboundOutcome = Literal["ack", "command", "ignored", "bad", "rebirth"]
 
 
 class Inbound:
@@ -39,7 +39,7 @@ class Inbound:
         self._limit = max_payload_bytes
         self._throttle = LogThrottle(log)
 
-    def handle(self, topic: str, payload: bytes, *, live: bool) -> Outcome:
+    def handle(self, topic: str, payload: bytes, *, live: bool) -> InboundOutcome:
         """Act on one message; `live` is True while connected and not stopping."""
         kind = self._topics.get(topic)
         try:
@@ -54,7 +54,7 @@ class Inbound:
             log.exception("error handling a message on %s", topic)
             return "bad"
 
-    def _dispatch(self, msg: wire.Payload, live: bool) -> Outcome:
+    def _dispatch(self, msg: wire.Payload, live: bool) -> InboundOutcome:
         if isinstance(msg, wire.Ack):
             self._outbox.on_ack(msg.boot_id, msg.seq)
             return "ack"
@@ -64,7 +64,7 @@ class Inbound:
             return self._status(msg, live)
         return "ignored"
 
-    def _command(self, msg: wire.Command) -> Outcome:
+    def _command(self, msg: wire.Command) -> InboundOutcome:
         if msg.cmd != "report":
             self._throttle.warning(f"cmd-{msg.cmd[:32]}", "ignored unknown command %r "
                                    "(only 'report' is supported)", msg.cmd[:32])
@@ -72,7 +72,7 @@ class Inbound:
         self._on_report()
         return "command"
 
-    def _status(self, msg: wire.Status, live: bool) -> Outcome:
+    def _status(self, msg: wire.Status, live: bool) -> InboundOutcome:
         # While we are connected the retained status must be our birth. A `lost` or
         # `offline` there is a stale Will (ours from an earlier session, or a previous
         # boot's Will the broker fired late): say again that we are online.

@@ -29,7 +29,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 from agent.config import AgentConfig
 from agent.journal import EventJournal, JournaledEvent
-from agent.mqtt.inbound import Inbound
+from agent.mqtt.inbound import Inbound, InboundOutcome
 from agent.mqtt.outbox import Outbox
 from agent.mqtt.reconnect import ReconnectLoop
 from pantau import wire
@@ -39,8 +39,6 @@ from pantau.log_throttle import LogThrottle
 log = logging.getLogger(__name__)
 
 _WATCH_INTERVAL_S = 0.5  # how often the supervisor checks the connection and resends
-_OUTCOME_STAT = {"ack": "acks", "command": "commands", "bad": "bad_messages",
-                 "rebirth": "rebirths"}
 
 
 @dataclass
@@ -53,8 +51,8 @@ class PublisherStats:
     oversize_dropped: int = 0
     commands: int = 0
     bad_messages: int = 0
-    rebirths: int = 0  # births republished over a stale Will (added)
-    event_resends: int = 0  # ack timeouts that sent the unacked events again (added)
+    rebirths: int = 0  # births republished over a stale Will
+    event_resends: int = 0  # ack timeouts that sent the unacked events again
 
 
 class Publisher:
@@ -104,6 +102,7 @@ class Publisher:
         self._session = 0
         self._stopping = False
         self._wake = threading.Event()
+        self._ended = threading.Event()  # the current attempt's connection is over
         self._stats_lock = threading.Lock()
 
     # --- public API ------------------------------------------------------------
@@ -135,13 +134,15 @@ class Publisher:
         try:
             data = wire.encode(hb, limit=self.config.max_payload_bytes)
         except wire.PayloadTooLarge as exc:
-            self._count(oversize_dropped=1)
+            with self._stats_lock:
+                self.stats.oversize_dropped += 1
             self._throttle.warning("oversize-heartbeat", "heartbeat not sent: %s", exc)
             return False
         client = self._live_client()
         if client is None or self._publish(client, "heartbeat", data, retain=True) is None:
             return False
-        self._count(heartbeats_sent=1)
+        with self._stats_lock:
+            self.stats.heartbeats_sent += 1
         return True
 
     def flush_events(self) -> int:
@@ -154,11 +155,16 @@ class Publisher:
             self._throttle.warning("flush", "could not send queued events: %s", exc)
             return 0
         resends, oversize = self._outbox.take_counts()
-        self._count(events_sent=sent, event_resends=resends, oversize_dropped=oversize)
+        with self._stats_lock:
+            self.stats.events_sent += sent
+            self.stats.event_resends += resends
+            self.stats.oversize_dropped += oversize
         return sent
 
-    def kill_for_test(self) -> None:
-        """Drop the socket without DISCONNECT: the broker fires our Will; we reconnect."""
+    def drop_connection(self) -> None:
+        """Drop the socket without DISCONNECT, so the broker publishes our Will (`lost`).
+
+        For a loop that crashed: the station must not look cleanly stopped."""
         with self._lock:
             client = self._client
         if client is not None:
@@ -181,6 +187,7 @@ class Publisher:
     def _one_connection(self) -> float:
         """One connect attempt and its life; returns how long it was connected (s)."""
         attempt = self._session + 1
+        self._ended.clear()
         try:
             client = self._new_client(attempt)
             client.connect(self._broker.host, self._broker.port, self._broker.keepalive_s)
@@ -198,13 +205,16 @@ class Publisher:
         finally:
             self._teardown(client)
             if self._session == attempt:  # this attempt did connect
-                self._count(disconnects=1)
+                with self._stats_lock:
+                    self.stats.disconnects += 1
 
     def _watch(self, client: mqtt.Client) -> float:
-        thread: threading.Thread | None = client._thread  # paho's network thread
+        # The connection is over when paho reports the disconnect or its socket is
+        # gone (paho closes it on any socket error, CONNACK refusals included).
         deadline = time.monotonic() + self._broker.connect_timeout_s
         connected_at: float | None = None
-        while thread is not None and thread.is_alive() and not self._loop.stop_event.is_set():
+        while (not self._ended.is_set() and client.socket() is not None
+               and not self._loop.stop_event.is_set()):
             self._loop.tick()
             now = time.monotonic()
             if self._connected:
@@ -269,7 +279,8 @@ class Publisher:
             with self._lock:
                 self._session = session
                 self._connected = True
-            self._count(connects=1)
+            with self._stats_lock:
+                self.stats.connects += 1
             # Subscribe before the birth: whoever reacts to the birth (an ack, a
             # report command) finds the subscription in place.
             client.subscribe([(self._topic[k], 1) for k in ("ack", "command", "status")])
@@ -281,26 +292,35 @@ class Publisher:
     def _on_disconnect(self, client: mqtt.Client, _userdata: Any, _flags: Any,
                        reason: Any, _props: Any) -> None:
         with self._lock:
-            was_connected = self._connected and client is self._client
+            current = client is self._client
+            was_connected = self._connected and current
             if was_connected:
                 self._connected = False
         if was_connected and not self._stopping:
             log.warning("lost the broker connection: %s", reason)
+        if current:
+            self._ended.set()
         self._wake.set()
 
     def _on_message(self, client: mqtt.Client, _userdata: Any, msg: Any) -> None:
         live = self._connected and not self._stopping
         outcome = self._inbound.handle(msg.topic, bytes(msg.payload), live=live)  # never raises
-        if outcome in _OUTCOME_STAT:
-            self._count(**{_OUTCOME_STAT[outcome]: 1})
+        self._count_inbound(outcome)
         if outcome == "ack":
             self.flush_events()  # the window has room again; never raises
 
-    def _count(self, **deltas: int) -> None:
+    def _count_inbound(self, outcome: InboundOutcome) -> None:
         # Several threads count (probe loop, network thread, supervisor): keep sums exact.
         with self._stats_lock:
-            for name, delta in deltas.items():
-                setattr(self.stats, name, getattr(self.stats, name) + delta)
+            s = self.stats
+            if outcome == "ack":
+                s.acks += 1
+            elif outcome == "command":
+                s.commands += 1
+            elif outcome == "bad":
+                s.bad_messages += 1
+            elif outcome == "rebirth":
+                s.rebirths += 1
 
     # --- publishing helpers ----------------------------------------------------
 

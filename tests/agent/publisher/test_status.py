@@ -119,7 +119,7 @@ def test_dropped_socket_fires_will_then_reconnects_with_next_session(
     pub = publishers(cfg, boot_id="boot-drop", rng=TopOfWindow())
     wait_for(lambda: watcher.statuses(station), what="first birth")  # on the wire, not queued
 
-    pub.kill_for_test()
+    pub.drop_connection()
 
     wait_for(lambda: pub.session == 2 and pub.connected, what="reconnected")
     wait_for(lambda: len(watcher.statuses(station)) >= 3, what="will and second birth")

@@ -9,9 +9,9 @@ from agent.config import AgentConfig, CheckSpec, ComponentSpec
 from agent.probes.base import ComponentReading, ProbeResult
 from agent.state_machine import (
     ComponentTracker,
+    ComponentTransition,
     HeartbeatBuilder,
-    StationState,
-    Transition,
+    StationStateMachine,
     clip,
     failed_probe_result,
     merge_results,
@@ -33,30 +33,30 @@ CASES = {
     "steady ok keeps since": ([(10, reading()), (12, reading()), (14, reading())], 10, []),
     "ok to missing": (
         [(10, reading()), (12, reading("missing", None, detail="not found"))], 12,
-        [Transition("fingerprint", "ok", "missing", "not found")],
+        [ComponentTransition("fingerprint", "ok", "missing", "not found")],
     ),
     "missing then back": (
         [(10, reading()), (12, reading("missing", None)), (14, reading())], 14,
-        [Transition("fingerprint", "ok", "missing", ""),
-         Transition("fingerprint", "missing", "ok", "")],
+        [ComponentTransition("fingerprint", "ok", "missing", ""),
+         ComponentTransition("fingerprint", "missing", "ok", "")],
     ),
     "swap through a missing spell names the new unit": (
         [(10, reading(serial="A")), (12, reading("missing", None)), (14, reading(serial="B"))], 14,
-        [Transition("fingerprint", "ok", "missing", ""),
-         Transition("fingerprint", "missing", "ok", "serial changed from A to B")],
+        [ComponentTransition("fingerprint", "ok", "missing", ""),
+         ComponentTransition("fingerprint", "missing", "ok", "serial changed from A to B")],
     ),
     "same unit back after a missing spell is a plain return": (
         [(10, reading(serial="A")), (12, reading("missing", None)), (14, reading(serial="A"))], 14,
-        [Transition("fingerprint", "ok", "missing", ""),
-         Transition("fingerprint", "missing", "ok", "")],
+        [ComponentTransition("fingerprint", "ok", "missing", ""),
+         ComponentTransition("fingerprint", "missing", "ok", "")],
     ),
     "serial swap is ok to ok, since kept": (
         [(10, reading(serial="A")), (12, reading(serial="B"))], 10,
-        [Transition("fingerprint", "ok", "ok", "serial changed from A to B")],
+        [ComponentTransition("fingerprint", "ok", "ok", "serial changed from A to B")],
     ),
     "serial appears from none": (
         [(10, reading(serial="")), (12, reading(serial="B"))], 10,
-        [Transition("fingerprint", "ok", "ok", "serial changed from (none) to B")],
+        [ComponentTransition("fingerprint", "ok", "ok", "serial changed from (none) to B")],
     ),
     "serial change while failed is no event": (
         [(10, reading("failed", "A")), (12, reading("failed", "B"))], 10, [],
@@ -70,9 +70,9 @@ CASES = {
 
 @pytest.mark.parametrize(("polls", "since", "transitions"), CASES.values(), ids=CASES.keys())
 def test_tracker(polls: list[tuple[float, ComponentReading]], since: float,
-                 transitions: list[Transition]) -> None:
+                 transitions: list[ComponentTransition]) -> None:
     tracker = ComponentTracker()
-    seen: list[Transition] = []
+    seen: list[ComponentTransition] = []
     for now, r in polls:
         components, found = tracker.observe([r], now)
         seen.extend(found)
@@ -82,7 +82,7 @@ def test_tracker(polls: list[tuple[float, ComponentReading]], since: float,
 
 
 def test_events_numbered_per_boot_from_one() -> None:
-    state = StationState("medan-baru", "medan-baru-01", "boot-1")
+    state = StationStateMachine("medan-baru", "medan-baru-01", "boot-1")
     flips = ["ok", "missing", "ok", "failed"]
     events = []
     for i, status in enumerate(flips):
@@ -95,7 +95,7 @@ def test_events_numbered_per_boot_from_one() -> None:
     assert {(e.boot_id, e.site, e.station) for e in events} == {
         ("boot-1", "medan-baru", "medan-baru-01")}
     # A new boot starts again at 1.
-    again = StationState("medan-baru", "medan-baru-01", "boot-2")
+    again = StationStateMachine("medan-baru", "medan-baru-01", "boot-2")
     again.observe(ProbeResult(components=(reading(),)), 1)
     assert again.observe(ProbeResult(components=(reading("missing"),)), 2).events[0].seq == 1
 
@@ -112,7 +112,7 @@ FLASH = UnexpectedDevice(vid="0781", pid="5567", product="USB flash drive", port
 def test_unexpected_change_wants_heartbeat(before: tuple[UnexpectedDevice, ...],
                                            after: tuple[UnexpectedDevice, ...],
                                            changed: bool) -> None:
-    state = StationState("s", "st", "b")
+    state = StationStateMachine("s", "st", "b")
     first = state.observe(ProbeResult(components=(reading(),), unexpected=before), 1)
     assert first.changed is False
     obs = state.observe(ProbeResult(components=(reading(),), unexpected=after), 2)
@@ -121,7 +121,7 @@ def test_unexpected_change_wants_heartbeat(before: tuple[UnexpectedDevice, ...],
 
 
 def test_check_status_change_wants_heartbeat_without_event() -> None:
-    state = StationState("s", "st", "b")
+    state = StationStateMachine("s", "st", "b")
     ok = Check(id="server", kind="tcp", status="ok", latency_s=0.01)
     bad = Check(id="server", kind="tcp", status="failed", detail="refused")
     state.observe(ProbeResult(checks=(ok,)), 1)
@@ -156,7 +156,7 @@ def test_failed_probe_owns_its_parts(probe: str, components: list[str],
 
 
 def test_heartbeat_round_trips_and_counts() -> None:
-    state = StationState(CONFIG.site, CONFIG.station, "boot-1")
+    state = StationStateMachine(CONFIG.site, CONFIG.station, "boot-1")
     merged = merge_results([ProbeResult(components=(reading(),), unexpected=(FLASH,)),
                             ProbeResult(components=(reading(cid="monitor", serial=None),))])
     obs = state.observe(merged, 50.0)
@@ -171,7 +171,7 @@ def test_heartbeat_round_trips_and_counts() -> None:
 
 
 def test_overlong_detail_is_clipped_to_protocol_limit() -> None:
-    state = StationState("s", "st", "b")
+    state = StationStateMachine("s", "st", "b")
     obs = state.observe(ProbeResult(components=(reading(detail="x" * 5000),)), 1)
     assert len(obs.components[0].detail) == 1024
     assert msgspec.json.decode(encode(obs.components[0]))["detail"].endswith("…")
