@@ -271,6 +271,7 @@ def run_render(stations: int, out: Path) -> None:
     renderer, stats = MetricsRenderer("bench"), IngestStats()
     cold, body = timed_render()
     peak_rss = (_rss() - before) / stations
+    out.parent.mkdir(parents=True, exist_ok=True)
     out.write_bytes(body)
     size = len(body)
     del body

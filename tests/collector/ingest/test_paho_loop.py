@@ -1,4 +1,4 @@
-"""The collector reads the MQTT socket in large chunks (ingest._BufferedClient).
+"""The collector reads the MQTT socket in large chunks (paho_loop._BufferedClient).
 
 Bytes in that user-space buffer are invisible to epoll, so a burst must be
 drained completely, also past READ_BURST packets, in plain TCP and in TLS, and
@@ -19,8 +19,8 @@ import pytest
 
 from collector.app import INGEST_KEY
 from collector.config import CollectorConfig
-from collector.mqtt import session as ingest
-from collector.mqtt.session import READ_BURST
+from collector.mqtt import paho_loop
+from collector.mqtt.paho_loop import READ_BURST
 from pantau import wire
 from tests.collector.ingest.conftest import (
     RunningCollector,
@@ -110,7 +110,7 @@ async def test_after_a_broker_restart_reading_starts_clean(
 
 
 def _kernel_unread(col: RunningCollector) -> int:
-    sock = col.app[INGEST_KEY]._client.socket()  # the collector's own socket, to wait on
+    sock = col.app[INGEST_KEY]._link._client.socket()  # the collector's own socket, to wait on
     assert sock is not None
     return int(struct.unpack("i", fcntl.ioctl(sock.fileno(), termios.FIONREAD, b"\0" * 4))[0])
 
@@ -122,7 +122,7 @@ async def test_packets_left_in_the_buffer_after_a_burst_are_not_stranded(
     """The whole burst sits in the kernel before the collector reads: one recv
     takes it all, the readable callback stops after READ_BURST packets, and the
     rest is only in our buffer, where epoll cannot see it."""
-    monkeypatch.setattr(ingest, "READ_BURST", 20)
+    monkeypatch.setattr(paho_loop, "READ_BURST", 20)
     async with run_collector(collector_cfg) as col:
         st = stations("strand-01").connect()
         size = 0
@@ -143,7 +143,7 @@ async def test_packets_left_in_the_buffer_after_a_burst_are_not_stranded(
 def test_installed_paho_still_has_the_private_methods_we_override(
     method: str, params: list[str],
 ) -> None:
-    """Should a paho upgrade rename them, ingest still works (paho's own reads and
+    """Should a paho upgrade rename them, paho_loop still works (paho's own reads and
     delivery), only slower: this test is where that shows."""
     import inspect
 
