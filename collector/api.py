@@ -12,13 +12,13 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Final, NoReturn
 
 import msgspec
 from aiohttp import web
 
-from collector.app_keys import FLEET_KEY, STORE_KEY
+from collector.app_keys import FLEET_KEY, STORE_KEY, now
 from collector.parts import PartIssue, part_issues, parts_csv, site_rollup, station_problems
 from collector.store import StoredEvent, StoreError
 from pantau.wire import ID_PATTERN, is_valid_id
@@ -26,17 +26,11 @@ from pantau.wire import ID_PATTERN, is_valid_id
 if TYPE_CHECKING:
     from collector.fleet import SiteView, StationView
 
-# The clock relative times and report stamps are computed from; tests set a fixed one.
-CLOCK_KEY: Final[web.AppKey[Callable[[], float]]] = web.AppKey("pantau_http_clock")
 STATES: Final = ("online", "offline", "lost", "stale", "never_seen", "planned")
 MAX_EVENTS: Final = 1000
 DEFAULT_EVENTS: Final = 100
 _ENCODER: Final = msgspec.json.Encoder()
 _JSON: Final = "application/json"
-
-
-def now(app: web.Application) -> float:
-    return app.get(CLOCK_KEY, time.time)()
 
 
 class SummaryCache:
@@ -69,7 +63,7 @@ _SUMMARIES: Final = web.AppKey("pantau_api_summaries", SummaryCache)
 
 
 def add_api_routes(app: web.Application) -> None:
-    """Register /api/v1/*; reads FLEET_KEY, STORE_KEY (events only) and CLOCK_KEY (optional)."""
+    """Register /api/v1/*; reads FLEET_KEY, STORE_KEY (events only) and CLOCK_KEY."""
     app[_SUMMARIES] = SummaryCache()
     app.router.add_get("/api/v1/stations", stations_handler)
     app.router.add_get("/api/v1/stations/{station}", station_handler)

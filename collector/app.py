@@ -17,14 +17,21 @@ import signal
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
-from importlib.metadata import PackageNotFoundError, version
 from typing import Final
 
 from aiohttp import web
 
 from collector import process_metrics
 from collector.api import add_api_routes
-from collector.app_keys import CONFIG_KEY, FLEET_KEY, HEALTH_KEY, STATS_KEY, STORE_KEY, Health
+from collector.app_keys import (
+    CLOCK_KEY,
+    CONFIG_KEY,
+    FLEET_KEY,
+    HEALTH_KEY,
+    STATS_KEY,
+    STORE_KEY,
+    Health,
+)
 from collector.config import CollectorConfig
 from collector.dispatch import Dispatcher
 from collector.exposition import CONTENT_TYPE, MetricsRenderer
@@ -36,6 +43,7 @@ from collector.page import add_page_routes
 from collector.registry import Registry, RegistryError, load_registry
 from collector.stats import IngestStats
 from collector.store import Store, StoreError
+from pantau import __version__
 
 log = logging.getLogger(__name__)
 
@@ -52,7 +60,6 @@ HISTORY_KEY: Final = web.AppKey("pantau_history", History)
 INGEST_GC_THRESHOLD: Final = (20_000, 20, 20)
 INGEST_KEY: Final = web.AppKey("pantau_ingest", IngestSession)
 RENDERER_KEY: Final = web.AppKey("pantau_renderer", MetricsRenderer)
-CLOCK_KEY: Final[web.AppKey[Callable[[], float]]] = web.AppKey("pantau_clock")
 
 
 @dataclass(slots=True)
@@ -64,13 +71,6 @@ class Runtime:
 
 
 RUNTIME_KEY: Final = web.AppKey("pantau_runtime", Runtime)
-
-
-def collector_version() -> str:
-    try:
-        return version("pantau")
-    except PackageNotFoundError:
-        return "0.0.0+unknown"
 
 
 def build_app(
@@ -85,7 +85,7 @@ def build_app(
     app[CONFIG_KEY], app[FLEET_KEY], app[STATS_KEY] = config, fleet, stats
     app[STORE_KEY], app[HEALTH_KEY], app[HISTORY_KEY] = store, health, history
     app[INGEST_KEY] = IngestSession(config, dispatcher, stats, health, clock=clock)
-    app[RENDERER_KEY] = MetricsRenderer(collector_version())
+    app[RENDERER_KEY] = MetricsRenderer(__version__)
     app[RUNTIME_KEY], app[CLOCK_KEY] = Runtime(), clock
     app.cleanup_ctx.extend([
         _store_ctx, _ingest_ctx, _history_ctx, _every(TICK_S, _tick),

@@ -10,6 +10,7 @@ separate read connection per call, so that is safe).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -49,3 +50,11 @@ STATS_KEY: web.AppKey[IngestStats] = web.AppKey("pantau_stats")
 STORE_KEY: web.AppKey[Store] = web.AppKey("pantau_store")
 CONFIG_KEY: web.AppKey[CollectorConfig] = web.AppKey("pantau_config")
 HEALTH_KEY: web.AppKey[Health] = web.AppKey("pantau_health")
+# The one clock of the app: fleet ticks, registry reloads, relative times on the
+# page and report stamps in the API all read it (build_app's `clock`).
+CLOCK_KEY: web.AppKey[Callable[[], float]] = web.AppKey("pantau_clock")
+
+
+def now(app: web.Application) -> float:
+    """The app's clock, read once per request."""
+    return app[CLOCK_KEY]()

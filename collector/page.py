@@ -14,8 +14,7 @@ from typing import TYPE_CHECKING
 
 from aiohttp import web
 
-from collector.api import now
-from collector.app_keys import FLEET_KEY
+from collector.app_keys import FLEET_KEY, now
 from collector.i18n import Lang, plural_key, text
 from collector.page_html import (
     DOWN_STATES,
@@ -41,7 +40,7 @@ if TYPE_CHECKING:
 
 
 def add_page_routes(app: web.Application) -> None:
-    """Register `/` and `/stations/{station}`; reads FLEET_KEY and CLOCK_KEY (optional)."""
+    """Register `/` and `/stations/{station}`; reads FLEET_KEY and CLOCK_KEY."""
     app.router.add_get("/", overview_handler)
     app.router.add_get("/stations/{station}", station_page_handler)
 

@@ -12,8 +12,7 @@ from typing import TYPE_CHECKING
 
 from aiohttp import web
 
-from collector.api import now
-from collector.app_keys import FLEET_KEY
+from collector.app_keys import FLEET_KEY, now
 from collector.i18n import Lang, text
 from collector.page_html import (
     DOWN_STATES,

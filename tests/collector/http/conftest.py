@@ -9,8 +9,8 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
-from collector.api import CLOCK_KEY, add_api_routes
-from collector.app_keys import FLEET_KEY, STORE_KEY
+from collector.api import add_api_routes
+from collector.app_keys import CLOCK_KEY, FLEET_KEY, STORE_KEY
 from collector.fleet import Fleet
 from collector.page import add_page_routes
 from collector.store import EventRow, Store
