@@ -16,7 +16,7 @@ from typing import Final
 from collector.exposition_text import Family, escape_label, line, num
 from collector.fleet import Fleet
 from collector.process_metrics import ProcessSample
-from collector.station import STATION_STATES, StationFacts
+from collector.station import STATION_STATES, StationView
 from collector.station_metrics import (
     CACHED_FAMILIES,
     LIVE_FAMILIES,
@@ -27,7 +27,7 @@ from collector.station_metrics import (
     label_of,
     live_lines,
 )
-from collector.stats import MESSAGE_KINDS, REJECT_REASONS, IngestStats
+from collector.stats import INGESTED_KINDS, REJECT_REASONS, IngestStats
 
 CONTENT_TYPE: Final = "text/plain; version=0.0.4; charset=utf-8"
 
@@ -70,7 +70,7 @@ class MetricsRenderer:
             f'{_BUILD.header}pantau_build_info{{version="{escape_label(version)}"}} 1\n'
         ).encode()
         # Slot i of every column, and _frags[i], belong to the record _order[i].
-        self._order: list[StationFacts] = []
+        self._order: list[StationView] = []
         self._frags: list[StationFragments] = []
         self._columns: Columns = [[] for _ in CACHED_FAMILIES]
         self._layout = [
@@ -87,7 +87,7 @@ class MetricsRenderer:
         if key != self._fleet_key:
             # The site rollup reads every station: redo it only when a state,
             # a readiness input, the station set or the registry changed.
-            if self._refresh(fleet.station_facts()) or fleet.registry is not self._registry:
+            if self._refresh(fleet.stations()) or fleet.registry is not self._registry:
                 self._sites = _sites_text(fleet).encode()
                 self._registry = fleet.registry
             self._fleet_key = key
@@ -106,7 +106,7 @@ class MetricsRenderer:
         # tens of MB and every extra copy costs milliseconds.
         return b"".join(parts)
 
-    def _refresh(self, facts: list[StationFacts]) -> bool:
+    def _refresh(self, facts: list[StationView]) -> bool:
         """Bring the cached columns up to date; True if any station's state or readiness moved."""
         moved = facts != self._order  # a station came, went or moved: new slots
         if moved:
@@ -119,7 +119,7 @@ class MetricsRenderer:
             moved = frags.refresh(station, columns, slot) or moved
         return moved
 
-    def _reslot(self, facts: Sequence[StationFacts]) -> None:
+    def _reslot(self, facts: Sequence[StationView]) -> None:
         """Lay the columns out in the fleet's order, keeping every fragment still valid."""
         old_columns = self._columns
         old = {frags.station: (slot, frags) for slot, frags in enumerate(self._frags)}
@@ -153,7 +153,7 @@ def _collector_text(stats: IngestStats) -> str:
     out = [_MESSAGES.header]
     out.extend(
         line("pantau_collector_messages_total", f'kind="{k}"', stats.messages[k])
-        for k in MESSAGE_KINDS
+        for k in INGESTED_KINDS
     )
     out.append(_REJECTED.header)
     out.extend(

@@ -1,7 +1,7 @@
 """The fleet state machine: pure, single-threaded, time passed in.
 
 Messages (already decoded by pantau.wire) go in through `apply_*`, time
-through `tick(now)`; state comes out as frozen views and as `Transition`s for
+through `tick(now)`; state comes out as frozen views and as `StationTransition`s for
 the history store. Nothing here does I/O, so every rule is testable with an
 injected clock and the ingest can call it inline without a thread hop.
 
@@ -22,7 +22,6 @@ from collector.registry import Registry, StationEntry
 from collector.site_rollup import SiteView, site_views
 from collector.station import (
     STATION_STATES,
-    StationFacts,
     StationRecord,
     StationState,
     StationView,
@@ -30,13 +29,19 @@ from collector.station import (
 from pantau import wire
 
 __all__ = [
-    "STATION_STATES", "EventOutcome", "Fleet", "Outcome", "SiteView", "StationState",
-    "StationView", "Transition",
+    "STATION_STATES",
+    "EventOutcome",
+    "Fleet",
+    "Outcome",
+    "SiteView",
+    "StationState",
+    "StationTransition",
+    "StationView",
 ]
 
 
 @dataclass(frozen=True, slots=True)
-class Transition:
+class StationTransition:
     station: str
     site: str
     old: StationState | None  # None: a station the collector had not known before
@@ -90,7 +95,7 @@ class Fleet:
         self._stations: dict[str, StationRecord] = {}
         self._sorted: list[StationRecord] | None = None
         self._ledger = EventLedger()
-        self._transitions: list[Transition] = []
+        self._transitions: list[StationTransition] = []
         self._generation = 0
         for entry in registry.stations.values():
             if entry.lifecycle != "retired":
@@ -153,9 +158,9 @@ class Fleet:
 
     # --- time and registry ---------------------------------------------------
 
-    def tick(self, now: float) -> list[Transition]:
+    def tick(self, now: float) -> list[StationTransition]:
         """Turn online stations silent for stale_factor x interval_s stale."""
-        made: list[Transition] = []
+        made: list[StationTransition] = []
         for rec in self._stations.values():
             if rec.state != "online":
                 continue
@@ -166,7 +171,7 @@ class Fleet:
                 self._touch(rec)
         return made
 
-    def drain_transitions(self) -> list[Transition]:
+    def drain_transitions(self) -> list[StationTransition]:
         drained, self._transitions = self._transitions, []
         return drained
 
@@ -190,19 +195,11 @@ class Fleet:
     # --- queries -------------------------------------------------------------
 
     def station(self, station_id: str) -> StationView | None:
-        rec = self._stations.get(station_id)
-        return None if rec is None else rec.view()
+        """The station's live view (read it on the fleet's thread; see StationView)."""
+        return self._stations.get(station_id)
 
     def stations(self) -> list[StationView]:
-        """Every shown station, sorted by (site, station)."""
-        return [rec.view() for rec in self._in_order()]
-
-    def station_facts(self) -> list[StationFacts]:
-        """The live records in (site, station) order, for renderers on the fleet's thread.
-
-        Read-only and valid until the next apply/tick; they carry the same
-        `version` as the views, without building one view per station.
-        """
+        """Every shown station's live view, sorted by (site, station)."""
         return list(self._in_order())
 
     def sites(self) -> list[SiteView]:
@@ -276,7 +273,7 @@ class Fleet:
 
     def _move(
         self, rec: StationRecord, new: StationState, now: float, reason: str
-    ) -> list[Transition]:
+    ) -> list[StationTransition]:
         if rec.state == new:
             return []
         old, rec.state, rec.state_since = rec.state, new, now
@@ -284,8 +281,8 @@ class Fleet:
 
     def _record(
         self, rec: StationRecord, old: StationState | None, now: float, reason: str
-    ) -> Transition:
-        transition = Transition(rec.station, rec.site, old, rec.state, now, reason)
+    ) -> StationTransition:
+        transition = StationTransition(rec.station, rec.site, old, rec.state, now, reason)
         self._transitions.append(transition)
         return transition
 

@@ -11,12 +11,16 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Final, Protocol
+from typing import TYPE_CHECKING, Final
 
 from pantau.wire import Component
+
+if TYPE_CHECKING:
+    from collector.site_rollup import SiteView
+    from collector.station import StationView
 
 ORDERABLE_STATUSES: Final = ("missing", "failed")
 CSV_COLUMNS: Final = (
@@ -28,24 +32,6 @@ CSV_COLUMNS: Final = (
 _FORMULA_PREFIXES: Final = ("=", "+", "-", "@", "\t", "\r")
 
 
-class StationLike(Protocol):
-    @property
-    def station(self) -> str: ...
-    @property
-    def site(self) -> str: ...
-    @property
-    def state(self) -> str: ...
-    @property
-    def components(self) -> Sequence[Component]: ...
-
-
-class SiteLike(Protocol):
-    @property
-    def site(self) -> str: ...
-    @property
-    def name(self) -> str: ...
-    @property
-    def region(self) -> str: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,7 +62,7 @@ def station_problems(components: Iterable[Component]) -> list[Component]:
     return [c for c in components if c.required and c.status != "ok"]
 
 
-def part_issues(stations: Iterable[StationLike]) -> list[PartIssue]:
+def part_issues(stations: Iterable[StationView]) -> list[PartIssue]:
     """One row per required part missing or failed, sorted by site, station, role."""
     issues = [
         PartIssue(
@@ -91,7 +77,7 @@ def part_issues(stations: Iterable[StationLike]) -> list[PartIssue]:
     return issues
 
 
-def site_rollup(issues: Iterable[PartIssue], sites: Iterable[SiteLike]) -> list[SiteParts]:
+def site_rollup(issues: Iterable[PartIssue], sites: Iterable[SiteView]) -> list[SiteParts]:
     """Per-site counts by role and status; sites without issues are listed with zero."""
     rollup = {s.site: SiteParts(s.site, s.name, s.region) for s in sites}
     for issue in issues:
@@ -103,7 +89,7 @@ def site_rollup(issues: Iterable[PartIssue], sites: Iterable[SiteLike]) -> list[
     return sorted(rollup.values(), key=lambda s: (not s.region, s.region, s.site))
 
 
-def parts_csv(issues: Iterable[PartIssue], sites: Iterable[SiteLike]) -> str:
+def parts_csv(issues: Iterable[PartIssue], sites: Iterable[SiteView]) -> str:
     """The issues as CSV (header row first), with site name and region for filtering."""
     names = {s.site: (s.name, s.region) for s in sites}
     out = io.StringIO()

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from types import MappingProxyType
 
 from collector.registry import Registry
-from collector.station import STATION_STATES, StationFacts, StationState
+from collector.station import STATION_STATES, StationState, StationView
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,7 +28,7 @@ class _Tally:
     ready: int = 0
 
 
-def site_views(registry: Registry, stations: Iterable[StationFacts]) -> list[SiteView]:
+def site_views(registry: Registry, stations: Iterable[StationView]) -> list[SiteView]:
     """One view per registered site plus one per unregistered site id seen, sorted by id."""
     tallies: dict[str, _Tally] = {
         site: _Tally(dict.fromkeys(STATION_STATES, 0)) for site in registry.sites

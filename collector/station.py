@@ -1,4 +1,4 @@
-"""One station's state in the collector: the mutable record and its frozen view.
+"""One station in the collector: `StationView` (what views read) and `StationRecord`.
 
 The record keeps only what the views and the ordering rules need — the parts
 of the last heartbeat (not the Heartbeat object itself) and the identities of
@@ -9,8 +9,7 @@ across heartbeats, so the /metrics renderer can skip them with an `is` check.
 from __future__ import annotations
 
 import sys
-from dataclasses import dataclass
-from typing import Final, Literal, Protocol, TypeVar
+from typing import Final, Literal, NamedTuple, TypeVar
 
 from msgspec.structs import replace
 
@@ -21,75 +20,86 @@ StationState = Literal["online", "offline", "lost", "stale", "never_seen", "plan
 STATION_STATES: Final[tuple[StationState, ...]] = (
     "online", "offline", "lost", "stale", "never_seen", "planned",
 )
-DOWN_STATES: Final[frozenset[StationState]] = frozenset({"offline", "lost"})
+# Down by the station's own word: a clean stop (`offline`) or its Last Will (`lost`).
+ANNOUNCED_DOWN_STATES: Final[frozenset[StationState]] = frozenset({"offline", "lost"})
 DEFAULT_INTERVAL_S: Final = 15.0
 _OFFSET_WINDOW: Final = 4
 _T = TypeVar("_T")
 
 
-@dataclass(frozen=True, slots=True)
+class Birth(NamedTuple):
+    """The identity of a station's last birth (`online` status)."""
+
+    boot_id: str
+    session: int
+    ts: float | None
+
+
 class StationView:
-    station: str
-    site: str
-    state: StationState
-    state_since: float
-    registered: bool
-    lifecycle: Lifecycle | None
-    profile: str
-    boot_id: str | None
-    session: int | None
-    hostname: str
-    agent_version: str
-    last_heartbeat_ts: float | None  # the agent's ts
-    last_seen: float | None  # receipt time (collector clock)
-    interval_s: float
-    clock_offset_s: float | None  # agent ts - receipt time, max over the last few
-    components: tuple[wire.Component, ...]
-    checks: tuple[wire.Check, ...]
-    unexpected: tuple[wire.UnexpectedDevice, ...]
-    host: wire.Host | None
-    up: bool  # online and fresh (tick() turns a silent station stale)
-    ready: bool  # up, has reported, and every required component ok
-    version: int  # increases on any change to this view (for render caches)
+    """One station as every view reads it: API, page, /metrics, parts, site rollups.
 
-
-class StationFacts(Protocol):
-    """What renderers read; both `StationView` and the live record provide it.
-
-    /metrics reads the live records through this (read-only, on the fleet's
-    thread) so a scrape of 10k stations does not build 10k views first.
+    The fleet's `StationRecord` is this object plus the bookkeeping its ordering
+    rules need, and keeps it current. Readers get it typed as `StationView`,
+    treat it as read-only and read it on the fleet's thread (HTTP handlers and
+    scrapes run on the event loop that applies messages), so a scrape of 10k
+    stations copies nothing. `version` increases on any change (render caches).
     """
 
+    __slots__ = (
+        "agent_version", "birth", "boot_id", "checks", "clock_offset_s", "components",
+        "components_ok", "entry", "host", "hostname", "interval_s", "last_heartbeat_ts",
+        "last_seen", "site", "state", "state_since", "station", "unexpected", "version",
+    )
+
+    def __init__(
+        self, station_id: str, site: str, entry: StationEntry | None,
+        state: StationState, now: float,
+    ) -> None:
+        self.station, self.site, self.entry = station_id, site, entry
+        self.state, self.state_since = state, now
+        self.birth: Birth | None = None
+        self.boot_id: str | None = None
+        self.last_heartbeat_ts: float | None = None  # the agent's ts
+        self.last_seen: float | None = None  # receipt time (collector clock)
+        self.interval_s = DEFAULT_INTERVAL_S
+        self.clock_offset_s: float | None = None  # agent ts - receipt time, max of the last few
+        self.components_ok = True  # every required component ok, kept with `components`
+        self.hostname = self.agent_version = ""
+        self.components: tuple[wire.Component, ...] = ()
+        self.checks: tuple[wire.Check, ...] = ()
+        self.unexpected: tuple[wire.UnexpectedDevice, ...] = ()
+        self.host: wire.Host | None = None
+        self.version = 0
+
     @property
-    def station(self) -> str: ...
+    def registered(self) -> bool:
+        return self.entry is not None
+
     @property
-    def site(self) -> str: ...
+    def lifecycle(self) -> Lifecycle | None:
+        return self.entry.lifecycle if self.entry is not None else None
+
     @property
-    def state(self) -> StationState: ...
+    def profile(self) -> str:
+        return self.entry.profile if self.entry is not None else ""
+
     @property
-    def profile(self) -> str: ...
+    def session(self) -> int | None:
+        """The MQTT session number of the current boot's last birth."""
+        birth = self.birth
+        return birth.session if birth is not None and birth.boot_id == self.boot_id else None
+
     @property
-    def hostname(self) -> str: ...
+    def up(self) -> bool:
+        """Online and fresh (the fleet's tick turns a silent station stale)."""
+        return self.state == "online"
+
     @property
-    def agent_version(self) -> str: ...
-    @property
-    def last_heartbeat_ts(self) -> float | None: ...
-    @property
-    def clock_offset_s(self) -> float | None: ...
-    @property
-    def components(self) -> tuple[wire.Component, ...]: ...
-    @property
-    def checks(self) -> tuple[wire.Check, ...]: ...
-    @property
-    def unexpected(self) -> tuple[wire.UnexpectedDevice, ...]: ...
-    @property
-    def host(self) -> wire.Host | None: ...
-    @property
-    def up(self) -> bool: ...
-    @property
-    def ready(self) -> bool: ...
-    @property
-    def version(self) -> int: ...
+    def ready(self) -> bool:
+        """Up, has reported, and every required component ok."""
+        return (
+            self.state == "online" and self.last_heartbeat_ts is not None and self.components_ok
+        )
 
 
 def _same_or_new(old: tuple[_T, ...], new: list[_T]) -> tuple[_T, ...]:
@@ -112,39 +122,21 @@ def _shared_text(c: wire.Component) -> wire.Component:
     return replace(c, id=sys.intern(c.id), kind=sys.intern(c.kind), device=d)
 
 
-class StationRecord:
-    __slots__ = (
-        "_offsets", "_view", "agent_version", "birth", "boot_id", "checks", "clock_offset_s",
-        "components", "components_ok", "down_boot", "entry", "fresh_ref", "hb_boot", "hb_seq",
-        "host", "hostname", "interval_s", "last_heartbeat_ts", "last_seen", "site", "state",
-        "state_since", "station", "unexpected", "version",
-    )
+class StationRecord(StationView):
+    """A `StationView` plus what the ordering rules need; only the Fleet mutates it."""
+
+    __slots__ = ("_offsets", "down_boot", "fresh_ref", "hb_boot", "hb_seq")
 
     def __init__(
         self, station_id: str, site: str, entry: StationEntry | None,
         state: StationState, now: float,
     ) -> None:
-        self.station, self.site, self.entry = station_id, site, entry
-        self.state, self.state_since = state, now
-        self.birth: tuple[str, int, float | None] | None = None  # (boot_id, session, ts)
+        super().__init__(station_id, site, entry, state, now)
         self.down_boot: str | None = None  # boot whose Will / clean stop put us down
-        self.boot_id: str | None = None
         self.hb_boot: str | None = None
         self.hb_seq = -1
-        self.last_heartbeat_ts: float | None = None
-        self.last_seen: float | None = None
         self.fresh_ref = now  # receipt time of the last sign of life (birth or heartbeat)
-        self.interval_s = DEFAULT_INTERVAL_S
         self._offsets: tuple[float, ...] = ()
-        self.clock_offset_s: float | None = None
-        self.components_ok = True  # every required component ok, kept with `components`
-        self.hostname = self.agent_version = ""
-        self.components: tuple[wire.Component, ...] = ()
-        self.checks: tuple[wire.Check, ...] = ()
-        self.unexpected: tuple[wire.UnexpectedDevice, ...] = ()
-        self.host: wire.Host | None = None
-        self.version = 0
-        self._view: StationView | None = None
 
     # --- ordering rules ------------------------------------------------------
 
@@ -152,8 +144,8 @@ class StationRecord:
         """A birth from this boot with a lower session is a late one; other boots always win."""
         return (
             self.birth is not None
-            and status.boot_id == self.birth[0]
-            and status.session < self.birth[1]
+            and status.boot_id == self.birth.boot_id
+            and status.session < self.birth.session
         )
 
     def down_is_stale(self, status: wire.Status) -> bool:
@@ -168,7 +160,7 @@ class StationRecord:
     def heartbeat_out_of_order(self, hb: wire.Heartbeat) -> bool:
         if hb.boot_id == self.hb_boot:
             return hb.seq <= self.hb_seq
-        if self.birth is not None and hb.boot_id == self.birth[0]:
+        if self.birth is not None and hb.boot_id == self.birth.boot_id:
             # The boot that announced itself last is current even if its clock
             # was set back since the previous boot.
             return False
@@ -183,12 +175,12 @@ class StationRecord:
         """
         if self.state == "online":
             return False
-        return not (self.state in DOWN_STATES and hb.boot_id == self.down_boot)
+        return not (self.state in ANNOUNCED_DOWN_STATES and hb.boot_id == self.down_boot)
 
     # --- updates -------------------------------------------------------------
 
     def take_birth(self, status: wire.Status, now: float) -> None:
-        self.birth = (status.boot_id, status.session, status.ts)
+        self.birth = Birth(status.boot_id, status.session, status.ts)
         self.boot_id = status.boot_id
         self.down_boot = None
         self.fresh_ref = now
@@ -229,47 +221,3 @@ class StationRecord:
 
     def changed(self, version: int) -> None:
         self.version = version
-        self._view = None
-
-    # --- view ----------------------------------------------------------------
-
-    @property
-    def registered(self) -> bool:
-        return self.entry is not None
-
-    @property
-    def profile(self) -> str:
-        return self.entry.profile if self.entry is not None else ""
-
-    @property
-    def up(self) -> bool:
-        return self.state == "online"
-
-    @property
-    def ready(self) -> bool:
-        return (
-            self.state == "online" and self.last_heartbeat_ts is not None and self.components_ok
-        )
-
-    def view(self) -> StationView:
-        if self._view is None:
-            self._view = self._build_view()
-        return self._view
-
-    def _build_view(self) -> StationView:
-        birth = self.birth
-        entry = self.entry
-        return StationView(
-            station=self.station, site=self.site, state=self.state, state_since=self.state_since,
-            registered=entry is not None,
-            lifecycle=entry.lifecycle if entry is not None else None,
-            profile=self.profile,
-            boot_id=self.boot_id,
-            session=birth[1] if birth is not None and birth[0] == self.boot_id else None,
-            hostname=self.hostname, agent_version=self.agent_version,
-            last_heartbeat_ts=self.last_heartbeat_ts, last_seen=self.last_seen,
-            interval_s=self.interval_s,
-            clock_offset_s=self.clock_offset_s,
-            components=self.components, checks=self.checks, unexpected=self.unexpected,
-            host=self.host, up=self.up, ready=self.ready, version=self.version,
-        )

@@ -18,7 +18,7 @@ from itertools import chain, compress, repeat
 from typing import Final
 
 from collector.exposition_text import Family, escape_label, num, numbers
-from collector.station import STATION_STATES, StationFacts
+from collector.station import STATION_STATES, StationView
 from pantau import wire
 
 _META: Final = (
@@ -84,16 +84,16 @@ _STATUS_LINES: Final = _enum_templates(
 )
 
 
-def station_labels(facts: StationFacts) -> str:
+def station_labels(facts: StationView) -> str:
     return f'site="{escape_label(facts.site)}",station="{escape_label(facts.station)}"'
 
 
-def meta_key(facts: StationFacts) -> tuple[object, ...]:
+def meta_key(facts: StationView) -> tuple[object, ...]:
     return (facts.state, facts.hostname, facts.agent_version, facts.profile,
             len(facts.unexpected), facts.last_heartbeat_ts is None)
 
 
-def meta_fragments(lab: str, facts: StationFacts) -> tuple[str, ...]:
+def meta_fragments(lab: str, facts: StationView) -> tuple[str, ...]:
     info_labels = (
         f'hostname="{escape_label(facts.hostname)}",'
         f'agent_version="{escape_label(facts.agent_version)}",'
@@ -136,7 +136,7 @@ def check_fragments(lab: str, checks: tuple[wire.Check, ...]) -> tuple[str, ...]
     return "".join(up), "".join(latency)
 
 
-def live_lines(stations: Sequence[StationFacts], labs: Sequence[bytes]) -> list[list[bytes]]:
+def live_lines(stations: Sequence[StationView], labs: Sequence[bytes]) -> list[list[bytes]]:
     """The heartbeat and host families (`LIVE_FAMILIES`) of every station, rendered fresh.
 
     They move with nearly every heartbeat, so by the next scrape almost every
@@ -216,14 +216,14 @@ class StationFragments:
 
     __slots__ = ("checks", "components", "key", "site", "station", "version")
 
-    def __init__(self, facts: StationFacts) -> None:
+    def __init__(self, facts: StationView) -> None:
         self.station, self.site = facts.station, facts.site
         self.key: tuple[object, ...] | None = None
         self.components: tuple[wire.Component, ...] | None = None
         self.checks: tuple[wire.Check, ...] | None = None
         self.version = -1
 
-    def refresh(self, facts: StationFacts, columns: Columns, slot: int) -> bool:
+    def refresh(self, facts: StationView, columns: Columns, slot: int) -> bool:
         """Re-render what moved; True if the meta or the components did (site rollup inputs)."""
         if facts.version == self.version:
             return False

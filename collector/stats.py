@@ -17,7 +17,8 @@ from pantau import wire
 REJECT_REASONS: Final[tuple[str, ...]] = (
     *wire.REJECT_REASONS, "retired", "out_of_order", "stale_will", "duplicate",
 )
-MESSAGE_KINDS: Final[tuple[str, ...]] = ("status", "heartbeat", "event")
+# The kinds the collector subscribes to (acks and commands are its own output).
+INGESTED_KINDS: Final[tuple[str, ...]] = ("status", "heartbeat", "event")
 
 
 @dataclass(slots=True)
@@ -35,6 +36,6 @@ class IngestStats:
         self.rejected[reason] += 1
 
     def accept(self, kind: str) -> None:
-        if kind not in MESSAGE_KINDS:
-            raise ValueError(f"unknown message kind {kind!r}; expected one of {MESSAGE_KINDS}")
+        if kind not in INGESTED_KINDS:
+            raise ValueError(f"unknown message kind {kind!r}; expected one of {INGESTED_KINDS}")
         self.messages[kind] += 1

@@ -83,7 +83,7 @@ class StoredTransition:
 
 
 class TransitionLike(Protocol):
-    """What `collector.fleet.Transition` carries (structural: the store needs no fleet import)."""
+    """What `collector.fleet.StationTransition` carries (structural: no fleet import)."""
 
     @property
     def station(self) -> str: ...

@@ -274,19 +274,19 @@ def test_transitions_are_drained_once_with_reasons() -> None:
 
 def test_views_and_generation_move_on_every_change_only() -> None:
     fleet = Fleet(one("active"), now=START)
-    before, gen = fleet.station("st-01"), fleet.generation
-    assert fleet.station("st-01") is before  # cached while nothing changes
+    view, gen = fleet.station("st-01"), fleet.generation
+    assert view is not None and fleet.station("st-01") is view  # one live view per station
+    version = view.version
     assert fleet.apply_heartbeat(heartbeat(seq=1), 1001).accepted
-    after = fleet.station("st-01")
-    assert after is not None and before is not None
-    assert after.version > before.version
+    after = view.components
+    assert view.version > version
     assert fleet.generation > gen
     gen = fleet.generation
     assert fleet.apply_heartbeat(heartbeat(seq=1), 1002).reason == "out_of_order"
     assert fleet.generation == gen  # a refusal changes nothing
     fleet.apply_heartbeat(heartbeat(seq=2), 1003)
     # unchanged components keep the same tuple object (render caches use `is`)
-    assert fleet.station("st-01").components is after.components  # type: ignore[union-attr]
+    assert view.components is after
 
 
 def test_set_registry_keeps_state() -> None:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import csv
 import io
-from dataclasses import dataclass
 
 import pytest
 
@@ -16,22 +15,21 @@ from collector.parts import (
     site_rollup,
     station_problems,
 )
+from collector.site_rollup import SiteView
+from collector.station import StationState, StationView
 from pantau.wire import Component
 
 
-@dataclass(frozen=True)
-class Station:
-    station: str
-    site: str
-    state: str
-    components: tuple[Component, ...]
+def Station(station: str, site: str, state: StationState,
+            components: tuple[Component, ...]) -> StationView:
+    view = StationView(station, site, None, state, 0.0)
+    view.components = components
+    return view
 
 
-@dataclass(frozen=True)
-class Site:
-    site: str
-    name: str
-    region: str
+def Site(site: str, name: str, region: str) -> SiteView:
+    return SiteView(site, name, region, registered=True, stations={}, ready=0, total=0,
+                    planned=0)
 
 
 def comp(cid: str, status: str, required: bool = True, detail: str = "") -> Component:

@@ -1,4 +1,4 @@
-"""The clock given to `build_app` is the one every handler reads: /api, /metrics' ticks, the page."""
+"""The clock given to `build_app` is the one every handler reads: /api and the page."""
 
 from __future__ import annotations
 
