@@ -23,9 +23,11 @@ test-hil: deps
 demo: deps
 	$(PY) -m stack.demo $(DEMO_ARGS)
 
+# ruff, mypy (strict) and the import contracts of pyproject.toml (the architecture).
 lint: deps
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/mypy
+	$(VENV)/bin/lint-imports
 
 deps: system-deps $(VENV)/.installed
 

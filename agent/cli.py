@@ -4,8 +4,7 @@ Exit codes: 0 fine; 1 `probe` found a required part not OK; 2 the command
 could not do its job (bad config, unwritable queue, bad arguments).
 
 The hardware the probes read is passed in (`main(argv, probe_env)`): the real
-USB bus and /sys by default; `agent.sim.kit_agent` runs these same commands
-over a simulated kit.
+USB bus and /sys by default.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The collector's JSON API under /api/v1 (contract paths; see DESIGN.md).
+"""The collector's JSON API under /api/v1 (its paths and fields are a contract).
 
 Handlers read the Fleet directly: they run on the event-loop thread that also
 applies MQTT messages, so a response is one consistent snapshot. History comes

@@ -1,4 +1,4 @@
-"""`pantau-collector run | check-config | hash-password` (contract: DESIGN.md "Command line").
+"""`pantau-collector run | check-config | hash-password`: commands and flags are a contract.
 
 Exit codes: 0 clean stop (SIGTERM/SIGINT) or valid config; 2 refused
 configuration or registry (the message names file, key and reason); 1 could
@@ -21,12 +21,12 @@ from aiohttp import web
 
 from collector.app import build_app
 from collector.config import CliOverrides, CollectorConfig, load_collector_config
+from collector.errors import CollectorError
 from collector.http_passwords import users_line
-from collector.http_tls import TlsFileError, server_context
-from collector.mqtt.session import IngestError
+from collector.http_tls import server_context
 from collector.registry import Registry, RegistryError, load_registry
-from collector.store import StoreError
 from pantau.config import ConfigError
+from pantau.logs import setup_logging
 from pantau.sd_notify import Notifier
 
 log = logging.getLogger("pantau.collector")
@@ -52,10 +52,7 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    logging.basicConfig(
-        level=getattr(args, "log_level", "INFO"), stream=sys.stderr,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    setup_logging(getattr(args, "log_level", "INFO"))
     if args.command == "hash-password":
         return _hash_password(args.user)
     overrides = CliOverrides(
@@ -73,7 +70,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     try:
         return asyncio.run(serve(config, registry))
-    except (StoreError, IngestError, OSError, TlsFileError) as exc:
+    except (CollectorError, OSError) as exc:
         print(f"pantau-collector: cannot start: {exc}", file=sys.stderr)
         return 1
 

@@ -12,8 +12,10 @@ import ssl
 from pathlib import Path
 from typing import Literal
 
+from collector.errors import CollectorError
 
-class TlsFileError(Exception):
+
+class TlsFileError(CollectorError):
     """The certificate or key cannot be used; `key` names the config key to fix."""
 
     def __init__(self, key: Literal["tls_cert_file", "tls_key_file"], reason: str) -> None:

@@ -21,6 +21,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final, Protocol, TypeVar
 
+from collector.errors import CollectorError
+
 DB_NAME: Final = "collector.sqlite3"
 _T = TypeVar("_T")
 
@@ -52,7 +54,7 @@ _EVENT_COLUMNS: Final = (
 )
 
 
-class StoreError(Exception):
+class StoreError(CollectorError):
     """The history database cannot be opened or written; the message says where and why."""
 
 

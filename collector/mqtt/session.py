@@ -29,6 +29,7 @@ from typing import Any, Final
 from collector.app_keys import Health
 from collector.config import CollectorConfig
 from collector.dispatch import Dispatcher
+from collector.errors import CollectorError
 from collector.mqtt.paho_loop import LinkCallbacks, PahoLink
 from collector.stats import IngestStats
 from pantau.backoff import Backoff
@@ -42,7 +43,7 @@ TICK_S: Final = 1.0  # session liveness check and paho keepalive (loop_misc) per
 CLOSE_GRACE_S: Final = 1.0  # for a DISCONNECT to close the socket before we shut it down
 
 
-class IngestError(Exception):
+class IngestError(CollectorError):
     """The MQTT session cannot be set up from this configuration."""
 
 

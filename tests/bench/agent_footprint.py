@@ -95,7 +95,7 @@ def kit_agent(work: Path, missing: str | None = None) -> list[str]:
     """`pantau-agent` over the simulated kit (two extra hubs), optionally lacking a part."""
     sysfs = station_sysfs(work / "sys")
     lacking = ["--missing", missing] if missing else []
-    return [sys.executable, "-m", "agent.sim.kit_agent", "--sysfs", str(sysfs),
+    return [sys.executable, "-m", "tests.support.kit_agent", "--sysfs", str(sysfs),
             "--extra-hubs", "2", *lacking]
 
 

@@ -125,7 +125,7 @@ def test_corrupt_queue_is_set_aside_and_the_agent_runs(rig_factory: Callable[...
     config = fault_config(station.name, station.site, rig.broker.url, workdir)
     config.queue.path.write_bytes(b"SQLite format 3\x00" + os.urandom(8192))
     env: dict[str, str] = {}
-    cmd = ["agent.sim.kit_agent", "--sysfs", str(workdir / "sys"),
+    cmd = ["tests.support.kit_agent", "--sysfs", str(workdir / "sys"),
            "run", "--config", str(workdir / "agent.toml")]
     for attempt in (1, 2):  # the second start must find a good queue: no loop
         agent = spawn(cmd, workdir, env, name=f"run-{attempt}")

@@ -102,7 +102,7 @@ class Stack:
         text = station_toml(station, SITE, url, workdir, poll_s=0.2, heartbeat_s=1.0)
         (workdir / "agent.toml").write_text(text.replace(f'[broker]\nurl = "{url}"\n', broker))
         env = {**os.environ, "PYTHONPATH": str(REPO)}
-        self._spawn(f"agent-{station}.log", "agent.sim.kit_agent",
+        self._spawn(f"agent-{station}.log", "tests.support.kit_agent",
                     "--sysfs", str(station_sysfs(workdir / "sys")), "--log-level", "DEBUG",
                     "run", "--config", str(workdir / "agent.toml"), env=env)
 

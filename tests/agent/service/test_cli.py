@@ -24,8 +24,8 @@ SITE = "medan-timur"
 
 
 def agent_cmd(*args: str, sysfs: Path = Path("/nonexistent")) -> list[str]:
-    """`pantau-agent ARGS` over a simulated healthy kit (agent.sim.kit_agent)."""
-    return [sys.executable, "-m", "agent.sim.kit_agent", "--sysfs", str(sysfs), *args]
+    """`pantau-agent ARGS` over a simulated healthy kit (tests.support.kit_agent)."""
+    return [sys.executable, "-m", "tests.support.kit_agent", "--sysfs", str(sysfs), *args]
 
 
 ENV = {**os.environ, "PYTHONPATH": str(ROOT)}

@@ -25,7 +25,7 @@ import sys
 from pathlib import Path
 from agent.config import load_config
 from agent.service import AgentService
-from agent.sim.kit_agent import kit_env
+from tests.support.kit_agent import kit_env
 service = AgentService(load_config(Path(sys.argv[1])), kit_env(Path(sys.argv[3])))
 service.runner.run(service.runner.names)
 service.queue.close()

@@ -1,13 +1,14 @@
 """`pantau-agent` over a simulated e-KTP kit: the real commands, a fake USB bus and sysfs.
 
-    python -m agent.sim.kit_agent [--sysfs DIR] [--extra-hubs N] [--missing ROLE] \\
+    python -m tests.support.kit_agent [--sysfs DIR] [--extra-hubs N] [--missing ROLE] \\
         run --config /etc/pantau/agent.toml
 
 Everything after the launcher's own options is `pantau-agent`'s command line,
 run by `agent.cli.main` with a `ProbeEnv` whose USB backend is a simulated
 healthy kit (pyusb's real code paths over a fake backend object) and whose
 sysfs is DIR (default: a temporary one with the operator monitor connected).
-For demos, training and tests on machines without the kit.
+For tests and benchmarks on machines without the kit: the hardware boundary
+is the one place a fake stands in.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from agent.sim.kit import FAULT_ROLES, role_device, station_bus, station_sysfs
 
 
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m agent.sim.kit_agent",
+    p = argparse.ArgumentParser(prog="python -m tests.support.kit_agent",
                                 description="pantau-agent over a simulated e-KTP kit")
     p.add_argument("--sysfs", type=Path, help="sysfs root (default: a temporary one with a "
                    "connected monitor)")
