@@ -33,7 +33,6 @@ def _parser() -> argparse.ArgumentParser:
                    help="plug N more USB hubs into the kit (never unexpected)")
     p.add_argument("--missing", choices=FAULT_ROLES, metavar="ROLE",
                    help=f"leave one part out of the kit: {', '.join(FAULT_ROLES)}")
-    p.add_argument("agent_args", nargs=argparse.REMAINDER, help="pantau-agent's arguments")
     return p
 
 
@@ -47,12 +46,13 @@ def kit_env(sysfs: Path, extra_hubs: int = 0, missing: str | None = None) -> Pro
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    # Everything the launcher does not know is pantau-agent's, in its order.
+    args, agent_args = _parser().parse_known_args(argv)
     if args.sysfs is not None:
-        return cli.main(args.agent_args, kit_env(args.sysfs, args.extra_hubs, args.missing))
+        return cli.main(agent_args, kit_env(args.sysfs, args.extra_hubs, args.missing))
     with tempfile.TemporaryDirectory(prefix="pantau-kit-sysfs-") as tmp:
         sysfs = station_sysfs(Path(tmp))
-        return cli.main(args.agent_args, kit_env(sysfs, args.extra_hubs, args.missing))
+        return cli.main(agent_args, kit_env(sysfs, args.extra_hubs, args.missing))
 
 
 if __name__ == "__main__":
