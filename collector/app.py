@@ -35,6 +35,7 @@ from collector.app_keys import (
 from collector.config import CollectorConfig
 from collector.dispatch import Dispatcher
 from collector.exposition import CONTENT_TYPE, MetricsRenderer
+from collector.exposition_gzip import accepts_gzip, gzip_body
 from collector.fleet import Fleet
 from collector.history import History
 from collector.http_auth import install_basic_auth
@@ -44,6 +45,7 @@ from collector.registry import Registry, RegistryError, load_registry
 from collector.stats import IngestStats
 from collector.store import Store, StoreError
 from pantau import __version__
+from pantau.revision import source_revision
 
 log = logging.getLogger(__name__)
 
@@ -85,7 +87,7 @@ def build_app(
     app[CONFIG_KEY], app[FLEET_KEY], app[STATS_KEY] = config, fleet, stats
     app[STORE_KEY], app[HEALTH_KEY], app[HISTORY_KEY] = store, health, history
     app[INGEST_KEY] = IngestSession(config, dispatcher, stats, health, clock=clock)
-    app[RENDERER_KEY] = MetricsRenderer(__version__)
+    app[RENDERER_KEY] = MetricsRenderer(__version__, source_revision())
     app[RUNTIME_KEY], app[CLOCK_KEY] = Runtime(), clock
     app.cleanup_ctx.extend([
         _store_ctx, _ingest_ctx, _history_ctx, _every(TICK_S, _tick),
@@ -105,7 +107,12 @@ def build_app(
 async def metrics_handler(request: web.Request) -> web.Response:
     app = request.app
     body = app[RENDERER_KEY].render(app[FLEET_KEY], app[STATS_KEY], app[RUNTIME_KEY].process)
-    return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE})
+    headers = {"Content-Type": CONTENT_TYPE, "Vary": "Accept-Encoding"}
+    if accepts_gzip(request.headers.get("Accept-Encoding", "")):
+        # zlib releases the GIL: a worker thread keeps the loop (and ingest) going.
+        body = await asyncio.to_thread(gzip_body, body)
+        headers["Content-Encoding"] = "gzip"
+    return web.Response(body=body, headers=headers)
 
 
 async def healthz_handler(request: web.Request) -> web.Response:

@@ -48,7 +48,9 @@ _REJECTED: Final = Family(
 _BROKER: Final = Family(
     "pantau_collector_broker_connected", "gauge", "1 while the collector holds its broker session."
 )
-_BUILD: Final = Family("pantau_build_info", "gauge", "The collector's version; always 1.")
+_BUILD: Final = Family(
+    "pantau_build_info", "gauge", "The collector's version and source revision; always 1."
+)
 _PROCESS: Final = (
     Family(
         "process_cpu_seconds_total", "counter", "Total user and system CPU time spent in seconds."
@@ -65,10 +67,9 @@ _PROCESS: Final = (
 
 
 class MetricsRenderer:
-    def __init__(self, version: str) -> None:
-        self._build = (
-            f'{_BUILD.header}pantau_build_info{{version="{escape_label(version)}"}} 1\n'
-        ).encode()
+    def __init__(self, version: str, revision: str = "unknown") -> None:
+        labels = f'version="{escape_label(version)}",revision="{escape_label(revision)}"'
+        self._build = f"{_BUILD.header}pantau_build_info{{{labels}}} 1\n".encode()
         # Slot i of every column, and _frags[i], belong to the record _order[i].
         self._order: list[StationView] = []
         self._frags: list[StationFragments] = []

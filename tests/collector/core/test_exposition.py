@@ -128,7 +128,7 @@ def test_families_and_series_follow_the_contract() -> None:
     assert len(fams["pantau_station_state"]) == 6 * 5  # 5 shown stations x 6 states
     assert len([ln for ln in fams["pantau_station_state"] if ln.endswith(" 1")]) == 5
     assert len(fams["pantau_collector_rejected_messages_total"]) == len(REJECT_REASONS)
-    assert fams["pantau_build_info"] == ['pantau_build_info{version="0.1.0"} 1']
+    assert fams["pantau_build_info"] == ['pantau_build_info{version="0.1.0",revision="unknown"} 1']
 
 
 def test_cached_render_matches_a_fresh_render_after_changes() -> None:
