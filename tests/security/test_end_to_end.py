@@ -28,14 +28,16 @@ pytestmark = pytest.mark.broker
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     s = Stack(TlsBroker(tmp_path_factory.mktemp("security")).prepare())
-    passwords = {name: s.enroll(name) for name in (A, B)}
-    (s.workdir / "passwords.json").write_text(json.dumps(passwords))
-    s.broker.start()
-    s.start_collector()
-    s.start_agent(AGENT)
-    wait_for(lambda: s.station_view(AGENT)["state"] == "online", 30, what="agent online")
-    yield s
-    s.stop()
+    try:  # a failed start must not leave the broker, collector or agent running
+        passwords = {name: s.enroll(name) for name in (A, B)}
+        (s.workdir / "passwords.json").write_text(json.dumps(passwords))
+        s.broker.start()
+        s.start_collector()
+        s.start_agent(AGENT)
+        wait_for(lambda: s.station_view(AGENT)["state"] == "online", 30, what="agent online")
+        yield s
+    finally:
+        s.stop()
 
 
 def password(stack: Stack, station: str) -> str:

@@ -33,14 +33,16 @@ WRITE_METHODS = ("POST", "PUT", "PATCH", "DELETE")
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     s = Stack(TlsBroker(tmp_path_factory.mktemp("secrets")).prepare())
-    s.enroll(A)  # Mosquitto refuses to start without a password file
-    s.broker.start()
-    s.start_collector()
-    s.start_agent(AGENT)
-    wait_for(lambda: s.station_view(AGENT)["state"] == "online", 30, what="agent online")
-    wait_for(lambda: s.station_view(AGENT)["components"], 10, what="a full heartbeat")
-    yield s
-    s.stop()
+    try:  # a failed start must not leave the broker, collector or agent running
+        s.enroll(A)  # Mosquitto refuses to start without a password file
+        s.broker.start()
+        s.start_collector()
+        s.start_agent(AGENT)
+        wait_for(lambda: s.station_view(AGENT)["state"] == "online", 30, what="agent online")
+        wait_for(lambda: s.station_view(AGENT)["components"], 10, what="a full heartbeat")
+        yield s
+    finally:
+        s.stop()
 
 
 def offline_app() -> web.Application:
