@@ -24,10 +24,12 @@ from aiohttp import web
 from collector import process_metrics
 from collector.api import add_api_routes
 from collector.app_keys import (
+    CAPACITY_KEY,
     CLOCK_KEY,
     CONFIG_KEY,
     FLEET_KEY,
     HEALTH_KEY,
+    SCHEDULES_KEY,
     STATS_KEY,
     STORE_KEY,
     Health,
@@ -42,6 +44,10 @@ from collector.http_auth import install_basic_auth
 from collector.mqtt.session import IngestSession
 from collector.page import add_page_routes
 from collector.registry import Registry, RegistryError, load_registry
+from collector.schedule import REAL_TIME, ScheduleClock
+from collector.site_capacity import CapacityTally
+from collector.site_schedule import SiteSchedules, holiday_warnings
+from collector.site_schedule_metrics import SiteMetrics
 from collector.stats import IngestStats
 from collector.store import Store, StoreError
 from pantau import __version__
@@ -62,6 +68,7 @@ HISTORY_KEY: Final = web.AppKey("pantau_history", History)
 INGEST_GC_THRESHOLD: Final = (20_000, 20, 20)
 INGEST_KEY: Final = web.AppKey("pantau_ingest", IngestSession)
 RENDERER_KEY: Final = web.AppKey("pantau_renderer", MetricsRenderer)
+SITE_METRICS_KEY: Final = web.AppKey("pantau_site_metrics", SiteMetrics)
 
 
 @dataclass(slots=True)
@@ -76,8 +83,10 @@ RUNTIME_KEY: Final = web.AppKey("pantau_runtime", Runtime)
 
 
 def build_app(
-    config: CollectorConfig, registry: Registry, *, clock: Callable[[], float] = time.time
+    config: CollectorConfig, registry: Registry, *, clock: Callable[[], float] = time.time,
+    schedule_clock: ScheduleClock = REAL_TIME,
 ) -> web.Application:
+    """`schedule_clock`: the offices' clock as a function of `clock` (a compressed day)."""
     app = web.Application()
     fleet = Fleet(registry, now=clock(), stale_factor=config.state.stale_factor)
     stats, health = IngestStats(), Health()
@@ -89,6 +98,7 @@ def build_app(
     app[INGEST_KEY] = IngestSession(config, dispatcher, stats, health, clock=clock)
     app[RENDERER_KEY] = MetricsRenderer(__version__, source_revision())
     app[RUNTIME_KEY], app[CLOCK_KEY] = Runtime(), clock
+    _add_site_schedules(app, registry, schedule_clock)
     app.cleanup_ctx.extend([
         _store_ctx, _ingest_ctx, _history_ctx, _every(TICK_S, _tick),
         _every(PROCESS_SAMPLE_S, _sample_process), _registry_reload_ctx,
@@ -107,6 +117,9 @@ def build_app(
 async def metrics_handler(request: web.Request) -> web.Response:
     app = request.app
     body = app[RENDERER_KEY].render(app[FLEET_KEY], app[STATS_KEY], app[RUNTIME_KEY].process)
+    schedules = app[SCHEDULES_KEY]
+    capacity = app[CAPACITY_KEY].get(app[FLEET_KEY], schedules, app[CLOCK_KEY]())
+    body += app[SITE_METRICS_KEY].render(schedules, capacity)
     headers = {"Content-Type": CONTENT_TYPE, "Vary": "Accept-Encoding"}
     if accepts_gzip(request.headers.get("Accept-Encoding", "")):
         # zlib releases the GIL: a worker thread keeps the loop (and ingest) going.
@@ -177,6 +190,7 @@ async def _tick(app: web.Application) -> None:
     fleet = app[FLEET_KEY]
     now = app[CLOCK_KEY]()
     fleet.tick(now)
+    app[SCHEDULES_KEY].refresh(fleet.registry, now)
     app[HISTORY_KEY].add_transitions(fleet.drain_transitions())
     runtime = app[RUNTIME_KEY]
     if now - runtime.pruned_at >= PRUNE_EVERY_S:
@@ -219,9 +233,25 @@ def reload_registry(app: web.Application) -> bool:
     except RegistryError as exc:
         log.error("registry not reloaded, keeping the current one: %s", exc)
         return False
-    app[FLEET_KEY].set_registry(registry, app[CLOCK_KEY]())
+    now = app[CLOCK_KEY]()
+    app[FLEET_KEY].set_registry(registry, now)
+    app[SCHEDULES_KEY].refresh(registry, now)
     log.info("registry reloaded from %s: %d stations", path, len(registry.stations))
+    _warn_holidays(app, registry, now)
     return True
+
+
+def _add_site_schedules(app: web.Application, registry: Registry, clock: ScheduleClock) -> None:
+    schedules = SiteSchedules(clock)
+    schedules.refresh(registry, app[CLOCK_KEY]())
+    app[SCHEDULES_KEY], app[CAPACITY_KEY] = schedules, CapacityTally()
+    app[SITE_METRICS_KEY] = SiteMetrics()
+    _warn_holidays(app, registry, app[CLOCK_KEY]())
+
+
+def _warn_holidays(app: web.Application, registry: Registry, now: float) -> None:
+    for warning in holiday_warnings(registry, now, app[SCHEDULES_KEY].clock):
+        log.warning("%s", warning)
 
 
 @contextlib.asynccontextmanager

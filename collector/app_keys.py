@@ -19,6 +19,8 @@ from aiohttp import web
 if TYPE_CHECKING:
     from collector.config import CollectorConfig
     from collector.fleet import Fleet
+    from collector.site_capacity import CapacityTally
+    from collector.site_schedule import SiteSchedules
     from collector.stats import IngestStats
     from collector.store import Store
 
@@ -53,6 +55,10 @@ HEALTH_KEY: web.AppKey[Health] = web.AppKey("pantau_health")
 # The one clock of the app: fleet ticks, registry reloads, relative times on the
 # page and report stamps in the API all read it (build_app's `clock`).
 CLOCK_KEY: web.AppKey[Callable[[], float]] = web.AppKey("pantau_clock")
+# Every registered site's opening hours and maintenance now (refreshed by the
+# app's tick), and the capacity tally read from them.
+SCHEDULES_KEY: web.AppKey[SiteSchedules] = web.AppKey("pantau_schedules")
+CAPACITY_KEY: web.AppKey[CapacityTally] = web.AppKey("pantau_capacity")
 
 
 def now(app: web.Application) -> float:

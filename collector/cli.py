@@ -14,6 +14,7 @@ import getpass
 import logging
 import signal
 import sys
+import time
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -25,6 +26,8 @@ from collector.errors import CollectorError
 from collector.http_passwords import users_line
 from collector.http_tls import server_context
 from collector.registry import Registry, RegistryError, load_registry
+from collector.schedule import REAL_TIME, ScheduleClock
+from collector.site_schedule import holiday_warnings
 from pantau.config import ConfigError
 from pantau.logs import setup_logging
 from pantau.sd_notify import Notifier
@@ -66,6 +69,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"pantau-collector: configuration refused: {exc}", file=sys.stderr)
         return 2
     if args.command == "check-config":
+        for warning in holiday_warnings(registry, time.time()):
+            print(f"pantau-collector: warning: {warning}", file=sys.stderr)
         print(f"{config.source}: ok ({len(registry.stations)} stations in the registry)")
         return 0
     try:
@@ -98,7 +103,10 @@ def _hash_password(user: str) -> int:
     return 0
 
 
-async def serve(config: CollectorConfig, registry: Registry) -> int:
+async def serve(
+    config: CollectorConfig, registry: Registry, *, schedule_clock: ScheduleClock = REAL_TIME
+) -> int:
+    """Run until SIGTERM/SIGINT; `schedule_clock`: see build_app (the demo compresses days)."""
     notifier = Notifier.from_env()
     http = config.http
     # Loaded again (check-config loaded it too): a file changed since then fails here, exit 1.
@@ -108,7 +116,8 @@ async def serve(config: CollectorConfig, registry: Registry) -> int:
     if http.users and tls is None:
         log.warning("basic auth without TLS: passwords cross the network in clear text; "
                     "set [http] tls_cert_file and tls_key_file unless listening on loopback")
-    runner = web.AppRunner(build_app(config, registry), access_log=None)
+    app = build_app(config, registry, schedule_clock=schedule_clock)
+    runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     try:
         await web.TCPSite(runner, http.host, http.port, ssl_context=tls).start()

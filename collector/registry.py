@@ -4,31 +4,40 @@ The registry says which sites exist and which stations should be reporting,
 so the collector can show a station that never came up (`never_seen`) and
 rollout progress (`planned`). It is read once at start and again on SIGHUP;
 a broken file is refused whole with a `RegistryError` naming file, key and
-reason, so a typo never silently drops a district from monitoring.
+reason, so a typo never silently drops a district from monitoring. Opening
+hours and maintenance windows (`[schedule]`, a site's `schedule` and
+`maintenance`) are parsed in collector/registry_schedule.py.
 """
 
 from __future__ import annotations
 
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import MappingProxyType
 from typing import Final, Literal, cast
 
-from pantau.config import ConfigError
+from collector.errors import RegistryError
+from collector.registry_schedule import (
+    ScheduleSource,
+    capacity_per_day,
+    default_fields,
+    site_schedule,
+    site_windows,
+)
+from collector.schedule import Schedule, Window
 from pantau.wire import ID_PATTERN, is_valid_id
+
+__all__ = ["LIFECYCLES", "Lifecycle", "Registry", "RegistryError", "SiteInfo", "StationEntry",
+           "load_registry"]
 
 Lifecycle = Literal["planned", "active", "retired"]
 LIFECYCLES: Final[tuple[Lifecycle, ...]] = ("planned", "active", "retired")
-_TOP_KEYS: Final = ("sites", "stations")
-_SITE_KEYS: Final = ("name", "region")
-_STATION_KEYS: Final = ("site", "profile", "lifecycle")
+_TOP_KEYS: Final = ("sites", "stations", "schedule")
+_SITE_KEYS: Final = ("name", "region", "schedule", "maintenance")
+_STATION_KEYS: Final = ("site", "profile", "lifecycle", "capacity_per_day")
 _ID_HINT: Final = f"must match {ID_PATTERN} (lowercase letters, digits, '-' and '_')"
-
-
-class RegistryError(ConfigError):
-    """A registry the collector refuses; the message is "file: key: reason"."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,6 +45,8 @@ class SiteInfo:
     id: str
     name: str
     region: str
+    schedule: Schedule | None = None  # None: always open
+    maintenance: tuple[Window, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,6 +55,7 @@ class StationEntry:
     site: str
     profile: str
     lifecycle: Lifecycle
+    capacity_per_day: int | None = None  # None: the site's schedule says
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,6 +63,7 @@ class Registry:
     sites: Mapping[str, SiteInfo] = field(default_factory=lambda: MappingProxyType({}))
     stations: Mapping[str, StationEntry] = field(default_factory=lambda: MappingProxyType({}))
     source: str = "<empty>"
+    schedule: Schedule | None = None  # the [schedule] table: every site's default
 
     @staticmethod
     def empty() -> Registry:
@@ -63,15 +76,22 @@ def load_registry(path: Path) -> Registry:
     file = str(path)
     data = _read_toml(path)
     _check_keys(file, "", data, _TOP_KEYS)
-    sites = {
-        site_id: _site(file, site_id, table)
-        for site_id, table in _tables(file, "sites", data.get("sites", {})).items()
-    }
+    site_tables = _tables(file, "sites", data.get("sites", {}))
+    sites = {site_id: _site(file, site_id, table) for site_id, table in site_tables.items()}
+    src = ScheduleSource(file, path.parent)
     stations = {
-        station_id: _station(file, station_id, table, sites)
+        station_id: _station(src, station_id, table, sites)
         for station_id, table in _tables(file, "stations", data.get("stations", {})).items()
     }
-    return Registry(MappingProxyType(sites), MappingProxyType(stations), file)
+    defaults, default = default_fields(src, data.get("schedule"))
+    site_of = {entry.id: entry.site for entry in stations.values()}
+    for site_id, table in site_tables.items():
+        sites[site_id] = replace(
+            sites[site_id],
+            schedule=site_schedule(src, site_id, table.get("schedule"), defaults, default),
+            maintenance=site_windows(src, site_id, table.get("maintenance"), site_of),
+        )
+    return Registry(MappingProxyType(sites), MappingProxyType(stations), file, default)
 
 
 def _read_toml(path: Path) -> dict[str, object]:
@@ -122,9 +142,10 @@ def _site(file: str, site_id: str, table: dict[str, object]) -> SiteInfo:
 
 
 def _station(
-    file: str, station_id: str, table: dict[str, object], sites: Mapping[str, SiteInfo]
+    src: ScheduleSource, station_id: str, table: dict[str, object],
+    sites: Mapping[str, SiteInfo],
 ) -> StationEntry:
-    prefix = f"stations.{station_id}"
+    file, prefix = src.file, f"stations.{station_id}"
     _check_keys(file, prefix, table, _STATION_KEYS)
     if "site" not in table:
         raise RegistryError(
@@ -142,7 +163,10 @@ def _station(
         raise RegistryError(
             file, f"{prefix}.lifecycle", f"expected one of {choices}, got {lifecycle!r}"
         )
-    return StationEntry(station_id, site, profile, lifecycle)
+    capacity = None
+    if "capacity_per_day" in table:
+        capacity = capacity_per_day(src, f"{prefix}.capacity_per_day", table["capacity_per_day"])
+    return StationEntry(station_id, site, profile, lifecycle, capacity)
 
 
 def _string(file: str, prefix: str, table: Mapping[str, object], name: str, *, default: str) -> str:

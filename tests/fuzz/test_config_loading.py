@@ -42,6 +42,8 @@ LOADERS: dict[str, tuple[Path, Loader, type[Exception]]] = {
     "registry": (REPO / "deploy" / "fleet.example.toml", load_registry, RegistryError),
 }
 
+SIDE_FILES: dict[str, tuple[str, ...]] = {"registry": ("holidays-id.toml",)}
+
 TOML_LEAVES = st.one_of(
     st.integers(min_value=-(2**63), max_value=2**63 - 1), st.floats(), st.booleans(),
     st.text(max_size=30), st.sampled_from(["", "..", "/", "medan-baru", "0", "-1", "mqtt://",
@@ -58,10 +60,12 @@ TOML_JUNK = st.recursive(
 
 def loads_or_refuses(which: str, text: bytes) -> None:
     """Load `text` as the `which` file; only its own error class may come out."""
-    _, load, error = LOADERS[which]
+    source, load, error = LOADERS[which]
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "config.toml"
         path.write_bytes(text)
+        for name in SIDE_FILES.get(which, ()):  # files the starting file names, relatively
+            (Path(tmp) / name).write_bytes((source.parent / name).read_bytes())
         try:
             load(path)
         except error as exc:

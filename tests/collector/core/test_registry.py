@@ -63,9 +63,9 @@ SITE = '[sites.s1]\nname = "S1"\n'
 @pytest.mark.parametrize(
     ("text", "key", "reason"),
     [
-        ("colour = 1\n", "colour", "unknown key; expected one of: sites, stations"),
+        ("colour = 1\n", "colour", "unknown key; expected one of: sites, stations, schedule"),
         ('[sites.s1]\nname = "S1"\nzone = "x"\n', "sites.s1.zone",
-         "unknown key; expected one of: name, region"),
+         "unknown key; expected one of: name, region, schedule, maintenance"),
         ('[sites."Medan Baru"]\nname = "x"\n', "sites.Medan Baru",
          "id 'Medan Baru' must match ^[a-z0-9][a-z0-9_-]{0,62}$ "
          "(lowercase letters, digits, '-' and '_')"),
@@ -79,7 +79,7 @@ SITE = '[sites.s1]\nname = "S1"\n'
         (SITE + '[stations.st-1]\nsite = "s1"\nlifecycle = "live"\n', "stations.st-1.lifecycle",
          "expected one of planned, active, retired, got 'live'"),
         (SITE + '[stations.st-1]\nsite = "s1"\nprofil = "p"\n', "stations.st-1.profil",
-         "unknown key; expected one of: site, profile, lifecycle"),
+         "unknown key; expected one of: site, profile, lifecycle, capacity_per_day"),
         (SITE + '[stations.ST1]\nsite = "s1"\n', "stations.ST1",
          "id 'ST1' must match ^[a-z0-9][a-z0-9_-]{0,62}$ (lowercase letters, digits, '-' and '_')"),
         (SITE + "[stations.st-1]\nsite = true\n", "stations.st-1.site",
