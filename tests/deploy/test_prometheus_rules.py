@@ -29,6 +29,9 @@ DESIGN_ALERTS = (
     "PantauCollectorBrokerDisconnected", "PantauCollectorDown", "PantauFleetSilent",
     "PantauWatchdog", "PantauUnexpectedDevice", "PantauSiteUnreachable",
 )
+# Issue 12 (opening hours): contract additions.
+SCHEDULE_ALERTS = ("PantauStationNotStarted", "PantauHolidayListStale")
+ALL_ALERTS = DESIGN_ALERTS + SCHEDULE_ALERTS
 
 
 def _ok(result: Any) -> None:
@@ -68,7 +71,7 @@ def loaded_alerts(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str
         server.stop()
 
 
-@pytest.mark.parametrize("name", DESIGN_ALERTS)
+@pytest.mark.parametrize("name", ALL_ALERTS)
 def test_design_alert_exists_with_labels_and_annotations(
     name: str, loaded_alerts: dict[str, Any]
 ) -> None:
@@ -82,7 +85,7 @@ def test_design_alert_exists_with_labels_and_annotations(
     assert rule["annotations"]["runbook_url"] == RUNBOOK_BASE + name.lower()
 
 
-@pytest.mark.parametrize("name", [a for a in DESIGN_ALERTS if a != "PantauWatchdog"])
+@pytest.mark.parametrize("name", [a for a in ALL_ALERTS if a != "PantauWatchdog"])
 def test_alert_waits_longer_than_a_usb_reset(name: str, loaded_alerts: dict[str, Any]) -> None:
     assert loaded_alerts[name]["duration"] >= 60, f"{name}: `for` under a minute pages on blips"
 
@@ -103,7 +106,7 @@ def test_every_runbook_anchor_exists(loaded_alerts: dict[str, Any]) -> None:
     assert not missing, f"runbook sections missing in {RUNBOOKS}: {missing}"
 
 
-@pytest.mark.parametrize("name", DESIGN_ALERTS)
+@pytest.mark.parametrize("name", ALL_ALERTS)
 def test_every_alert_has_a_firing_promtool_case(name: str) -> None:
     """Each alert appears in a promtool test with a non-empty exp_alerts list."""
     text = "\n".join(p.read_text() for p in (PROM_DIR / "tests").glob("*.yml"))
