@@ -18,7 +18,9 @@ from typing import TYPE_CHECKING, Final, NoReturn
 import msgspec
 from aiohttp import web
 
+from collector.api_sites import fleet_json, site_json
 from collector.app_keys import FLEET_KEY, STORE_KEY, now
+from collector.offices import fleet_line, office_list
 from collector.parts import PartIssue, part_issues, parts_csv, site_rollup, station_problems
 from collector.store import StoredEvent, StoreError
 from pantau.wire import ID_PATTERN, is_valid_id
@@ -175,26 +177,12 @@ async def station_handler(request: web.Request) -> web.Response:
     return json_response(station_detail(view, fleet.recent_events(station_id)))
 
 
-def site_summary(site: SiteView) -> dict[str, object]:
-    enroll = site.ready > 0
-    if enroll:
-        phrase = f"yes: {site.ready} of {site.total} stations ready"
-    elif site.total:
-        phrase = f"no: none of {site.total} stations ready"
-    else:
-        phrase = f"no: no station installed yet ({site.planned} planned)"
-    return {
-        "site": site.site, "name": site.name, "region": site.region,
-        "registered": site.registered, "ready": site.ready, "total": site.total,
-        "planned": site.planned, "stations": dict(site.stations),
-        "can_enroll_today": enroll, "enrollment": phrase,
-    }
-
-
 async def sites_handler(request: web.Request) -> web.Response:
     allow_params(request, ())
-    sites = [site_summary(s) for s in request.app[FLEET_KEY].sites()]
-    return json_response({"count": len(sites), "sites": sites})
+    all_offices = office_list(request.app, now(request.app))
+    sites = [site_json(o) for o in all_offices]
+    return json_response({"count": len(sites), "sites": sites,
+                          "fleet": fleet_json(fleet_line(all_offices))})
 
 
 # --- events ------------------------------------------------------------------

@@ -10,9 +10,11 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
 from collector.api import add_api_routes
-from collector.app_keys import CLOCK_KEY, FLEET_KEY, STORE_KEY
+from collector.app_keys import CAPACITY_KEY, CLOCK_KEY, FLEET_KEY, SCHEDULES_KEY, STORE_KEY
 from collector.fleet import Fleet
 from collector.page import add_page_routes
+from collector.site_capacity import CapacityTally
+from collector.site_schedule import SiteSchedules
 from collector.store import EventRow, Store
 from tests.collector.http.scenario import NOW, build_fleet
 
@@ -39,6 +41,9 @@ def make_app(fleet: Fleet, store: Store | None) -> web.Application:
     if store is not None:
         app[STORE_KEY] = store
     app[CLOCK_KEY] = lambda: NOW
+    schedules = SiteSchedules()
+    schedules.refresh(fleet.registry, NOW)  # as the app's tick does
+    app[SCHEDULES_KEY], app[CAPACITY_KEY] = schedules, CapacityTally()
     add_api_routes(app)
     add_page_routes(app)
     return app

@@ -53,7 +53,7 @@ def test_plural_keys_come_in_pairs() -> None:
         ("en", "site_rollout", 0, {"planned": 0}, "Rollout: 0 planned stations not installed yet"),
         ("en", "site_ready", 1, {"ready": 0, "total": 1}, "0 of 1 station ready"),
         ("en", "site_ready", 3, {"ready": 1, "total": 3}, "1 of 3 stations ready"),
-        ("en", "fleet_sites_enrolling", 1, {"n": 1, "total": 1}, "1 of 1 office can enroll today"),
+        ("en", "fleet_offices_open", 1, {"n": 1, "total": 1}, "1 of 1 office open now"),
         ("en", "problem_unexpected", 1, {"station": "s", "n": 1, "devices": "x"},
          "s: 1 unexpected USB device attached: x"),
         ("id", "site_rollout", 1, {"planned": 1},
