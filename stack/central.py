@@ -6,7 +6,8 @@ Only what cannot apply on one laptop is rewritten: ports, paths, receivers
 (all pointed at one webhook, or none), and — with `time_scale` < 1 — every
 `for:` and Alertmanager grouping delay, scaled so a test sees in seconds what
 production sees in minutes (the order of the durations, which inhibition
-relies on, is kept).
+relies on, is kept). With `start_at` or `day_length_s` the collector runs with a
+compressed office day (stack/compressed_day.py) so opening hours pass in minutes.
 """
 
 from __future__ import annotations
@@ -17,12 +18,14 @@ import re
 import shutil
 import subprocess
 import sys
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from stack.compressed_day import CompressedDay, compressed_day
 from stack.processes import Service, StackError, free_port, http_ok, tcp_open
 
 log = logging.getLogger("pantau.stack")
@@ -60,6 +63,10 @@ class CentralStack:
     time_scale: float = 1.0
     webhook_url: str | None = None
     scrape_interval_s: float = 5.0
+    start_at: str | None = None  # office local time HH:MM or YYYY-MM-DDTHH:MM
+    day_length_s: float | None = None  # real seconds per office day
+    zone: str = "Asia/Jakarta"  # of start_at
+    office_day: CompressedDay | None = None  # set by start() when a day is compressed
     ports: dict[str, int] = field(default_factory=dict)
     services: list[Service] = field(default_factory=list)
 
@@ -146,10 +153,13 @@ class CentralStack:
         )
 
     def _collector(self) -> Service:
-        exe = Path(sys.executable).parent / "pantau-collector"
+        day = self._compressed_day()
+        if day:  # the same collector, started with an office clock of its own
+            command = [sys.executable, "-m", "stack.collector_run", *day]
+        else:
+            command = [str(Path(sys.executable).parent / "pantau-collector"), "run"]
         argv = [
-            str(exe),
-            "run",
+            *command,
             "--broker",
             self.url("mosquitto"),
             "--listen",
@@ -162,6 +172,27 @@ class CentralStack:
         return Service(
             "collector", argv, self._log("collector"), http_ok(self.url("collector") + "/healthz")
         )
+
+    def _compressed_day(self) -> list[str]:
+        """The office-clock flags of stack.collector_run; none for a real day."""
+        if self.start_at is None and self.day_length_s is None:
+            return []
+        try:
+            day = compressed_day(self.start_at, self.day_length_s, self.zone, time.time())
+        except ValueError as exc:
+            raise StackError(f"cannot compress the office day: {exc}") from None
+        self.office_day = day
+        flags = ["--zone", self.zone, "--real-start", repr(day.real_start)]
+        if self.start_at is not None:
+            flags += ["--start-at", self.start_at]
+        if self.day_length_s is not None:
+            flags += ["--day-length", repr(self.day_length_s)]
+        return flags
+
+    def office_time(self, real: float | None = None) -> float:
+        """The offices' clock at `real` (default now): what the collector's schedule reads."""
+        real = time.time() if real is None else real
+        return real if self.office_day is None else self.office_day.office(real)
 
     def _alertmanager(self) -> Service:
         conf = self.workdir / "alertmanager.yml"

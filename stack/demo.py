@@ -5,6 +5,9 @@ simulated through the real agent code) and 106 planned in the registry (shown
 as rollout progress, never alerted). Several kits are broken as in the news:
 a fingerprint scanner gone, a card reader that no longer answers, a monitor
 unplugged, a flash drive on a biometric station, one PC dead since morning.
+The offices keep opening hours (stack/demo_schedule.py): the office clock starts
+at 07:55 on a working day unless `--start-at` says otherwise, and `--day-length`
+compresses the day, so the page shows open and closed offices.
 """
 
 from __future__ import annotations
@@ -15,13 +18,18 @@ import random
 import signal
 import tempfile
 import threading
+import time
 from collections.abc import Callable, Sequence
+from datetime import date, datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from agent.sim.fleet import MEDAN_KECAMATAN, SimFleet
 from agent.sim.station import SimStation
 from agent.sim.usb_backend import SimDevice
 from stack.central import CentralStack
+from stack.compressed_day import DAY_S, office_instant
+from stack.demo_schedule import ZONE, default_start_at, default_table, site_lines
 from stack.processes import StackError
 
 log = logging.getLogger("pantau.demo")
@@ -39,8 +47,11 @@ _FLASH_DRIVE = SimDevice(
 )
 
 
-def medan_fleet() -> tuple[list[tuple[str, str]], str]:
-    """(site, station) of the simulated kits, and the fleet.toml with the planned ones too."""
+def medan_fleet(
+    schedule: list[str] | None = None, day: date | None = None
+) -> tuple[list[tuple[str, str]], str]:
+    """(site, station) of the simulated kits, and the fleet.toml with the planned ones too;
+    with `schedule` (the [schedule] lines) and `day`, opening hours and maintenance."""
     active = [
         (site, f"{site}-{n:02d}") for site in MEDAN_KECAMATAN for n in range(1, ACTIVE_PER_SITE + 1)
     ]
@@ -48,10 +59,11 @@ def medan_fleet() -> tuple[list[tuple[str, str]], str]:
     for i in range(PLANNED_TOTAL):
         site = MEDAN_KECAMATAN[i % len(MEDAN_KECAMATAN)]
         planned.append((site, f"{site}-{ACTIVE_PER_SITE + 1 + i // len(MEDAN_KECAMATAN):02d}"))
-    lines: list[str] = []
+    lines: list[str] = list(schedule or [])
     for site in MEDAN_KECAMATAN:
         name = site.replace("-", " ").title()
-        lines += [f"[sites.{site}]", f'name = "{name}"', 'region = "Kota Medan"', ""]
+        lines += [f"[sites.{site}]", f'name = "{name}"', 'region = "Kota Medan"',
+                  *(site_lines(site, day) if day else []), ""]
     for lifecycle, pairs in (("active", active), ("planned", planned)):
         for site, station in pairs:
             lines += [
@@ -86,10 +98,12 @@ def break_kits(fleet: SimFleet) -> None:
 
 
 def run(args: argparse.Namespace, workdir: Path, stop: threading.Event) -> int:
-    active, registry_text = medan_fleet()
+    start_at = args.start_at or default_start_at(time.time())
+    active, registry_text = medan_fleet(default_table(workdir), office_day(start_at))
     registry = workdir / "fleet.toml"
     registry.write_text(registry_text)
-    central = CentralStack(workdir / "central", registry, time_scale=args.time_scale).start()
+    central = CentralStack(workdir / "central", registry, time_scale=args.time_scale,
+                           start_at=start_at, day_length_s=args.day_length, zone=ZONE).start()
     fleet = SimFleet(
         central.url("mosquitto"),
         active,
@@ -124,10 +138,29 @@ def banner(central: CentralStack, simulated: int) -> str:
             f"  Prometheus      {central.url('prometheus')}/alerts",
             f"  Alertmanager    {central.url('alertmanager')}",
             f"  MQTT broker     {central.url('mosquitto')}",
+            f"  office clock    {office_clock(central)} in {ZONE} (--start-at, --day-length)",
             f"  logs            {central.workdir}",
             "Ctrl-C stops everything this demo started.",
         ]
     )
+
+
+def office_day(start_at: str) -> date:
+    """The date the office clock starts on (maintenance windows are set on it)."""
+    zone = ZoneInfo(ZONE)
+    try:
+        start = office_instant(start_at, zone, datetime.now(zone).date())
+    except ValueError as exc:
+        raise StackError(f"--start-at: {exc}") from None
+    return datetime.fromtimestamp(start, zone).date()
+
+
+def office_clock(central: CentralStack) -> str:
+    day = central.office_day
+    if day is None:
+        return "real time"
+    started = datetime.fromtimestamp(day.office_start, ZoneInfo(ZONE))
+    return f"from {started:%Y-%m-%d %H:%M}, one day per {DAY_S / day.speed:g} s"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -138,6 +171,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         type=float,
         default=1.0,
         help="scale alert `for:` durations (0.1 = ten times faster alerts)",
+    )
+    parser.add_argument(
+        "--start-at",
+        help="office clock start, HH:MM or YYYY-MM-DDTHH:MM in WIB (default: 07:55 on the "
+        "next working day)",
+    )
+    parser.add_argument(
+        "--day-length",
+        type=float,
+        help="real seconds per office day (default 86400; 1440 = a day in 24 minutes)",
     )
     parser.add_argument("--seed", type=int, default=random.randrange(1 << 16))
     parser.add_argument("--workdir", type=Path, help="keep state and logs here (default: temp)")
