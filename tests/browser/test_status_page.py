@@ -2,7 +2,9 @@
 
 The page is served by the real collector of a demo-like fleet (tests/deploy/
 demo_fleet.py): simulated stations plus one station whose card reader is
-unplugged and which has a USB flash drive attached. Chromium renders it and
+unplugged and which has a USB flash drive attached, with opening hours and an
+office clock that starts on a Monday at 10:00 WIB (one office closed, one kit in
+maintenance). Chromium renders it and
 the test reads what a person would see: the rendered text, the marks'
 computed colours, the layout width. Screenshots are kept in tests/artifacts/.
 """
@@ -16,15 +18,18 @@ from typing import Any
 
 import pytest
 
-from collector.i18n import EN, ID
+from collector.i18n import EN, ID, plural_key
 from tests.browser.chromium import Chromium, chromium_binary, with_page
 from tests.deploy.demo_fleet import (
     BROKEN_SITE,
     BROKEN_STATION,
+    CLOSED_SITE,
+    MAINTAINED_STATION,
     MISSING_PART,
     SILENT_STATION,
     DemoFleet,
     collector_installed,
+    get_json,
 )
 
 ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
@@ -66,7 +71,7 @@ def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Chromium]:
 def fleet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoFleet]:
     if not collector_installed():
         pytest.skip("no pantau-collector script next to this Python: run `make deps`")
-    demo = DemoFleet(tmp_path_factory.mktemp("page-stack")).start()
+    demo = DemoFleet(tmp_path_factory.mktemp("page-stack"), schedule=True).start()
     try:
         yield demo
     finally:
@@ -148,3 +153,55 @@ async def test_indonesian_pages_show_no_english(browser: Chromium, fleet: DemoFl
     page = await with_page(browser, f"{fleet.url('collector')}{path}?lang=id", STATION_JS)
     left = [p for p in english_only_phrases() if p in page["body"]]
     assert not left, f"English text on the Indonesian page {path}: {left}"
+
+
+HOURS_JS = """(() => ({
+  header: document.querySelector('header').innerText,
+  filter: document.querySelector('a.filter') ? document.querySelector('a.filter').innerText : '',
+  cards: [...document.querySelectorAll('article.site')].map(a => ({
+    text: a.innerText, bad: a.classList.contains('bad'),
+    hours: a.querySelector('p.hours') ? a.querySelector('p.hours').innerText : ''}))}))()"""
+
+
+def fleet_sentence(lang: str, fleet: dict[str, int]) -> str:
+    catalogue = strings(lang)
+    return " · ".join((
+        catalogue[plural_key("fleet_offices_open", fleet["offices"])].format(
+            n=fleet["open"], total=fleet["offices"]),
+        catalogue["fleet_can_enroll"].format(n=fleet["can_enroll"]),
+        catalogue[plural_key("fleet_capacity", fleet["capacity_today"])].format(
+            n=fleet["capacity_today"]),
+    ))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("lang", LANGS)
+async def test_offices_show_their_hours_capacity_and_problems_first(
+    browser: Chromium, fleet: DemoFleet, lang: str
+) -> None:
+    catalogue = strings(lang)
+    page = await with_page(browser, f"{fleet.url('collector')}/?lang={lang}", HOURS_JS)
+    api = get_json(fleet.url("collector") + "/api/v1/sites")
+    assert fleet_sentence(lang, api["fleet"]) in page["header"]
+    assert api["fleet"]["open"] == 2 and api["fleet"]["offices"] == 3
+    closed = card(page, CLOSED_SITE)
+    opens = catalogue["hours_opens_on"].format(day=catalogue["day_5"], time="08:00")
+    assert closed["hours"].startswith(catalogue["hours_closed"])
+    assert "(WIT)" in closed["hours"] and opens in closed["hours"]  # Jayapura's own clock
+    amplas = card(page, "medan-amplas")
+    assert amplas["hours"].startswith(catalogue["hours_open"]) and "(WIB)" in amplas["hours"]
+    assert MAINTAINED_STATION in amplas["text"]
+    assert catalogue["maintenance_station"].split("{time}")[0].format(
+        station=MAINTAINED_STATION).strip() in amplas["text"]
+    badness = [c["bad"] for c in page["cards"]]
+    assert badness == sorted(badness, reverse=True), "a healthy card before a broken one"
+    assert card(page, BROKEN_SITE)["bad"]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("lang", LANGS)
+async def test_the_open_now_filter(browser: Chromium, fleet: DemoFleet, lang: str) -> None:
+    page = await with_page(browser, f"{fleet.url('collector')}/?open=1&lang={lang}", HOURS_JS)
+    shown = {re.search(r"\(([a-z0-9-]+)\)", c["text"])[1] for c in page["cards"]}  # type: ignore[index]
+    assert shown == {"medan-amplas", BROKEN_SITE}
+    assert page["filter"] == strings(lang)["filter_all"]

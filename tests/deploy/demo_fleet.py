@@ -11,7 +11,10 @@ this station is the one deterministic problem, and the simulator's hosts
 temperature and check panels empty.
 
 The registry adds a planned station (rollout progress) and an active station
-that never reports (never_seen), as in the Medan demo.
+that never reports (never_seen), as in the Medan demo. With `schedule=True` it
+also has opening hours and the collector's office clock starts at OFFICE_START
+(a Monday, 10:00 WIB): medan-amplas and medan-baru are open, medan-area (in WIT,
+Saturdays only) is closed, and medan-amplas-01 is in a maintenance window.
 
 paho is imported here only (the tests' MQTT adapter for this directory).
 """
@@ -45,10 +48,26 @@ PLANNED_STATION: Final = "medan-baru-02"
 SILENT_STATION: Final = "medan-area-09"  # registered active, never reports
 MISSING_PART: Final = "card-reader"
 KIT: Final = ("fingerprint", "iris", "camera", "signature-pad", "card-reader")
+OFFICE_START: Final = "2026-12-07T10:00"  # a Monday, WIB
+CLOSED_SITE: Final = "medan-area"
+MAINTAINED_STATION: Final = "medan-amplas-01"
+SCHEDULE: Final = """
+[schedule]
+timezone = "Asia/Jakarta"
+holidays = [2026-12-25]
+hours = { mon = ["08:00-16:00"], tue = ["08:00-16:00"], wed = ["08:00-16:00"] }
+"""
+SITE_SCHEDULES: Final = {
+    CLOSED_SITE: 'schedule = { timezone = "Asia/Jayapura", hours = { sat = ["08:00-12:00"] } }',
+    "medan-amplas": ('maintenance = [ { start = 2026-12-07T09:00:00+07:00, end = '
+                     '2026-12-07T12:00:00+07:00, reason = "fingerprint scanner replaced", '
+                     f'stations = ["{MAINTAINED_STATION}"] }} ]'),
+}
 
 
-def demo_registry() -> str:
-    """Simulated stations + the broken, planned and silent ones (DESIGN.md registry format)."""
+def demo_registry(schedule: bool = False) -> str:
+    """Simulated stations + the broken, planned and silent ones (DESIGN.md registry format);
+    with `schedule`, opening hours and maintenance (see the module's doc)."""
     extra = f"""
 [sites.{BROKEN_SITE}]
 name = "Medan Baru"
@@ -69,7 +88,12 @@ site = "medan-area"
 profile = "ektp-enrollment"
 lifecycle = "active"
 """
-    return registry_toml(layout(SIM_STATIONS, SIM_SITES)) + extra
+    text = registry_toml(layout(SIM_STATIONS, SIM_SITES)) + extra
+    if not schedule:
+        return text
+    for site, line in SITE_SCHEDULES.items():
+        text = text.replace(f"[sites.{site}]\n", f"[sites.{site}]\n{line}\n")
+    return SCHEDULE + text
 
 
 def broken_heartbeat(boot_id: str, now: float) -> wire.Heartbeat:
@@ -126,6 +150,7 @@ def get_json(url: str) -> Any:
 @dataclass
 class DemoFleet:
     workdir: Path
+    schedule: bool = False
     stack: CentralStack | None = None
     sim: subprocess.Popen[bytes] | None = None
     sim_log: Path = field(init=False)
@@ -140,10 +165,10 @@ class DemoFleet:
     def start(self) -> DemoFleet:
         self.workdir.mkdir(parents=True, exist_ok=True)
         registry = self.workdir / "fleet.toml"
-        registry.write_text(demo_registry())
+        registry.write_text(demo_registry(self.schedule))
         # time_scale: every `for:` shrinks 100x so alerts fire within seconds.
-        self.stack = CentralStack(self.workdir, registry, time_scale=0.01,
-                                  scrape_interval_s=1.0).start()
+        self.stack = CentralStack(self.workdir, registry, time_scale=0.01, scrape_interval_s=1.0,
+                                  start_at=OFFICE_START if self.schedule else None).start()
         with open(self.sim_log, "wb") as log:
             self.sim = subprocess.Popen(
                 [sys.executable, "-m", "agent.cli", "simulate", "--broker", self.url("mosquitto"),
