@@ -99,3 +99,15 @@ def test_check_config_warns_about_a_holiday_list_without_this_year(tmp_path: Pat
         "page). Add this year's dates to holidays or holidays_file; deploy/holidays-id.toml "
         "lists Indonesia's (SKB 3 Menteri)\n")
     assert done.stdout == f"{config}: ok (1 stations in the registry)\n"
+
+
+def test_a_refused_reload_keeps_the_running_hours(
+    collector: tuple[subprocess.Popen[bytes], str, Path], tmp_path: Path
+) -> None:
+    proc, base, registry = collector
+    registry.write_text(fleet(hours='mon = ["22:00-02:00"]'))  # overnight: refused
+    proc.send_signal(signal.SIGHUP)
+    log = tmp_path / "log"
+    wait_for(lambda: "registry not reloaded" in log.read_text(), 10, what="the refusal logged")
+    assert 'schedule.hours.mon[0]: overnight range "22:00-02:00" refused' in log.read_text()
+    assert metric(base, 'pantau_site_open{site="kota"}') == "1"  # still around the clock
