@@ -50,19 +50,26 @@ def capacity_by_site(
     stations: Iterable[StationView], schedules: SiteSchedules
 ) -> dict[str, SiteCapacity]:
     """Every registered site's capacity today, and that of unregistered sites with a kit
-    (always open: they have no schedule)."""
+    (always open: they have no schedule). One pass over the fleet, plain attribute reads:
+    it runs at fleet scale (at most once a second, see `CapacityTally`)."""
     kits = dict.fromkeys(schedules.sites, 0)
     people = dict.fromkeys(schedules.sites, 0)
+    hours_of: dict[str, SiteHours] = dict(schedules.sites)
     for view in stations:
-        hours = schedules.site(view.site)
-        if not counts_today(view, hours):
+        site = view.site
+        hours = hours_of.get(site)
+        if hours is None:
+            hours = hours_of[site] = schedules.site(site)
+        if hours.open:  # the common case, inlined: StationView.ready
+            if not (view.state == "online" and view.components_ok
+                    and view.last_heartbeat_ts is not None):
+                continue
+        elif not counts_today(view, hours):
             continue
-        kits.setdefault(view.site, 0)
-        people.setdefault(view.site, 0)
         entry = view.entry
         own = entry.capacity_per_day if entry is not None else None
-        kits[view.site] += 1
-        people[view.site] += own or hours.capacity_per_day
+        kits[site] = kits.get(site, 0) + 1
+        people[site] = people.get(site, 0) + (own or hours.capacity_per_day)
     return {site: SiteCapacity(kits[site], people[site]) for site in kits}
 
 

@@ -17,6 +17,9 @@ can drain the same queue). /metrics: MetricsRenderer cold (first render) and
 warm (1% of stations changed), versus a prometheus_client custom collector
 that builds GaugeMetricFamily objects of the very same samples on every scrape
 (the usual exporter style), timed with generate_latest, in that same venv.
+"/metrics with opening hours" renders as the app's handler does with a registry
+of the 500 sites under a [schedule] and 50 stations in a maintenance window:
+the station families, the capacity tally (at most once a second) and the site rows.
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ import tempfile
 import time
 import uuid
 from pathlib import Path
+from typing import Any
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
@@ -234,7 +238,31 @@ def _rss() -> int:
     return int(Path("/proc/self/statm").read_text().split()[1]) * os.sysconf("SC_PAGE_SIZE")
 
 
-def run_render(stations: int, out: Path) -> None:
+def schedule_registry(stations: int, windows: int = 50) -> Any:
+    """500 sites under one [schedule], `windows` stations each in a window on now."""
+    from datetime import datetime, timedelta
+    from zoneinfo import ZoneInfo
+
+    from collector.registry import load_registry
+
+    now = datetime.now(ZoneInfo("Asia/Jakarta"))
+    start, end = (now - timedelta(hours=1)).isoformat(), (now + timedelta(hours=1)).isoformat()
+    days = ", ".join(f'{d} = ["00:00-24:00"]' for d in ("mon", "tue", "wed", "thu", "fri",
+                                                        "sat", "sun"))
+    lines = ['[schedule]', 'timezone = "Asia/Jakarta"', f"holidays = [{now.year}-12-25]",
+             f"hours = {{ {days} }}"]
+    for site in sorted({f"site-{i % 500:03d}" for i in range(stations)}):
+        lines.append(f"[sites.{site}]")
+    for i in range(min(windows, stations)):
+        site, station = f"site-{i % 500:03d}", f"st-{i:06d}"
+        lines += [f"[[sites.{site}.maintenance]]", f"start = {start}", f"end = {end}",
+                  f'stations = ["{station}"]', f"[stations.{station}]", f'site = "{site}"']
+    path = Path(tempfile.mkdtemp(prefix="pantau-bench-")) / "fleet.toml"
+    path.write_text("\n".join(lines) + "\n")
+    return load_registry(path)
+
+
+def run_render(stations: int, out: Path, schedule: bool = False) -> None:
     """Child process: fleet of N stations via real heartbeats; render times and RSS.
 
     RSS per station: `fleet` is the state alone; `steady` adds the render
@@ -248,6 +276,9 @@ def run_render(stations: int, out: Path) -> None:
     from collector.exposition_gzip import gzip_body
     from collector.fleet import Fleet
     from collector.registry import Registry
+    from collector.site_capacity import CapacityTally
+    from collector.site_schedule import SiteSchedules
+    from collector.site_schedule_metrics import SiteMetrics
     from collector.stats import IngestStats
 
     def beat_round(seq: int, step: int = 1) -> None:
@@ -261,11 +292,16 @@ def run_render(stations: int, out: Path) -> None:
         gc.collect()
         t0 = time.perf_counter()
         body = renderer.render(fleet, stats, None)
+        if schedule:  # what the app's /metrics handler adds
+            body += site_metrics.render(schedules, tally.get(fleet, schedules, time.time()))
         return time.perf_counter() - t0, body
 
+    registry = schedule_registry(stations) if schedule else Registry.empty()
+    schedules, tally, site_metrics = SiteSchedules(), CapacityTally(), SiteMetrics()
+    schedules.refresh(registry, time.time())  # the app's tick does this, not the scrape
     gc.collect()
     before = _rss()
-    fleet = Fleet(Registry.empty(), now=time.time())
+    fleet = Fleet(registry, now=time.time())
     beat_round(1)
     gc.collect()
     fleet_rss = (_rss() - before) / stations
@@ -386,7 +422,7 @@ def main() -> None:
     if opts.role == "collector":
         return run_collector(int(opts.args[0]), int(opts.args[1]), opts.args[2])
     if opts.role == "render":
-        return run_render(int(opts.args[0]), Path(opts.args[1]))
+        return run_render(int(opts.args[0]), Path(opts.args[1]), "schedule" in opts.args[2:])
     why_not = None if opts.skip_exporter else exporter_venv()
     broker = MosquittoBroker(
         Path(tempfile.mkdtemp(prefix="pantau-bench-mq-")),
@@ -426,6 +462,8 @@ def report(
         body = CACHE / f"metrics-{n}.txt"
         render = child("render", str(n), str(body))
         print(f"  /metrics render: {render}")
+        hours = child("render", str(n), str(CACHE / f"metrics-{n}-hours.txt"), "schedule")
+        print(f"  /metrics with opening hours (500 sites, 50 stations in maintenance): {hours}")
         print("    (goal at 10k: warm <= 0.100 s; gzip <= 2x plain time and <= 1/8 of its bytes;"
               " RSS goal <= 8192 B/station, steady)")
         if not why_not and not skip_exporter:
