@@ -36,6 +36,8 @@ ROUTES = [
     ("oncall", ["alertname=PantauComponentMissing", "severity=page", "site=helvetia"]),
     ("oncall", ["alertname=PantauSiteUnreachable", "severity=page", "site=helvetia"]),
     ("oncall", ["alertname=PantauCollectorDown", "severity=page"]),
+    ("oncall", ["alertname=PantauStationNotStarted", "severity=page", "site=helvetia"]),
+    ("tickets", ["alertname=PantauHolidayListStale", "severity=ticket"]),
     ("tickets", ["alertname=PantauDiskAlmostFull", "severity=ticket", "site=helvetia"]),
     ("tickets", ["alertname=PantauUnexpectedDevice", "severity=ticket", "site=helvetia"]),
     ("tickets", ["alertname=SomethingNew"]),  # unknown severity: someone reads it next day
@@ -129,6 +131,13 @@ INHIBITIONS = [
          "station": "s1-01", "component": "fingerprint"},
         {"alertname": "PantauComponentMissing", "severity": "page", "site": "s1",
          "station": "s1-02", "component": "fingerprint"}, id="station-down-mutes-its-parts"),
+    pytest.param(  # a kit that did not come up this morning: its old part report is muted
+        {"alertname": "PantauStationNotStarted", "severity": "page", "site": "s5",
+         "station": "s5-01"},
+        {"alertname": "PantauComponentMissing", "severity": "page", "site": "s5",
+         "station": "s5-01", "component": "iris"},
+        {"alertname": "PantauComponentMissing", "severity": "page", "site": "s5",
+         "station": "s5-02", "component": "iris"}, id="not-started-mutes-its-parts"),
     pytest.param(  # a site's link down mutes that site's station alerts only
         {"alertname": "PantauSiteUnreachable", "severity": "page", "site": "s2"},
         {"alertname": "PantauStationDown", "severity": "page", "site": "s2", "station": "s2-01"},
