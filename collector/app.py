@@ -116,10 +116,11 @@ def build_app(
 
 async def metrics_handler(request: web.Request) -> web.Response:
     app = request.app
-    body = app[RENDERER_KEY].render(app[FLEET_KEY], app[STATS_KEY], app[RUNTIME_KEY].process)
     schedules = app[SCHEDULES_KEY]
     capacity = app[CAPACITY_KEY].get(app[FLEET_KEY], schedules, app[CLOCK_KEY]())
-    body += app[SITE_METRICS_KEY].render(schedules, capacity)
+    hours = app[SITE_METRICS_KEY].render(schedules, capacity)  # no second copy of the body
+    body = app[RENDERER_KEY].render(app[FLEET_KEY], app[STATS_KEY], app[RUNTIME_KEY].process,
+                                    hours)
     headers = {"Content-Type": CONTENT_TYPE, "Vary": "Accept-Encoding"}
     if accepts_gzip(request.headers.get("Accept-Encoding", "")):
         # zlib releases the GIL: a worker thread keeps the loop (and ingest) going.

@@ -83,7 +83,10 @@ class MetricsRenderer:
         self._registry: object = None  # the registry _sites was rendered with
         self._fleet_key: tuple[int, int] = (-1, -1)
 
-    def render(self, fleet: Fleet, stats: IngestStats, process: ProcessSample | None) -> bytes:
+    def render(self, fleet: Fleet, stats: IngestStats, process: ProcessSample | None,
+               extra: bytes = b"") -> bytes:
+        """The whole exposition; `extra` (whole families, e.g. the opening-hours rows of
+        site_schedule_metrics) goes in the one join after the site rollups."""
         key = (id(fleet), fleet.generation)
         if key != self._fleet_key:
             # The site rollup reads every station: redo it only when a state,
@@ -102,7 +105,8 @@ class MetricsRenderer:
             else:
                 parts += live[-1 - at]
         own = _process_text(process) if process is not None else ""
-        parts += [self._sites, _collector_text(stats).encode(), self._build, own.encode()]
+        parts += [self._sites, extra, _collector_text(stats).encode(), self._build,
+                  own.encode()]
         # One join over pre-encoded fragments: at national scale the text is
         # tens of MB and every extra copy costs milliseconds.
         return b"".join(parts)

@@ -288,12 +288,16 @@ def run_render(stations: int, out: Path, schedule: bool = False) -> None:
             fleet.apply_heartbeat(msg, time.time())  # type: ignore[arg-type]
         fleet.drain_transitions()  # as the app's tick does, into the history store
 
+    hours_s: list[float] = []  # the opening-hours part alone: capacity tally + site rows
+
     def timed_render() -> tuple[float, bytes]:
         gc.collect()
         t0 = time.perf_counter()
-        body = renderer.render(fleet, stats, None)
+        hours = b""
         if schedule:  # what the app's /metrics handler adds
-            body += site_metrics.render(schedules, tally.get(fleet, schedules, time.time()))
+            hours = site_metrics.render(schedules, tally.get(fleet, schedules, time.time()))
+            hours_s.append(time.perf_counter() - t0)
+        body = renderer.render(fleet, stats, None, hours)
         return time.perf_counter() - t0, body
 
     registry = schedule_registry(stations) if schedule else Registry.empty()
@@ -340,6 +344,8 @@ def run_render(stations: int, out: Path, schedule: bool = False) -> None:
                 "rss_B_per_station_fleet": round(fleet_rss),
                 "rss_B_per_station_steady": round(steady_rss),
                 "rss_B_per_station_peak_in_scrape": round(peak_rss),
+                **({"hours_part_warm_all_changed_s": round(statistics.median(hours_s[-3:]), 4)}
+                   if hours_s else {}),
             }
         ),
         flush=True,

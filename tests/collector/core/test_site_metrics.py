@@ -79,8 +79,8 @@ def test_golden_site_metrics(tmp_path: Path) -> None:
 
 def test_promtool_accepts_the_whole_scrape(tmp_path: Path) -> None:
     _, fleet, schedules = fleet_at_ten(tmp_path)
-    body = MetricsRenderer("0.1.0").render(fleet, IngestStats(), None)
-    body += SiteMetrics().render(schedules, capacity_by_site(fleet.stations(), schedules))
+    hours = SiteMetrics().render(schedules, capacity_by_site(fleet.stations(), schedules))
+    body = MetricsRenderer("0.1.0").render(fleet, IngestStats(), None, hours)
     if not PROMTOOL.exists():
         pytest.skip("promtool not installed (Debian package prometheus)")
     done = subprocess.run([str(PROMTOOL), "check", "metrics"], input=body, capture_output=True,
