@@ -48,8 +48,8 @@ from collector.schedule import REAL_TIME, ScheduleClock
 from collector.site_capacity import CapacityTally
 from collector.site_schedule import SiteSchedules, holiday_warnings
 from collector.site_schedule_metrics import SiteMetrics
-from collector.stats import IngestStats
-from collector.store import Store, StoreError
+from collector.stats import IngestStats, RegistryStats
+from collector.store import Store
 from pantau import __version__
 from pantau.revision import source_revision
 
@@ -89,9 +89,13 @@ def build_app(
     """`schedule_clock`: the offices' clock as a function of `clock` (a compressed day)."""
     app = web.Application()
     fleet = Fleet(registry, now=clock(), stale_factor=config.state.stale_factor)
-    stats, health = IngestStats(), Health()
+    stats = IngestStats()
+    health = Health(store=stats.store)
+    if config.registry is not None:  # the caller loaded it (pantau-collector run did)
+        stats.registry = RegistryStats(True, True, clock())
     store = Store(config.state.data_dir, config.state.retention_days)
-    history = History(store)
+    history = History(store, stats.store, restore=fleet.restore_event_marks,
+                      max_pending_rows=config.state.max_pending_rows)
     dispatcher = Dispatcher(fleet, stats, history, config.topic_root)
     app[CONFIG_KEY], app[FLEET_KEY], app[STATS_KEY] = config, fleet, stats
     app[STORE_KEY], app[HEALTH_KEY], app[HISTORY_KEY] = store, health, history
@@ -143,13 +147,11 @@ async def readyz_handler(request: web.Request) -> web.Response:
 # --- background work ---------------------------------------------------------
 
 async def _store_ctx(app: web.Application) -> AsyncIterator[None]:
-    store = app[STORE_KEY]
-    await store.open()
-    marks = await asyncio.to_thread(store.event_marks)
-    app[FLEET_KEY].restore_event_marks(marks)
-    log.info("history at %s (%d event streams restored)", store.path, len(marks))
+    # A store that cannot open does not stop the collector: the history flusher retries,
+    # /readyz and /metrics say so, and the fleet view goes on.
+    await app[HISTORY_KEY].open()
     yield
-    await store.close()
+    await app[STORE_KEY].close()
 
 
 async def _ingest_ctx(app: web.Application) -> AsyncIterator[None]:
@@ -194,15 +196,9 @@ async def _tick(app: web.Application) -> None:
     app[SCHEDULES_KEY].refresh(fleet.registry, now)
     app[HISTORY_KEY].add_transitions(fleet.drain_transitions())
     runtime = app[RUNTIME_KEY]
-    if now - runtime.pruned_at >= PRUNE_EVERY_S:
+    if now - runtime.pruned_at >= PRUNE_EVERY_S and app[STORE_KEY].is_open:
         runtime.pruned_at = now
-        try:
-            deleted = await app[STORE_KEY].prune(now)
-        except StoreError as exc:
-            log.warning("history retention not applied: %s", exc)
-            return
-        if deleted:
-            log.info("history retention: %d old rows deleted", deleted)
+        await app[HISTORY_KEY].prune(now)
 
 
 async def _sample_process(app: web.Application) -> None:
@@ -229,14 +225,17 @@ def reload_registry(app: web.Application) -> bool:
     path = app[CONFIG_KEY].registry
     if path is None:
         return False
+    loads = app[STATS_KEY].registry
     try:
         registry = load_registry(path)
     except RegistryError as exc:
+        loads.last_load_ok = False
         log.error("registry not reloaded, keeping the current one: %s", exc)
         return False
     now = app[CLOCK_KEY]()
     app[FLEET_KEY].set_registry(registry, now)
     app[SCHEDULES_KEY].refresh(registry, now)
+    loads.last_load_ok, loads.last_success_ts = True, now
     log.info("registry reloaded from %s: %d stations", path, len(registry.stations))
     _warn_holidays(app, registry, now)
     return True

@@ -11,10 +11,12 @@ separate read connection per call, so that is safe).
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from aiohttp import web
+
+from collector.stats import StoreStats
 
 if TYPE_CHECKING:
     from collector.config import CollectorConfig
@@ -27,16 +29,18 @@ if TYPE_CHECKING:
 
 @dataclass(slots=True)
 class Health:
-    """Readiness as /readyz sees it; written by the ingest session on the loop thread."""
+    """Readiness as /readyz sees it; written by the ingest session and the history
+    flusher on the loop thread."""
 
     broker_connected: bool = False
     # True once the subscription was acked and the burst of retained
     # status/heartbeat messages it triggered has been applied (see ingest.py).
     retained_loaded: bool = False
+    store: StoreStats = field(default_factory=StoreStats)
 
     @property
     def ready(self) -> bool:
-        return self.broker_connected and self.retained_loaded
+        return self.broker_connected and self.retained_loaded and not self.store.problem
 
     def reason(self) -> str:
         """Why the collector is not ready, for the 503 body; "" when ready."""
@@ -44,6 +48,10 @@ class Health:
             return "not connected to the MQTT broker"
         if not self.retained_loaded:
             return "still loading retained station state from the broker"
+        if self.store.problem:
+            return (f"nothing can be committed to the history database ({self.store.problem}); "
+                    "events wait unacked at the stations until it can, see "
+                    "PantauCollectorStoreFailing in docs/runbooks.md")
         return ""
 
 

@@ -1,8 +1,12 @@
-"""`pantau-collector run | check-config | hash-password`: commands and flags are a contract.
+"""`pantau-collector run | check-config | hash-password | replay-rejected`: commands and
+flags are a contract.
 
-Exit codes: 0 clean stop (SIGTERM/SIGINT) or valid config; 2 refused
-configuration or registry (the message names file, key and reason); 1 could
-not start (port taken, data_dir not writable).
+Exit codes: 0 clean stop (SIGTERM/SIGINT), valid config, or every stored refused event
+replayed; 2 refused configuration or registry (the message names file, key and reason);
+1 could not start (port taken, TLS files unreadable) or, for replay-rejected, no history
+database to read; 3 (replay-rejected) some stored events are still refused by this version.
+A history database that cannot be opened does not stop `run`: it is retried, counted
+and reported by /readyz and /metrics, and a corrupt one is set aside.
 """
 
 from __future__ import annotations
@@ -26,8 +30,10 @@ from collector.errors import CollectorError
 from collector.http_passwords import users_line
 from collector.http_tls import server_context
 from collector.registry import Registry, RegistryError, load_registry
+from collector.replay import ReplayError, replay_rejected
 from collector.schedule import REAL_TIME, ScheduleClock
 from collector.site_schedule import holiday_warnings
+from collector.store import DB_NAME
 from pantau.config import ConfigError
 from pantau.logs import setup_logging
 from pantau.sd_notify import Notifier
@@ -50,6 +56,11 @@ def _parser() -> argparse.ArgumentParser:
     hashpw = sub.add_parser("hash-password", help="read a password from stdin, print the "
                             "USER:HASH line for [http] basic_auth_users_file")
     hashpw.add_argument("user", help="the user name Prometheus (or a person) logs in with")
+    replay = sub.add_parser("replay-rejected", help="after an upgrade, add the stored events "
+                            "an older version refused to the history")
+    replay.add_argument("--config", type=Path,
+                        help="TOML file (default /etc/pantau/collector.toml)")
+    replay.add_argument("--data-dir", type=Path, help="directory of the history database")
     return parser
 
 
@@ -64,6 +75,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     try:
         config = load_collector_config(args.config, overrides)
+        if args.command == "replay-rejected":
+            return _replay(config)
         registry = _registry(config)
     except (ConfigError, RegistryError) as exc:
         print(f"pantau-collector: configuration refused: {exc}", file=sys.stderr)
@@ -84,6 +97,16 @@ def _registry(config: CollectorConfig) -> Registry:
     if config.registry is None:
         return Registry.empty()
     return load_registry(config.registry)
+
+
+def _replay(config: CollectorConfig) -> int:
+    try:
+        report = replay_rejected(config.state.data_dir / DB_NAME, config.topic_root, time.time())
+    except ReplayError as exc:
+        print(f"pantau-collector: replay-rejected: {exc}", file=sys.stderr)
+        return 1
+    print(f"pantau-collector: {report.summary()}")
+    return 3 if report.refused else 0
 
 
 def _hash_password(user: str) -> int:

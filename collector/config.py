@@ -24,7 +24,7 @@ from typing import Any, Final
 
 from collector.config_http import DEFAULT_HTTP_PORT, HttpConfig, parse_http
 from pantau.broker_config import BrokerConfig, parse_broker, topic_root
-from pantau.config import FieldParser, Section, describe, ident, path, read_toml
+from pantau.config import FieldParser, Section, describe, ident, integer, path, read_toml
 from pantau.wire import DEFAULT_TOPIC_ROOT
 
 __all__ = ["DEFAULT_HTTP_PORT", "CliOverrides", "CollectorConfig", "HttpConfig", "StateConfig",
@@ -56,6 +56,9 @@ class StateConfig:
     data_dir: Path = field(default_factory=default_data_dir)
     stale_factor: float = 3.0  # stale after stale_factor * the station's interval_s
     retention_days: float = 90.0
+    # Rows (events, state changes) held in memory while the history database cannot
+    # commit; beyond it new events wait at the agents and the oldest state changes go.
+    max_pending_rows: int = 100_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,6 +112,7 @@ _STATE: Final[dict[str, FieldParser]] = {
     "data_dir": path,
     "stale_factor": _number(1.0, 1000.0),
     "retention_days": _number(0.0, 36500.0),
+    "max_pending_rows": integer(1000, 10_000_000),
 }
 
 

@@ -12,6 +12,7 @@ from typing import Final
 
 from collector.fleet import ACCEPTED, EventOutcome, Fleet, Outcome
 from collector.history import History
+from collector.rejected import DETAIL_CHARS, RefusedEvent, refused_event
 from collector.stats import IngestStats
 from pantau.log_throttle import LogThrottle
 from pantau.wire import Event, Heartbeat, Rejected, Status, TopicParts, decode_message
@@ -36,6 +37,9 @@ class Dispatcher:
             parts, msg = decode_message(topic, payload, self._root)
         except Rejected as exc:
             self._reject(exc.reason, topic, exc.detail)
+            refused = refused_event(topic, payload, self._root, exc.reason)
+            if refused is not None:
+                self._keep_refused(refused, exc, payload, now)
             return
         if isinstance(msg, Heartbeat):
             outcome = self.fleet.apply_heartbeat(msg, now)
@@ -64,6 +68,26 @@ class Dispatcher:
             # Duplicates are acked again too: the agent may have missed the first ack.
             self._history.add_ack(parts.site, ev.station, ev.boot_id, outcome.ack_seq)
         self._count("event", topic, outcome)
+
+    def _keep_refused(
+        self, ev: RefusedEvent, exc: Rejected, payload: bytes, now: float
+    ) -> None:
+        """Store a refused event for `replay-rejected` and ack past it (collector.rejected)."""
+        if self._history.full:
+            self._throttle.warning("history-full", "history buffer full: refused event of %s "
+                                   "deferred", ev.station)
+            return
+        outcome = self.fleet.apply_rejected_event(ev.station, ev.boot_id, ev.seq,
+                                                  ev.oldest_pending)
+        if outcome.new:
+            self._history.add_rejected((ev.station, ev.site, ev.boot_id, ev.seq, now,
+                                        exc.reason, exc.detail[:DETAIL_CHARS], payload))
+            self._stats.rejected_events_stored += 1
+            self._throttle.warning("kept", "event %s/%s seq %d refused (%s) but stored for "
+                                   "`pantau-collector replay-rejected` and acked",
+                                   ev.station, ev.boot_id[:_SHOWN], ev.seq, exc.reason)
+        if outcome.ack_seq is not None:
+            self._history.add_ack(ev.site, ev.station, ev.boot_id, outcome.ack_seq)
 
     def _count(self, kind: str, topic: str, outcome: Outcome | EventOutcome) -> None:
         if outcome.reason:  # refused, or (events) accepted but only a duplicate

@@ -68,22 +68,35 @@ class EventLedger:
         self._recent: dict[str, deque[wire.Event]] = {}
 
     def record(self, ev: wire.Event) -> LedgerResult:
-        boot = self._boot(ev.station, ev.boot_id)
-        if isinstance(ev.oldest_pending, int):  # UNSET from an older agent: no claim
+        oldest = ev.oldest_pending if isinstance(ev.oldest_pending, int) else None
+        result = self.record_seq(ev.station, ev.boot_id, ev.seq, oldest)
+        if result.new:
+            self._remember(ev)
+        return result
+
+    def record_seq(
+        self, station: str, boot_id: str, seq: int, oldest_pending: int | None
+    ) -> LedgerResult:
+        """`record` for an event known only by its key (one the decoder refused, see
+        collector.rejected); it is not among the station's recent events."""
+        boot = self._boot(station, boot_id)
+        if oldest_pending is not None:  # None: an older agent makes no claim
             # Clamped: an agent that says it no longer holds the event it is sending
             # contradicts itself; the event is stored all the same.
-            boot.raise_to(min(ev.oldest_pending, ev.seq) - 1)
-        if boot.has(ev.seq):
+            boot.raise_to(min(oldest_pending, seq) - 1)
+        if boot.has(seq):
             return LedgerResult(False, _ack(boot))
-        if len(boot.above) >= MAX_ABOVE_MARK and ev.seq != boot.mark + 1:
+        if len(boot.above) >= MAX_ABOVE_MARK and seq != boot.mark + 1:
             return LedgerResult(False, _ack(boot), full=True)
-        boot.above.add(ev.seq)
+        boot.above.add(seq)
         boot.raise_to(boot.mark)
+        return LedgerResult(True, _ack(boot))
+
+    def _remember(self, ev: wire.Event) -> None:
         recent = self._recent.get(ev.station)
         if recent is None:
             recent = self._recent[ev.station] = deque(maxlen=RECENT_EVENTS)
         recent.append(ev)
-        return LedgerResult(True, _ack(boot))
 
     def restore(self, marks: Mapping[tuple[str, str], int]) -> None:
         """Marks persisted by the store; never moves a mark backwards."""

@@ -27,7 +27,14 @@ from collector.station_metrics import (
     label_of,
     live_lines,
 )
-from collector.stats import INGESTED_KINDS, REJECT_REASONS, IngestStats
+from collector.stats import (
+    INGESTED_KINDS,
+    REJECT_REASONS,
+    IngestStats,
+    RegistryStats,
+    StoreStats,
+)
+from collector.store import STORE_OPS
 
 CONTENT_TYPE: Final = "text/plain; version=0.0.4; charset=utf-8"
 
@@ -47,6 +54,34 @@ _REJECTED: Final = Family(
 )
 _BROKER: Final = Family(
     "pantau_collector_broker_connected", "gauge", "1 while the collector holds its broker session."
+)
+_KEPT: Final = Family(
+    "pantau_collector_rejected_events_stored_total", "counter",
+    "Events refused by this collector (version, schema) but stored with their payload and "
+    "acked; after an upgrade, pantau-collector replay-rejected adds them to the history.",
+)
+_STORE_ERRORS: Final = Family(
+    "pantau_collector_store_errors_total", "counter",
+    "History database operations that failed (disk full, I/O error, cannot open), by op.",
+)
+_STORE_RESETS: Final = Family(
+    "pantau_collector_store_resets_total", "counter",
+    "Corrupt history databases set aside (renamed .corrupt-<time>) and started afresh.",
+)
+_STORE_DROPPED: Final = Family(
+    "pantau_collector_store_dropped_rows_total", "counter",
+    "State-change rows dropped because the history backlog was full (events are deferred).",
+)
+_STORE_PENDING: Final = Family(
+    "pantau_collector_store_pending_rows", "gauge", "Rows waiting to be committed to history.",
+)
+_REGISTRY_OK: Final = Family(
+    "pantau_collector_registry_reload_success", "gauge",
+    "1 if the last load of the fleet registry (start or SIGHUP) succeeded, else 0.",
+)
+_REGISTRY_AT: Final = Family(
+    "pantau_collector_registry_last_reload_timestamp_seconds", "gauge",
+    "When the fleet registry was last loaded successfully.",
 )
 _BUILD: Final = Family(
     "pantau_build_info", "gauge", "The collector's version and source revision; always 1."
@@ -166,7 +201,27 @@ def _collector_text(stats: IngestStats) -> str:
         for r in REJECT_REASONS
     )
     out.append(f"{_BROKER.header}pantau_collector_broker_connected {num(stats.broker_connected)}\n")
+    out.append(f"{_KEPT.header}{_KEPT.name} {stats.rejected_events_stored}\n")
+    return "".join(out) + _store_text(stats.store) + _registry_text(stats.registry)
+
+
+def _store_text(store: StoreStats) -> str:
+    out = [_STORE_ERRORS.header]
+    out.extend(line(_STORE_ERRORS.name, f'op="{op}"', store.errors[op]) for op in STORE_OPS)
+    out.extend(f"{family.header}{family.name} {value}\n" for family, value in (
+        (_STORE_RESETS, store.resets), (_STORE_DROPPED, store.dropped_rows),
+        (_STORE_PENDING, store.pending_rows),
+    ))
     return "".join(out)
+
+
+def _registry_text(registry: RegistryStats) -> str:
+    if not registry.configured:  # no registry: nothing to reload, nothing to alert on
+        return ""
+    out = f"{_REGISTRY_OK.header}{_REGISTRY_OK.name} {num(registry.last_load_ok)}\n"
+    if registry.last_success_ts is not None:
+        out += f"{_REGISTRY_AT.header}{_REGISTRY_AT.name} {num(registry.last_success_ts)}\n"
+    return out
 
 
 def _process_text(sample: ProcessSample) -> str:

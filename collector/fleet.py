@@ -153,6 +153,19 @@ class Fleet:
         self._generation += 1  # recent_events changed
         return EventOutcome(True, True, result.ack_seq, "", unregistered)
 
+    def apply_rejected_event(
+        self, station: str, boot_id: str, seq: int, oldest_pending: int | None
+    ) -> EventOutcome:
+        """An event the decoder refused but whose key could be read (collector.rejected):
+        recorded like any event, so the ack mark moves past it, and shown nowhere."""
+        if self._is_retired(station):
+            return EventOutcome(False, False, None, "retired")
+        result = self._ledger.record_seq(station, boot_id, seq, oldest_pending)
+        unregistered = station not in self._registry.stations
+        if result.full:
+            return EventOutcome(False, False, result.ack_seq, "out_of_order", unregistered)
+        return EventOutcome(True, result.new, result.ack_seq, "", unregistered)
+
     def restore_event_marks(self, marks: Mapping[tuple[str, str], int]) -> None:
         self._ledger.restore(marks)
 

@@ -1,17 +1,23 @@
-"""SQLite history: component events and station state changes, with retention.
+"""SQLite history: component events, station state changes and refused events, with retention.
 
 Threading: one writer connection lives on a dedicated single-thread executor,
-so every write, prune and close happens on that thread (sqlite3's default
-same-thread check stays on). `write` and `prune` are coroutines that hop to it;
-the asyncio loop never blocks on disk. Reads (`events`, `transitions`,
+so every open, write, prune and close happens on that thread (sqlite3's default
+same-thread check stays on). `open`, `write` and `prune` are coroutines that hop
+to it; the asyncio loop never blocks on disk. Reads (`events`, `transitions`,
 `event_marks`) are plain blocking methods that open their own short-lived
 connection: call them with `asyncio.to_thread(store.events, ...)` from
 handlers. WAL mode lets those readers run while the writer commits.
+
+A corrupt file is set aside and a fresh one started (collector/store_file.py),
+at open or when a write or prune finds the damage; `set_aside` lists them.
+Every other failure is a `StoreError` naming the operation (open, write,
+prune) for the collector's error counter.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import sqlite3
 import time
 from collections.abc import Callable, Iterable, Sequence
@@ -19,36 +25,27 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Final, Protocol, TypeVar
+from typing import Any, Final, Literal, Protocol, TypeVar
 
 from collector.errors import CollectorError
+from collector.store_file import (
+    INSERT_EVENTS,
+    INSERT_REJECTED,
+    UPSERT_MARK,
+    WAITING_REJECTED,
+    Marks,
+    connect_writer,
+    is_corrupt,
+    read_marks,
+    set_aside,
+)
+
+log = logging.getLogger(__name__)
 
 DB_NAME: Final = "collector.sqlite3"
+StoreOp = Literal["open", "write", "prune"]
+STORE_OPS: Final[tuple[StoreOp, ...]] = ("open", "write", "prune")
 _T = TypeVar("_T")
-
-_SCHEMA: Final = """
-CREATE TABLE IF NOT EXISTS events (
-    id INTEGER PRIMARY KEY,
-    station TEXT NOT NULL, site TEXT NOT NULL, boot_id TEXT NOT NULL, seq INTEGER NOT NULL,
-    ts REAL NOT NULL, received REAL NOT NULL, component TEXT NOT NULL,
-    "from" TEXT NOT NULL, "to" TEXT NOT NULL, detail TEXT NOT NULL,
-    UNIQUE (station, boot_id, seq)
-);
-CREATE INDEX IF NOT EXISTS events_site ON events (site, id);
-CREATE INDEX IF NOT EXISTS events_received ON events (received);
-CREATE TABLE IF NOT EXISTS transitions (
-    id INTEGER PRIMARY KEY,
-    station TEXT NOT NULL, site TEXT NOT NULL, old TEXT, new TEXT NOT NULL,
-    at REAL NOT NULL, reason TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS transitions_station ON transitions (station, id);
-CREATE INDEX IF NOT EXISTS transitions_at ON transitions (at);
--- The ack mark per boot, written in the same transaction as the events it covers.
-CREATE TABLE IF NOT EXISTS event_marks (
-    station TEXT NOT NULL, boot_id TEXT NOT NULL, mark INTEGER NOT NULL, updated REAL NOT NULL,
-    PRIMARY KEY (station, boot_id)
-);
-"""
 _EVENT_COLUMNS: Final = (
     'id, station, site, boot_id, seq, ts, received, component, "from", "to", detail'
 )
@@ -56,6 +53,10 @@ _EVENT_COLUMNS: Final = (
 
 class StoreError(CollectorError):
     """The history database cannot be opened or written; the message says where and why."""
+
+    def __init__(self, op: StoreOp, message: str) -> None:
+        super().__init__(message)
+        self.op: StoreOp = op
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,21 +107,13 @@ EventRow = tuple[str, str, str, int, float, float, str, str, str, str]
 # One ack mark: (station, boot_id, mark) — every seq of that boot up to mark is stored or
 # gone from the agent (see collector.event_ledger).
 MarkRow = tuple[str, str, int]
+# One refused event: (station, site, boot_id, seq, received, reason, detail, raw payload).
+RejectedRow = tuple[str, str, str, int, float, str, str, bytes]
 
-_UPSERT_MARK: Final = (
-    "INSERT INTO event_marks (station, boot_id, mark, updated) VALUES (?,?,?,?) "
-    "ON CONFLICT (station, boot_id) DO UPDATE SET "
-    "mark = MAX(mark, excluded.mark), updated = excluded.updated"
-)
-# Per boot, the highest seq s with all of 1..s stored: seq - row_number() is 0 exactly
-# along the run that starts at 1 (seqs are unique per boot). Walks the unique index.
-_CONTIGUOUS_MARKS: Final = """
-SELECT station, boot_id, MAX(seq) FROM (
-    SELECT station, boot_id, seq,
-           seq - ROW_NUMBER() OVER (PARTITION BY station, boot_id ORDER BY seq) AS gap
-    FROM events WHERE seq >= 1)
-WHERE gap = 0 GROUP BY station, boot_id
-"""
+@dataclass(frozen=True, slots=True)
+class Opened:
+    marks: Marks  # to restore the Fleet's ledger
+    rejected_waiting: int  # refused events stored and not replayed yet
 
 
 class Store:
@@ -130,13 +123,20 @@ class Store:
     ) -> None:
         self.path = data_dir / DB_NAME
         self.retention_s = retention_days * 86400.0
-        self._clock = clock  # stamps event_marks rows, which retention prunes
+        self._clock = clock  # stamps event_marks rows and set-aside files
         self._executor: ThreadPoolExecutor | None = None
         self._conn: sqlite3.Connection | None = None
+        self.set_aside: list[Path] = []  # corrupt files moved away by this Store, oldest first
 
-    async def open(self) -> None:
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="pantau-store")
-        await self._on_writer(self._open_writer)
+    @property
+    def is_open(self) -> bool:
+        return self._conn is not None
+
+    async def open(self) -> Opened:
+        """Open (setting a corrupt file aside first); StoreError("open") if it cannot."""
+        if self._executor is None:
+            self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="pantau-store")
+        return await self._on_writer(self._open_writer)
 
     async def close(self) -> None:
         if self._executor is None:
@@ -147,14 +147,15 @@ class Store:
 
     async def write(
         self, events: Sequence[EventRow], transitions: Sequence[TransitionLike],
-        marks: Sequence[MarkRow] = (),
+        marks: Sequence[MarkRow] = (), rejected: Sequence[RejectedRow] = (),
     ) -> int:
         """Commit one batch in one transaction; duplicate events are ignored, a mark never
-        moves back. Returns the event and transition rows inserted."""
+        moves back. Returns the event, transition and refused-event rows inserted."""
         rows = [(t.station, t.site, t.old, t.new, t.at, t.reason) for t in transitions]
         now = self._clock()
         mark_rows = [(station, boot, mark, now) for station, boot, mark in marks]
-        return await self._on_writer(lambda: self._write_batch(events, rows, mark_rows))
+        return await self._on_writer(
+            lambda: self._write_batch(events, rows, mark_rows, rejected))
 
     async def prune(self, now: float) -> int:
         """Delete history older than the retention period; returns rows deleted."""
@@ -164,71 +165,99 @@ class Store:
 
     async def _on_writer(self, fn: Callable[[], _T]) -> _T:
         if self._executor is None:
-            raise StoreError(f"{self.path}: store is not open")
+            raise StoreError("open", f"{self.path}: store is not open")
         return await asyncio.get_running_loop().run_in_executor(self._executor, fn)
 
-    def _open_writer(self) -> None:
+    def _open_writer(self, set_aside_corrupt: bool = True) -> Opened:
+        self._close_writer()
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            conn = sqlite3.connect(self.path)
-            conn.execute("PRAGMA journal_mode=WAL")
-            # NORMAL in WAL mode: a power cut may lose the last commits but never corrupts;
-            # acks are only sent after commit, so agents resend what was lost.
-            conn.execute("PRAGMA synchronous=NORMAL")
-            conn.executescript(_SCHEMA)
+            return self._connect()
         except (OSError, sqlite3.Error) as exc:
+            if set_aside_corrupt and isinstance(exc, sqlite3.Error) and is_corrupt(exc):
+                self._set_aside(exc)
+                return self._open_writer(set_aside_corrupt=False)
             raise StoreError(
-                f"cannot open history database {self.path}: {exc}; "
-                "check that [state] data_dir exists and is writable by the collector"
+                "open", f"cannot open history database {self.path}: {exc}; check that "
+                "[state] data_dir is writable by the collector and its disk has room",
             ) from exc
+
+    def _connect(self) -> Opened:
+        conn = connect_writer(self.path)
+        try:
+            opened = Opened(read_marks(conn), conn.execute(WAITING_REJECTED).fetchone()[0])
+        except sqlite3.Error:
+            conn.close()
+            raise
         self._conn = conn
+        return opened
+
+    def _set_aside(self, exc: sqlite3.Error) -> None:
+        self._close_writer()
+        try:
+            aside = set_aside(self.path, self._clock)
+        except OSError as move:
+            raise StoreError("open", f"history database {self.path} is corrupt ({exc}) and "
+                             f"cannot be moved aside: {move}") from move
+        self.set_aside.append(aside)
+        log.error("history database %s is corrupt (%s): moved aside to %s, starting a fresh "
+                  "one; the old history is kept there", self.path, exc, aside)
 
     def _close_writer(self) -> None:
         if self._conn is not None:
             self._conn.close()
             self._conn = None
 
-    def _writer(self) -> sqlite3.Connection:
+    def _writer(self, op: StoreOp) -> sqlite3.Connection:
         if self._conn is None:
-            raise StoreError(f"{self.path}: store is not open")
+            raise StoreError(op, f"{self.path}: store is not open")
         return self._conn
 
-    def _write_batch(
-        self, events: Sequence[EventRow], transitions: Iterable[tuple[object, ...]],
-        marks: Iterable[tuple[object, ...]],
-    ) -> int:
-        conn = self._writer()
+    def _retrying_on_corruption(self, op: StoreOp, fn: Callable[[sqlite3.Connection], _T]) -> _T:
+        """Run `fn` in the writer; a corrupt file is set aside and `fn` runs once more."""
         try:
+            return fn(self._writer(op))
+        except sqlite3.Error as exc:
+            if not is_corrupt(exc):
+                raise StoreError(op, f"cannot {op} history in {self.path}: {exc}") from exc
+            self._set_aside(exc)
+        self._open_writer(set_aside_corrupt=False)
+        try:
+            return fn(self._writer(op))
+        except sqlite3.Error as exc:
+            raise StoreError(op, f"cannot {op} history in {self.path}: {exc}") from exc
+
+    def _write_batch(
+        self, events: Sequence[EventRow], transitions: Sequence[tuple[object, ...]],
+        marks: Sequence[tuple[object, ...]], rejected: Sequence[RejectedRow],
+    ) -> int:
+        def write(conn: sqlite3.Connection) -> int:
             with conn:
                 before = conn.total_changes
-                conn.executemany(
-                    'INSERT OR IGNORE INTO events (station, site, boot_id, seq, ts, received, '
-                    'component, "from", "to", detail) VALUES (?,?,?,?,?,?,?,?,?,?)',
-                    events,
-                )
+                conn.executemany(INSERT_EVENTS, events)
+                conn.executemany(INSERT_REJECTED, rejected)
                 conn.executemany(
                     "INSERT INTO transitions (station, site, old, new, at, reason) "
-                    "VALUES (?,?,?,?,?,?)",
-                    transitions,
-                )
+                    "VALUES (?,?,?,?,?,?)", transitions)
                 inserted = conn.total_changes - before
                 # Same transaction: a mark is never on disk without the events it covers.
-                conn.executemany(_UPSERT_MARK, marks)
+                conn.executemany(UPSERT_MARK, marks)
                 return inserted
-        except sqlite3.Error as exc:
-            raise StoreError(f"cannot write history to {self.path}: {exc}") from exc
+
+        return self._retrying_on_corruption("write", write)
 
     def _prune(self, cutoff: float) -> int:
-        conn = self._writer()
-        try:
+        def prune(conn: sqlite3.Connection) -> int:
             with conn:
                 n = conn.execute("DELETE FROM events WHERE received < ?", (cutoff,)).rowcount
+                n += conn.execute("DELETE FROM rejected_events WHERE received < ?",
+                                  (cutoff,)).rowcount
                 # A boot quiet for that long is forgotten; its agent's next event says, in
                 # oldest_pending, what it still holds (a live boot's mark is re-stamped).
                 conn.execute("DELETE FROM event_marks WHERE updated < ?", (cutoff,))
                 return n + conn.execute("DELETE FROM transitions WHERE at < ?", (cutoff,)).rowcount
-        except sqlite3.Error as exc:
-            raise StoreError(f"cannot prune history in {self.path}: {exc}") from exc
+
+        return self._retrying_on_corruption("prune", prune)
 
     # --- reads (blocking: run them in a thread) ------------------------------
 
@@ -237,23 +266,15 @@ class Store:
             with closing(sqlite3.connect(f"file:{self.path}?mode=ro", uri=True)) as conn:
                 return conn.execute(sql, args).fetchall()
         except sqlite3.Error as exc:
-            raise StoreError(f"cannot read history database {self.path}: {exc}") from exc
+            raise StoreError("open", f"cannot read history database {self.path}: {exc}") from exc
 
-    def event_marks(self) -> dict[tuple[str, str], int]:
-        """The ack mark per (station, boot_id), to restore the Fleet's ledger after a restart.
-
-        Two lower bounds, the higher wins: the mark persisted with the events (exact,
-        and it includes what the agent said it no longer holds), and the highest seq s
-        with all of 1..s stored (for boots from a store older than that table). Never
-        MAX(seq): a gap in the store would be acked. Never "from the lowest stored seq":
-        what lies below it may have been dropped by the broker or never committed.
-        """
-        marks: dict[tuple[str, str], int] = {}
-        for station, boot, mark in [*self._query(_CONTIGUOUS_MARKS),
-                                    *self._query("SELECT station, boot_id, mark FROM event_marks")]:
-            key = (station, boot)
-            marks[key] = max(int(mark), marks.get(key, 0))
-        return marks
+    def event_marks(self) -> Marks:
+        """See `read_marks`; what `open` restores, read from a separate connection."""
+        try:
+            with closing(sqlite3.connect(f"file:{self.path}?mode=ro", uri=True)) as conn:
+                return read_marks(conn)
+        except sqlite3.Error as exc:
+            raise StoreError("open", f"cannot read history database {self.path}: {exc}") from exc
 
     def events(
         self,
@@ -290,5 +311,3 @@ def _filters(conditions: Iterable[tuple[str, object | None]]) -> tuple[str, list
     if not used:
         return "", []
     return " WHERE " + " AND ".join(c for c, _ in used), [v for _, v in used]
-
-

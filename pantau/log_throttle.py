@@ -27,6 +27,11 @@ class LogThrottle:
 
     def warning(self, key: str, msg: str, *args: object) -> bool:
         """Log `msg` unless `key` logged within the interval; returns whether it logged."""
+        return self.log(logging.WARNING, key, msg, *args)
+
+    def log(self, level: int, key: str, msg: str, *args: object, exc_info: bool = False) -> bool:
+        """`warning` at any level; `exc_info` adds the traceback of the exception being handled
+        (so a failure that repeats per message shows its traceback once per interval)."""
         now = self._clock()
         last = self._last.get(key)
         if last is not None and now - last < self._interval_s:
@@ -35,5 +40,5 @@ class LogThrottle:
         self._last[key] = now
         skipped = self._suppressed.pop(key, 0)
         suffix = f" ({skipped} similar suppressed)" if skipped else ""
-        self._logger.warning(msg + suffix, *args)
+        self._logger.log(level, msg + suffix, *args, exc_info=exc_info)
         return True

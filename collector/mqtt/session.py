@@ -279,8 +279,13 @@ class IngestSession:
                 self._retained_done("sync marker received")
                 return
             self._dispatcher.handle(topic, payload, self._clock())
-        except Exception:  # a bug must cost one message, never the session
-            log.exception("failed to apply a message on %r", topic[:200])
+        except Exception as exc:  # a bug must cost one message, never the session
+            # Counted per message; the traceback once a minute per kind of failure, or
+            # a message that keeps failing would write one per copy.
+            self._stats.reject("error")
+            self._throttle.log(logging.ERROR, f"apply:{type(exc).__name__}",
+                               "failed to apply a message on %r (a collector bug; the message "
+                               "is dropped)", topic[:200], exc_info=True)
 
     # --- readiness -----------------------------------------------------------
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -21,7 +22,7 @@ from collector.exposition_text import escape_label, num
 from collector.fleet import EventOutcome, Fleet, Outcome
 from collector.process_metrics import ProcessSample, sample
 from collector.registry import Registry, SiteInfo, StationEntry
-from collector.stats import REJECT_REASONS, IngestStats
+from collector.stats import REJECT_REASONS, IngestStats, RegistryStats, StoreStats
 from pantau import wire
 from tests.collector.core.messages import SITE, component, event, heartbeat, host, status
 
@@ -77,6 +78,11 @@ def small_fleet() -> tuple[Fleet, IngestStats]:
         heartbeat("stray-1", site="lain", host_info=host("stray", temp=None, disks=())), 1004.0
     ))
     stats.broker_connected = True
+    stats.rejected_events_stored = 1
+    stats.store = StoreStats(errors=Counter({"write": 3}), resets=1, dropped_rows=2,
+                             pending_rows=40)
+    stats.registry = RegistryStats(configured=True, last_load_ok=False,
+                                   last_success_ts=1000.25)
     return fleet, stats
 
 

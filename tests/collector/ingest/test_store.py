@@ -74,23 +74,8 @@ async def test_transitions_are_stored_and_pruned_by_retention(store: Store) -> N
     assert [t.new for t in store.transitions()] == ["lost"]
 
 
-async def test_acks_wait_for_the_commit_and_survive_a_failed_one(store: Store) -> None:
-    history = History(store)
-    sent: list[tuple[str, str, str, int]] = []
-    history.add_event(event(0), received=1.0)
-    history.add_ack("s1", "st-1", "b1", 0)
-    await store.close()  # the disk is gone: nothing may be acked
-    assert not await history.flush(lambda *a: sent.append(a))
-    assert sent == [] and history.pending == 1
-    await store.open()
-    history.add_ack("s1", "st-1", "b1", 0)  # a duplicate arrived meanwhile
-    assert await history.flush(lambda *a: sent.append(a))
-    assert sent == [("s1", "st-1", "b1", 0)]
-    assert [e.seq for e in store.events()] == [0]
-
-
 async def test_history_reports_full_so_ingest_can_defer_events(store: Store) -> None:
-    history = History(store, max_pending=2)
+    history = History(store, max_pending_rows=2)
     history.add_event(event(0), 1.0)
     assert not history.full
     history.add_event(event(1), 1.0)
