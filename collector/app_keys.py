@@ -44,15 +44,16 @@ class Health:
 
     def reason(self) -> str:
         """Why the collector is not ready, for the 503 body; "" when ready."""
+        why = []
         if not self.broker_connected:
-            return "not connected to the MQTT broker"
-        if not self.retained_loaded:
-            return "still loading retained station state from the broker"
+            why.append("not connected to the MQTT broker")
+        elif not self.retained_loaded:
+            why.append("still loading retained station state from the broker")
         if self.store.problem:
-            return (f"nothing can be committed to the history database ({self.store.problem}); "
-                    "events wait unacked at the stations until it can, see "
-                    "PantauCollectorStoreFailing in docs/runbooks.md")
-        return ""
+            why.append(f"nothing can be committed to the history database ({self.store.problem})"
+                       "; events wait unacked at the stations until it can, see "
+                       "PantauCollectorStoreFailing in docs/runbooks.md")
+        return "; ".join(why)
 
 
 FLEET_KEY: web.AppKey[Fleet] = web.AppKey("pantau_fleet")

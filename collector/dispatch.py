@@ -58,8 +58,7 @@ class Dispatcher:
         if self._history.full:
             # Not applied, so the Fleet does not mark it seen; not acked, so the
             # agent keeps it and sends it again once the store has caught up.
-            self._throttle.warning("history-full", "history buffer full: event %s deferred",
-                                   topic[:_SHOWN])
+            self._reject("history_full", topic, "history backlog full: event deferred")
             return
         outcome = self.fleet.apply_event(ev, now)
         if outcome.new:
@@ -73,9 +72,7 @@ class Dispatcher:
         self, ev: RefusedEvent, exc: Rejected, payload: bytes, now: float
     ) -> None:
         """Store a refused event for `replay-rejected` and ack past it (collector.rejected)."""
-        if self._history.full:
-            self._throttle.warning("history-full", "history buffer full: refused event of %s "
-                                   "deferred", ev.station)
+        if self._history.full:  # counted under its refusal already; the agent sends it again
             return
         outcome = self.fleet.apply_rejected_event(ev.station, ev.boot_id, ev.seq,
                                                   ev.oldest_pending)

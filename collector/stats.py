@@ -15,10 +15,13 @@ from typing import Final
 from collector.store import STORE_OPS
 from pantau import wire
 
-# The protocol's decode reasons, the ones the fleet state machine adds, and `error`: applying
-# the message raised (a collector bug; logged with its traceback at most once a minute).
+# The protocol's decode reasons, the ones the fleet state machine adds, `history_full`: an
+# event deferred because the history backlog is full (not acked: the agent sends it again),
+# and `error`: applying the message raised (a collector bug; its traceback is logged at most
+# once a minute).
 REJECT_REASONS: Final[tuple[str, ...]] = (
-    *wire.REJECT_REASONS, "retired", "out_of_order", "stale_will", "duplicate", "error",
+    *wire.REJECT_REASONS, "retired", "out_of_order", "stale_will", "duplicate", "history_full",
+    "error",
 )
 # The kinds the collector subscribes to (acks and commands are its own output).
 INGESTED_KINDS: Final[tuple[str, ...]] = ("status", "heartbeat", "event")

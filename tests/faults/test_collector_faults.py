@@ -8,6 +8,7 @@ of the collector's start, and every committed event is stored exactly once
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -95,3 +96,26 @@ def test_collector_sigkill_before_a_boots_first_commit(
         wait_for(lambda: pump.toggles >= at_back + 4, 20, what="live events after the restart")
     report = settle(rig.collector, rig.stations, timeout=45)
     assert_exact(report)
+
+
+def test_corrupt_history_at_start_is_set_aside_and_nothing_is_lost(
+    rig_factory: Callable[..., Rig]
+) -> None:
+    """It used to exit 1 blaming permissions: a systemd restart loop, monitoring down."""
+    rig = rig_factory(2, start_collector=False)
+    db = rig.collector.data_dir / "collector.sqlite3"
+    db.parent.mkdir(parents=True)
+    garbage = os.urandom(256 * 1024)
+    db.write_bytes(garbage)
+    rig.collector.start()
+    [aside] = db.parent.glob("collector.sqlite3.corrupt-*")
+    assert aside.read_bytes() == garbage, "the old file must be kept as it was"
+    error = [ln for ln in rig.collector.log().splitlines() if " ERROR " in ln]
+    assert len(error) == 1 and str(db) in error[0] and str(aside) in error[0], error
+    assert "pantau_collector_store_resets_total 1\n" in rig.collector.metrics()
+    for station in rig.stations:
+        station.start()
+    wait_for(lambda: rig.collector.all_in(rig.names, "online"), 15, what="fleet online")
+    with EventPump(rig.stations) as pump:
+        wait_for(lambda: pump.toggles >= 4, 20, what="events into the fresh history")
+    assert_exact(settle(rig.collector, rig.stations))
