@@ -1,9 +1,10 @@
 """HTTP basic auth for every route but the exempt ones (default: /healthz).
 
 - Passwords are checked against scrypt hashes (collector/http_passwords.py)
-  on a small thread pool of its own: a hash costs ~0.1 s of CPU, which must
-  not stall MQTT ingest on the event loop, and a flood of bad logins can only
-  queue behind other logins, never behind the history writer's threads.
+  by a HashGate (collector/http_hash_gate.py): one at a time, on a
+  low-priority thread of its own, within a CPU budget, so a flood of bad
+  logins cannot take the CPU MQTT ingest needs. When too many logins wait
+  already, a login is answered 429 with Retry-After at once.
 - A verified (user, password) is remembered in a bounded LRU keyed by an
   HMAC under a per-process random key, so Prometheus' scrape every 15 s costs
   one HMAC, not one scrypt; the password itself is never kept.
@@ -15,7 +16,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import binascii
 import hashlib
@@ -25,11 +25,11 @@ import os
 import time
 from collections import Counter, OrderedDict
 from collections.abc import Awaitable, Callable, Iterable, Mapping
-from concurrent.futures import ThreadPoolExecutor
 from typing import Final
 
 from aiohttp import hdrs, web
 
+from collector.http_hash_gate import HashGate
 from collector.http_passwords import DEFAULT_N, DEFAULT_P, DEFAULT_R, HASH_BYTES, ScryptHash
 
 log = logging.getLogger(__name__)
@@ -37,8 +37,10 @@ log = logging.getLogger(__name__)
 REALM: Final = "pantau"
 CHALLENGE: Final = {hdrs.WWW_AUTHENTICATE: f'Basic realm="{REALM}"'}
 CACHE_SIZE: Final = 256
+RETRY_AFTER_S: Final = 5
 FAILURE_LOG_INTERVAL_S: Final = 60.0
 _MAX_REMOTES_SHOWN: Final = 5
+BUSY: Final = "too many logins waiting"
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -94,14 +96,15 @@ def parse_basic(header: str | None) -> tuple[str, bytes] | str:
 
 class BasicAuth:
     def __init__(self, users: Mapping[str, ScryptHash], exempt: Iterable[str], *,
-                 cache_size: int = CACHE_SIZE, failures: FailureLog | None = None) -> None:
+                 cache_size: int = CACHE_SIZE, failures: FailureLog | None = None,
+                 gate: HashGate | None = None) -> None:
         self._users = dict(users)
         self._exempt = frozenset(exempt)
         self._cache: OrderedDict[bytes, None] = OrderedDict()
         self._cache_size = cache_size
         self._cache_key = os.urandom(32)
         self._dummy = _dummy_like(next(iter(self._users.values()), None))
-        self._pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="pantau-scrypt")
+        self.gate = gate or HashGate()
         self.failures = failures or FailureLog()
         self.hashes_computed = 0  # scrypt runs: lets tests see the cache at work
 
@@ -110,6 +113,10 @@ class BasicAuth:
         if request.path in self._exempt:
             return await handler(request)
         refused = await self.check(request.headers.get(hdrs.AUTHORIZATION))
+        if refused == BUSY:
+            self.failures.record(refused, request.remote)
+            raise web.HTTPTooManyRequests(headers={hdrs.RETRY_AFTER: str(RETRY_AFTER_S)},
+                                          text="too many logins at once; try again later\n")
         if refused is not None:
             self.failures.record(refused, request.remote)
             raise web.HTTPUnauthorized(headers=CHALLENGE)
@@ -126,9 +133,10 @@ class BasicAuth:
             self._cache.move_to_end(key)
             return None
         stored = self._users.get(user)
+        ok = await self.gate.verify(stored or self._dummy, password)
+        if ok is None:
+            return BUSY
         self.hashes_computed += 1
-        loop = asyncio.get_running_loop()
-        ok = await loop.run_in_executor(self._pool, (stored or self._dummy).verify, password)
         if stored is None:
             return "unknown user"
         if not ok:
@@ -142,7 +150,7 @@ class BasicAuth:
             self._cache.popitem(last=False)
 
     def close(self) -> None:
-        self._pool.shutdown(wait=False, cancel_futures=True)
+        self.gate.close()
 
 
 def _dummy_like(example: ScryptHash | None) -> ScryptHash:

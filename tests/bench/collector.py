@@ -93,13 +93,13 @@ def publisher(port: int, lo: int, hi: int, rounds: int) -> None:
     client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"pub-{uuid.uuid4().hex[:8]}")
     client.connect("127.0.0.1", port)
     client.loop_start()
-    info = None
     for r in range(rounds):
         for i in range(lo, hi):
             topic, payload = heartbeat(i, r + 1, time.time())
-            info = client.publish(topic, payload, qos=0)
-    if info is not None:
-        info.wait_for_publish(120)
+            client.publish(topic, payload, qos=0)
+    # A QoS 1 fence: Mosquitto handles one connection's packets in order, so its PUBACK
+    # means every heartbeat before it is already queued for the subscriber.
+    client.publish("pantau-bench/fence", b"", qos=1).wait_for_publish(120)
     client.disconnect()
     client.loop_stop()
 
