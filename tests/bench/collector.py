@@ -262,13 +262,27 @@ def schedule_registry(stations: int, windows: int = 50) -> Any:
     return load_registry(path)
 
 
-def run_render(stations: int, out: Path, schedule: bool = False) -> None:
+def event_payload(i: int, seq: int, ts: float) -> tuple[str, bytes]:
+    site, station = f"site-{i % 500:03d}", f"st-{i:06d}"
+    ev = wire.Event(
+        v=1, site=site, station=station, boot_id="boot-1", seq=seq, ts=ts,
+        component=COMPONENTS[seq % len(COMPONENTS)], from_="ok" if seq % 2 else "missing",
+        to="missing" if seq % 2 else "ok", detail="not found on any USB port" if seq % 2 else "",
+        oldest_pending=max(1, seq - 2),
+    )
+    return wire.topic_for(site, station, "event"), wire.encode(ev)
+
+
+def run_render(stations: int, out: Path, schedule: bool = False, events: int = 0) -> None:
     """Child process: fleet of N stations via real heartbeats; render times and RSS.
 
     RSS per station: `fleet` is the state alone; `steady` adds the render
     cache, measured after a scrape once its response body is gone (the body is
     transient, freed when sent); `peak` is during a scrape, body included.
     Heartbeats are made on the fly so no freed input buffers flatter the figures.
+    With `events`, each station also sends that many events (decoded and applied as
+    ingest does: the fleet keeps the last RECENT_EVENTS per station and each boot's ack
+    mark) after its first heartbeat, so `fleet` and `steady` include them.
     """
     import gc
 
@@ -302,6 +316,13 @@ def run_render(stations: int, out: Path, schedule: bool = False) -> None:
         body = renderer.render(fleet, stats, None, hours)
         return time.perf_counter() - t0, body
 
+    def event_rounds() -> None:
+        for seq in range(1, events + 1):
+            for i in range(stations):
+                topic, payload = event_payload(i, seq, time.time())
+                _, msg = wire.decode_message(topic, payload)
+                fleet.apply_event(msg, time.time())  # type: ignore[arg-type]
+
     registry = schedule_registry(stations) if schedule else Registry.empty()
     schedules, tally, site_metrics = SiteSchedules(), CapacityTally(), SiteMetrics()
     schedules.refresh(registry, time.time())  # the app's tick does this, not the scrape
@@ -309,6 +330,7 @@ def run_render(stations: int, out: Path, schedule: bool = False) -> None:
     before = _rss()
     fleet = Fleet(registry, now=time.time())
     beat_round(1)
+    event_rounds()
     gc.collect()
     fleet_rss = (_rss() - before) / stations
     renderer, stats = MetricsRenderer("bench"), IngestStats()
@@ -422,6 +444,8 @@ def main() -> None:
     parser.add_argument("--stations", type=int, nargs="+", default=[10_000, 100_000])
     parser.add_argument("--skip-exporter", action="store_true")
     parser.add_argument("--repeat", type=int, default=3, help="runs per ingest row; best kept")
+    parser.add_argument("--memory-only", action="store_true",
+                        help="only RSS per station, heartbeats only and with events flowing")
     parser.add_argument("--role")
     parser.add_argument("args", nargs="*")
     opts = parser.parse_args()
@@ -430,7 +454,11 @@ def main() -> None:
     if opts.role == "collector":
         return run_collector(int(opts.args[0]), int(opts.args[1]), opts.args[2])
     if opts.role == "render":
-        return run_render(int(opts.args[0]), Path(opts.args[1]), "schedule" in opts.args[2:])
+        flags = opts.args[2:]
+        events = next((int(f.split("=", 1)[1]) for f in flags if f.startswith("events=")), 0)
+        return run_render(int(opts.args[0]), Path(opts.args[1]), "schedule" in flags, events)
+    if opts.memory_only:
+        return memory_report(opts.stations)
     why_not = None if opts.skip_exporter else exporter_venv()
     broker = MosquittoBroker(
         Path(tempfile.mkdtemp(prefix="pantau-bench-mq-")),
@@ -443,6 +471,22 @@ def main() -> None:
         report(broker, opts.stations, opts.skip_exporter, why_not, opts.repeat)
     finally:
         broker.stop()
+
+
+EVENTS_PER_STATION = 25  # more than the 20 the fleet keeps, so every station's ring is full
+
+
+def memory_report(sizes: list[int]) -> None:
+    """RSS per station after a scrape, heartbeats only beside events flowing."""
+    for n in sizes:
+        rows = {events: child("render", str(n), str(CACHE / f"metrics-{n}-{events}.txt"),
+                              f"events={events}") for events in (0, EVENTS_PER_STATION)}
+        print(f"== {n} stations: RSS per station after a scrape (steady), fleet state alone ==")
+        for events, row in rows.items():
+            what = "heartbeats only" if not events else f"+ {events} events per station"
+            print(f"  {what:28s}: steady {row.get('rss_B_per_station_steady')} B, "
+                  f"fleet {row.get('rss_B_per_station_fleet')} B  {row}")
+        print("  (goals: heartbeats only <= 8192 B, with events <= 12288 B)")
 
 
 def report(
@@ -474,6 +518,10 @@ def report(
         print(f"  /metrics with opening hours (500 sites, 50 stations in maintenance): {hours}")
         print("    (goal at 10k: warm <= 0.100 s; gzip <= 2x plain time and <= 1/8 of its bytes;"
               " RSS goal <= 8192 B/station, steady)")
+        with_events = child("render", str(n), str(CACHE / f"metrics-{n}-events.txt"),
+                            f"events={EVENTS_PER_STATION}")
+        print(f"  with {EVENTS_PER_STATION} events per station: {with_events}")
+        print("    (RSS goal with events <= 12288 B/station, steady)")
         if not why_not and not skip_exporter:
             print(
                 f"  prometheus_client MetricFamily baseline: "
