@@ -38,6 +38,9 @@ ROUTES = [
     ("oncall", ["alertname=PantauCollectorDown", "severity=page"]),
     ("oncall", ["alertname=PantauStationNotStarted", "severity=page", "site=helvetia"]),
     ("tickets", ["alertname=PantauHolidayListStale", "severity=ticket"]),
+    ("oncall", ["alertname=PantauCollectorStoreFailing", "severity=page"]),
+    ("tickets", ["alertname=PantauCollectorStoreReset", "severity=ticket"]),
+    ("tickets", ["alertname=PantauRegistryReloadFailed", "severity=ticket"]),
     ("tickets", ["alertname=PantauDiskAlmostFull", "severity=ticket", "site=helvetia"]),
     ("tickets", ["alertname=PantauUnexpectedDevice", "severity=ticket", "site=helvetia"]),
     ("tickets", ["alertname=SomethingNew"]),  # unknown severity: someone reads it next day

@@ -31,7 +31,11 @@ DESIGN_ALERTS = (
 )
 # Issue 12 (opening hours): contract additions.
 SCHEDULE_ALERTS = ("PantauStationNotStarted", "PantauHolidayListStale")
-ALL_ALERTS = DESIGN_ALERTS + SCHEDULE_ALERTS
+# Issue 10 (the collector's store and registry): contract additions.
+STORE_ALERTS = (
+    "PantauCollectorStoreFailing", "PantauCollectorStoreReset", "PantauRegistryReloadFailed",
+)
+ALL_ALERTS = DESIGN_ALERTS + SCHEDULE_ALERTS + STORE_ALERTS
 
 
 def _ok(result: Any) -> None:
@@ -76,7 +80,7 @@ def test_design_alert_exists_with_labels_and_annotations(
     name: str, loaded_alerts: dict[str, Any]
 ) -> None:
     rule = loaded_alerts.get(name)
-    assert rule is not None, f"{name} is named in DESIGN.md but has no rule"
+    assert rule is not None, f"{name} is a contract alert but has no rule"
     expected = "none" if name == "PantauWatchdog" else None
     severity = rule["labels"].get("severity")
     assert severity in ({expected} if expected else {"page", "ticket"}), (name, severity)
