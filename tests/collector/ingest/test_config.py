@@ -67,3 +67,26 @@ def test_bad_config_names_file_key_and_reason(
 def test_bad_broker_flag_names_the_flag() -> None:
     with pytest.raises(ConfigError, match="--broker"):
         load_collector_config(None, CliOverrides(broker="localhost:1883"))
+
+
+@pytest.mark.parametrize(("value", "shown"), [
+    ("10", "integer 10"), ('"lots"', 'string "lots"'), ("20000000", "integer 20000000"),
+    ("5e4", "float 50000.0"),
+])
+def test_max_pending_rows_is_bounded_with_an_exact_message(
+    tmp_path: Path, value: str, shown: str
+) -> None:
+    path = write(tmp_path, f"[state]\nmax_pending_rows = {value}\n")
+    with pytest.raises(ConfigError) as err:
+        load_collector_config(path, CliOverrides())
+    assert str(err.value) == (f"{path}: state.max_pending_rows: expected an integer from 1000 "
+                              f"to 10000000, got {shown}")
+
+
+def test_max_pending_rows_defaults_to_100000_and_is_read() -> None:
+    assert load_collector_config(None, CliOverrides()).state.max_pending_rows == 100_000
+
+
+def test_max_pending_rows_from_the_file(tmp_path: Path) -> None:
+    path = write(tmp_path, "[state]\nmax_pending_rows = 2500\n")
+    assert load_collector_config(path, CliOverrides()).state.max_pending_rows == 2500

@@ -63,6 +63,7 @@ async def test_a_thousand_bad_messages_log_a_bounded_number_of_lines(
             await until(lambda: +col.stats.rejected == expected, timeout=30,
                         what=f"every bad message counted: {expected}")
         lines = [r for r in caplog.records if r.name.startswith(("collector", "pantau"))]
+    print(f"\n  {len(lines)} log lines for 1,000 bad messages")
     traced = [r for r in lines if r.exc_info]
     assert len(traced) == 1, "a traceback per failing message"
     assert "a collector bug" in traced[0].getMessage()
