@@ -9,7 +9,7 @@ import re
 import signal
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -36,8 +36,14 @@ def gauge(collector: CollectorProcess, name: str) -> float | None:
 
 
 @pytest.fixture
-def collector(mosquitto: MosquittoBroker, tmp_path: Path) -> Iterator[CollectorProcess]:
-    col = CollectorProcess(mosquitto.url, tmp_path, registry(("a-01", "active")),
+def broker(broker_factory: Callable[..., MosquittoBroker]) -> MosquittoBroker:
+    """A broker of its own: no retained station of another test shows up."""
+    return broker_factory()
+
+
+@pytest.fixture
+def collector(broker: MosquittoBroker, tmp_path: Path) -> Iterator[CollectorProcess]:
+    col = CollectorProcess(broker.url, tmp_path, registry(("a-01", "active")),
                            client_id=f"reload-{uuid.uuid4().hex[:8]}")
     yield col
     col.kill()
@@ -79,9 +85,9 @@ def test_sighup_applies_a_valid_registry_and_keeps_the_old_one_on_a_bad_edit(
 
 
 def test_without_a_registry_there_is_nothing_to_reload_and_no_reload_metrics(
-    mosquitto: MosquittoBroker, tmp_path: Path
+    broker: MosquittoBroker, tmp_path: Path
 ) -> None:
-    col = CollectorProcess(mosquitto.url, tmp_path, None,
+    col = CollectorProcess(broker.url, tmp_path, None,
                            client_id=f"reload-{uuid.uuid4().hex[:8]}")
     try:
         col.start()
