@@ -40,10 +40,11 @@ system-deps:
 	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends $(DEB_PACKAGES) >/dev/null; \
 	fi
 
-$(VENV)/.installed: pyproject.toml
+# The suite runs against the pinned runtime versions that `make dist` ships.
+$(VENV)/.installed: pyproject.toml deploy/constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(PIP) install -q --upgrade pip
-	$(PIP) install -q -e '.[dev]'
+	$(PIP) install -q -c deploy/constraints.txt -e '.[dev]'
 	touch $@
 
 clean:
