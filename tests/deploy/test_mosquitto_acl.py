@@ -7,6 +7,7 @@ denied message sent before it would have arrived too.
 
 from __future__ import annotations
 
+import stat
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,6 +16,7 @@ import pytest
 from agent.config import load_config as load_agent_config
 from tests.deploy.binaries import REPO
 from tests.deploy.tls_broker import Client, TlsBroker, add_account, run_script
+from tests.deploy.traced import run_traced
 from tests.support.mosquitto import wait_for
 
 pytestmark = pytest.mark.broker
@@ -32,7 +34,7 @@ def topic(station: str, kind: str, site: str = SITE) -> str:
 def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TlsBroker]:
     tls = TlsBroker(tmp_path_factory.mktemp("tls-broker")).prepare()
     for station in (A, B):
-        result = run_script("enroll-station", "--site", SITE, "--station", station,
+        result = run_script("pantau-enroll-station", "--site", SITE, "--station", station,
                             "--out", str(tls.workdir / station), "--passwd-file", str(tls.passwd),
                             "--ca-file", str(tls.ca), "--install-dir", str(tls.workdir / station))
         assert result.returncode == 0, result.stderr
@@ -158,22 +160,22 @@ def test_enrolled_station_config_loads_in_the_agent(broker: TlsBroker) -> None:
 ])
 def test_enroll_refuses_bad_station_names(tmp_path: Path, bad: str) -> None:
     passwd = tmp_path / "passwd"
-    result = run_script("enroll-station", "--site", SITE, "--station", bad,
+    result = run_script("pantau-enroll-station", "--site", SITE, "--station", bad,
                         "--out", str(tmp_path / "out"), "--passwd-file", str(passwd))
     assert result.returncode == 2
-    assert "enroll-station:" in result.stderr and "station" in result.stderr
+    assert "pantau-enroll-station:" in result.stderr and "station" in result.stderr
     assert not passwd.exists() and not (tmp_path / "out" / "agent.toml").exists()
 
 
 def test_enroll_refuses_bad_site_name_naming_the_wildcard(tmp_path: Path) -> None:
-    result = run_script("enroll-station", "--site", "medan/+", "--station", A,
+    result = run_script("pantau-enroll-station", "--site", "medan/+", "--station", A,
                         "--out", str(tmp_path / "out"), "--passwd-file", str(tmp_path / "p"))
     assert result.returncode == 2 and "'/', '+' or '#'" in result.stderr
 
 
 def test_retire_clears_retained_state_and_account(broker: TlsBroker) -> None:
     name = "medan-baru-99"
-    result = run_script("enroll-station", "--site", SITE, "--station", name,
+    result = run_script("pantau-enroll-station", "--site", SITE, "--station", name,
                         "--out", str(broker.workdir / name), "--passwd-file", str(broker.passwd))
     assert result.returncode == 0, result.stderr
     broker.reload()
@@ -182,11 +184,18 @@ def test_retire_clears_retained_state_and_account(broker: TlsBroker) -> None:
         old.publish(topic(name, kind), b'{"state":"online"}', retain=True)
     old.close()
     (broker.workdir / "admin.password").write_text(ADMIN[1])
-    result = run_script("retire-station", "--site", SITE, "--station", name,
-                        "--passwd-file", str(broker.passwd), "--port", str(broker.port),
-                        "--ca-file", str(broker.ca),
-                        "--admin-password-file", str(broker.workdir / "admin.password"))
-    assert result.returncode == 0, result.stderr
+    # The broker comes from the collector's config, as on the central server.
+    config = broker.workdir / "collector.toml"
+    config.write_text(f'[broker]\nurl = "mqtts://127.0.0.1:{broker.port}"\n'
+                      f'ca_file = "{broker.ca}"\n')
+    traced = run_traced("pantau-retire-station", "--site", SITE, "--station", name,
+                        "--passwd-file", str(broker.passwd), "--config", str(config),
+                        "--admin-password-file", str(broker.workdir / "admin.password"),
+                        workdir=broker.workdir)
+    assert traced.result.returncode == 0, traced.result.stderr
+    assert "mosquitto_pub" in {Path(p).name for p in traced.programs()}
+    assert traced.leaks(ADMIN[1]) == []
+    assert stat.S_IMODE(broker.passwd.stat().st_mode) == 0o640  # mosquitto_passwd -D kept it
     fresh = Client(broker, *COLLECTOR, client_id="pantau-collector-fresh")
     fresh.subscribe("pantau/v1/+/+/status")
     fresh.subscribe("pantau/v1/+/+/heartbeat")

@@ -1,8 +1,11 @@
 """A real Mosquitto on a test copy of deploy/mosquitto (TLS, passwords, ACL).
 
-Only paths, the port and the log destination are rewritten in the copy; the
-CA and broker certificate come from deploy/scripts/pantau-ca, the station
-accounts from deploy/scripts/enroll-station.
+The broker runs Debian's own /etc/mosquitto/mosquitto.conf with our file in
+its conf.d, as docs/install-central.md installs it, so a setting the drop-in
+repeats from the stock file fails here. Only paths, the port and the log
+destination are rewritten in the copies; the CA and broker certificate come
+from deploy/scripts/pantau-ca, the station accounts from
+deploy/scripts/pantau-enroll-station.
 """
 
 from __future__ import annotations
@@ -25,6 +28,12 @@ SCRIPTS = REPO / "deploy" / "scripts"
 CONF = REPO / "deploy" / "mosquitto"
 
 
+# Debian 12's stock /etc/mosquitto/mosquitto.conf (package mosquitto), which our
+# drop-in extends. A copy, because a machine's own file may be edited (this CI
+# machine's is); tests/install checks the copy against a fresh install's file.
+STOCK_CONF = Path(__file__).with_name("debian-mosquitto.conf")
+
+
 def run_script(name: str, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run([str(SCRIPTS / name), *args], capture_output=True, text=True,
                           timeout=30, check=False)
@@ -32,19 +41,36 @@ def run_script(name: str, *args: str) -> subprocess.CompletedProcess[str]:
 
 def add_account(passwd: Path, user: str, password: str) -> None:
     create = [] if passwd.exists() else ["-c"]
-    subprocess.run(["mosquitto_passwd", *create, "-b", str(passwd), user, password], check=True)
+    subprocess.run(["mosquitto_passwd", *create, str(passwd), user],
+                   input=f"{password}\n{password}\n", text=True, capture_output=True, check=True)
+
+
+def rewrite(text: str, replacements: dict[str, str]) -> str:
+    """Replace each key; one that is not there means the file changed under us."""
+    for old, new in replacements.items():
+        assert old in text, f"expected {old!r} in the config; update tests/deploy/tls_broker.py"
+        text = text.replace(old, new)
+    return text
+
+
+def test_copy_of_stock_config(src: str, workdir: Path) -> str:
+    return rewrite(src, {
+        "/run/mosquitto/mosquitto.pid": f"{workdir}/mosquitto.pid",
+        "/var/lib/mosquitto/": f"{workdir}/",
+        "/var/log/mosquitto/mosquitto.log": f"{workdir}/mosquitto.log",
+        "include_dir /etc/mosquitto/conf.d": f"include_dir {workdir}/conf.d",
+    })
 
 
 def test_copy_of_config(src: str, workdir: Path, port: int) -> str:
-    text = src.replace("listener 8883", f"listener {port} 127.0.0.1")
-    text = text.replace("/etc/mosquitto/pantau/", f"{workdir}/")
-    text = text.replace("/var/lib/mosquitto/", f"{workdir}/")
-    text = text.replace("log_dest stderr", f"log_dest file {workdir}/mosquitto.log")
+    text = rewrite(src, {"listener 8883": f"listener {port} 127.0.0.1",
+                         "/etc/mosquitto/pantau/": f"{workdir}/"})
     # Started as root, Mosquitto drops to user "mosquitto", which cannot read
     # pytest's 0700 temp dirs. Ignored when the tests do not run as root.
     return text + "\nuser root\n"
 
 
+test_copy_of_stock_config.__test__ = False  # type: ignore[attr-defined]  # not a pytest test
 test_copy_of_config.__test__ = False  # type: ignore[attr-defined]  # not a pytest test
 
 
@@ -68,20 +94,25 @@ class TlsBroker:
             result = run_script("pantau-ca", *args)
             assert result.returncode == 0, result.stderr
         (self.workdir / "acl").write_text((CONF / "acl").read_text())
-        conf = test_copy_of_config((CONF / "mosquitto.conf").read_text(), self.workdir, self.port)
-        (self.workdir / "mosquitto.conf").write_text(conf)
+        (self.workdir / "mosquitto.conf").write_text(
+            test_copy_of_stock_config(STOCK_CONF.read_text(), self.workdir))
+        (self.workdir / "conf.d").mkdir()
+        (self.workdir / "conf.d" / "pantau.conf").write_text(
+            test_copy_of_config((CONF / "mosquitto.conf").read_text(), self.workdir, self.port))
         return self
 
     def start(self) -> TlsBroker:
-        self.proc = subprocess.Popen([MOSQUITTO, "-c", str(self.workdir / "mosquitto.conf")],
-                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        with open(self.workdir / "mosquitto.stderr", "ab") as err:
+            self.proc = subprocess.Popen([MOSQUITTO, "-c", str(self.workdir / "mosquitto.conf")],
+                                         stdout=err, stderr=err)
         wait_for(self._accepts, 10, what=f"TLS mosquitto on {self.port}")
         return self
 
     def _accepts(self) -> bool:
         if self.proc is not None and self.proc.poll() is not None:
-            log = self.workdir / "mosquitto.log"
-            raise RuntimeError(log.read_text()[-2000:] if log.exists() else "mosquitto exited")
+            logs = [self.workdir / "mosquitto.stderr", self.workdir / "mosquitto.log"]
+            text = "".join(p.read_text(errors="replace") for p in logs if p.exists())
+            raise RuntimeError(f"mosquitto exited: {text[-2000:]}")
         try:
             with socket.create_connection(("127.0.0.1", self.port), timeout=0.2):
                 return True

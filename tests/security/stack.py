@@ -1,6 +1,6 @@
 """The production broker config (TLS, accounts, ACL) with the real collector and agent.
 
-Builds on tests/deploy/tls_broker.py (the broker, enroll-station, paho test
+Builds on tests/deploy/tls_broker.py (the broker, pantau-enroll-station, paho test
 clients); adds the collector and an agent as subprocesses logging to files,
 with password files holding a unique marker so a test can grep for leaks.
 """
@@ -65,7 +65,7 @@ class Stack:
 
     def enroll(self, station: str) -> str:
         out = self.workdir / station
-        result = run_script("enroll-station", "--site", SITE, "--station", station, "--out",
+        result = run_script("pantau-enroll-station", "--site", SITE, "--station", station, "--out",
                             str(out), "--passwd-file", str(self.broker.passwd))
         assert result.returncode == 0, result.stderr
         return (out / "broker.password").read_text()

@@ -1,0 +1,96 @@
+"""The operator scripts in deploy/scripts (installed as /usr/sbin/pantau-*).
+
+Each answers --help; enroll keeps the station password off every command line
+and the password file 0640 root:mosquitto; retire takes the broker from the
+collector's config and refuses clearly when it cannot. Retiring against a
+real broker (argv traced too) is in test_mosquitto_acl.py.
+"""
+
+from __future__ import annotations
+
+import grp
+import os
+import stat
+from pathlib import Path
+
+import pytest
+
+from tests.deploy.tls_broker import run_script
+from tests.deploy.traced import run_traced
+
+SCRIPTS = ["pantau-ca", "pantau-enroll-station", "pantau-retire-station"]
+SITE = "medan-baru"
+
+
+@pytest.mark.parametrize("name", SCRIPTS)
+def test_help_exits_0_and_shows_the_usage(name: str) -> None:
+    result = run_script(name, "--help")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith(f"{name}: ") and f"\n  {name} " in result.stdout
+    assert result.stderr == ""
+
+
+@pytest.mark.parametrize("name", SCRIPTS)
+def test_unknown_option_points_at_help(name: str) -> None:
+    result = run_script(name, "--no-such-option", "x")
+    assert result.returncode == 2
+    assert f"{name} --help" in result.stderr
+
+
+def test_enroll_keeps_the_password_off_command_lines_and_the_file_private(
+        tmp_path: Path) -> None:
+    passwd = tmp_path / "passwd"
+    for station in ("medan-baru-01", "medan-baru-02"):  # creates the file, then adds to it
+        traced = run_traced("pantau-enroll-station", "--site", SITE, "--station", station,
+                            "--out", str(tmp_path / station), "--passwd-file", str(passwd),
+                            workdir=tmp_path)
+        assert traced.result.returncode == 0, traced.result.stderr
+        password = (tmp_path / station / "broker.password").read_text()
+        assert len(password) == 32
+        assert "mosquitto_passwd" in {Path(p).name for p in traced.programs()}
+        assert traced.leaks(password) == []
+        assert f"{station}:" in passwd.read_text()
+        mode = passwd.stat()
+        assert stat.S_IMODE(mode.st_mode) == 0o640
+        assert grp.getgrgid(mode.st_gid).gr_name == "mosquitto"
+        assert stat.S_IMODE((tmp_path / station / "broker.password").stat().st_mode) == 0o600
+
+
+def _config(tmp_path: Path, text: str) -> str:
+    path = tmp_path / "collector.toml"
+    path.write_text(text)
+    return str(path)
+
+
+RETIRE_REFUSALS = [
+    ("plain-mqtt", '[broker]\nurl = "mqtt://127.0.0.1:1883"\nca_file = "/x"\n', [],
+     "is not mqtts://"),
+    ("no-config", None, [], "is not readable: give them, or --config FILE"),
+    ("no-ca-file", '[broker]\nurl = "mqtts://127.0.0.1:8883"\n', [], "has no broker.ca_file"),
+    ("broken-toml", "[broker\n", [], "cannot take the broker from"),
+    ("no-admin-password", '[broker]\nurl = "mqtts://h:8883"\nca_file = "/x"\n',
+     ["--admin-password-file", "/nonexistent"], "is not readable (docs/install-central.md"),
+]
+
+
+@pytest.mark.parametrize(("config", "extra", "message"),
+                         [r[1:] for r in RETIRE_REFUSALS], ids=[r[0] for r in RETIRE_REFUSALS])
+def test_retire_refuses_what_it_cannot_use(tmp_path: Path, config: str | None,
+                                           extra: list[str], message: str) -> None:
+    admin = tmp_path / "admin.password"
+    admin.write_text("secret")
+    path = _config(tmp_path, config) if config is not None else str(tmp_path / "missing.toml")
+    result = run_script("pantau-retire-station", "--site", SITE, "--station", "medan-baru-01",
+                        "--config", path, "--admin-password-file", str(admin), *extra)
+    assert result.returncode == 2
+    assert "pantau-retire-station: " in result.stderr and message in result.stderr
+
+
+def test_retire_refuses_an_admin_password_with_spaces(tmp_path: Path) -> None:
+    admin = tmp_path / "admin.password"
+    admin.write_text("two words")
+    os.chmod(admin, 0o600)
+    result = run_script("pantau-retire-station", "--site", SITE, "--station", "medan-baru-01",
+                        "--host", "127.0.0.1", "--port", "8883", "--ca-file", "/x",
+                        "--admin-password-file", str(admin))
+    assert result.returncode == 2 and "without spaces" in result.stderr
