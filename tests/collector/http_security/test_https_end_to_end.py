@@ -12,6 +12,7 @@ import socket
 import ssl
 import subprocess
 import sys
+import textwrap
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -21,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from tests.collector.http_security.pki import Pki
 from tests.deploy.binaries import PROMETHEUS, Server, http_json
@@ -162,15 +164,11 @@ def test_tls_older_than_1_2_is_refused_by_the_server(collector: Collector) -> No
 
 
 def documented_scrape_settings() -> str:
-    """The commented HTTPS + basic auth settings of deploy/prometheus/prometheus.yml, live."""
-    lines = (REPO / "deploy" / "prometheus" / "prometheus.yml").read_text().splitlines()
-    start = lines.index("    # scheme: https")
-    block = []
-    for line in lines[start:]:
-        if not line.startswith("    # "):
-            break
-        block.append("    " + line.removeprefix("    # "))
-    return "\n".join(block) + "\n"
+    """Job pantau-collector's HTTPS + basic auth settings in deploy/prometheus/prometheus.yml."""
+    config = yaml.safe_load((REPO / "deploy" / "prometheus" / "prometheus.yml").read_text())
+    (job,) = [j for j in config["scrape_configs"] if j["job_name"] == "pantau-collector"]
+    settings = {k: job[k] for k in ("scheme", "tls_config", "basic_auth")}
+    return textwrap.indent(yaml.safe_dump(settings, sort_keys=False), "    ")
 
 
 def prometheus_config(collector: Collector, workdir: Path) -> Path:
