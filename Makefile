@@ -8,7 +8,7 @@ DEB_PACKAGES := mosquitto prometheus prometheus-alertmanager usbutils hwdata chr
 DEB_BINARIES := /usr/sbin/mosquitto /usr/bin/promtool /usr/bin/amtool /usr/share/misc/usb.ids \
                 /usr/bin/prometheus-alertmanager /usr/bin/chromium
 
-.PHONY: test test-hil demo lint deps venv system-deps clean
+.PHONY: test test-hil dist demo lint deps venv system-deps clean
 
 test: deps
 	$(PY) -m pytest -q -m "not hil" tests
@@ -17,6 +17,13 @@ test: deps
 # Set-up is cached under /var/cache/pantau-hil; skips only where QEMU cannot be installed.
 test-hil: deps
 	$(PY) -m pytest -q -m hil -s tests/hil
+
+# dist/: pantau-agent and pantau-collector .debs (Python dependencies bundled in
+# /opt/pantau/<role>, built for Debian 12's python3.11) and the offline station
+# bundle (a wheelhouse for CPython 3.11 and 3.12). deploy/packaging/build.py says how.
+dist: deps
+	$(call need-debs,$(DIST_DEB_PACKAGES))
+	$(PY) deploy/packaging/build.py
 
 # The central stack (Mosquitto, collector, Prometheus, Alertmanager) and a
 # simulated Medan fleet on private loopback ports. DEMO_ARGS="--time-scale 0.1" for faster alerts.
@@ -28,6 +35,21 @@ lint: deps
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/mypy
 	$(VENV)/bin/lint-imports
+
+# Debian packages `make dist` needs: Debian's Python 3.11 for the bundled
+# environments, strip for their C extensions.
+DIST_DEB_PACKAGES := python3.11-venv binutils
+
+# $(call need-debs,PACKAGE...): apt-get install those dpkg does not list as installed.
+define need-debs
+	@missing=$$(for p in $(1); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+	  echo "installing Debian packages:" $$missing; \
+	  if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
+	  $$SUDO apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
+	fi
+endef
 
 deps: system-deps $(VENV)/.installed
 
