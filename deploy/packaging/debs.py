@@ -36,8 +36,7 @@ MAINTAINER = "Pantau team <pantau@example.go.id>"
 class Role:
     name: str  # "agent": the extra, /opt/pantau/<name>, the service
     commands: tuple[str, ...]  # console scripts linked into /usr/bin
-    # Top-level Python packages of our wheel this role must not carry:
-    # the other role's code and the dev-only demo stack.
+    # Top-level Python packages of our wheel this role must not carry: the other role's.
     not_shipped: tuple[str, ...]
     # (source under the repository, path in the package, mode); a source ending
     # in "/" copies that directory's files (not recursively) into the target directory.
@@ -55,7 +54,7 @@ class Role:
 AGENT = Role(
     name="agent",
     commands=("pantau-agent",),
-    not_shipped=("collector", "stack"),
+    not_shipped=("collector",),
     files=(
         ("deploy/systemd/pantau-agent.service", "lib/systemd/system/pantau-agent.service", 0o644),
         ("deploy/udev/70-pantau.rules", "lib/udev/rules.d/70-pantau.rules", 0o644),
@@ -71,9 +70,7 @@ AGENT = Role(
 COLLECTOR = Role(
     name="collector",
     commands=("pantau-collector",),
-    # The collector still decodes with the wire contract in agent/ until the
-    # shared core has its own package; then add "agent" here.
-    not_shipped=("stack",),
+    not_shipped=("agent",),
     files=(
         ("deploy/systemd/pantau-collector.service",
          "lib/systemd/system/pantau-collector.service", 0o644),

@@ -21,6 +21,8 @@ CONSTRAINTS = REPO / "deploy" / "constraints.txt"
 # The oldest glibc a wheel may need: Debian 10+ and Ubuntu 20.04+ have 2.28 or newer.
 # pip also accepts older manylinux tags under this one.
 PLATFORM = "manylinux_2_28_x86_64"
+# Top-level packages of the source tree that are never shipped: the demo stack.
+DEV_ONLY = ("stack",)
 
 
 class BuildError(Exception):
@@ -44,20 +46,35 @@ def tracked_files(repo: Path) -> list[Path]:
     return [repo / name for name in done.stdout.decode().split("\0") if name]
 
 
+def revision() -> str:
+    """The commit being built (12 hex digits, as pantau.revision reads a checkout),
+    with "-dirty" when tracked files differ from it."""
+    head = subprocess.run(["git", "-C", str(REPO), "rev-parse", "--short=12", "HEAD"],
+                          capture_output=True, text=True, check=False)
+    if head.returncode != 0:
+        raise BuildError(f"git rev-parse HEAD in {REPO} failed: {head.stderr.strip()}")
+    dirty = subprocess.run(["git", "-C", str(REPO), "status", "--porcelain",
+                            "--untracked-files=no"], capture_output=True, text=True, check=False)
+    return head.stdout.strip() + ("-dirty" if dirty.stdout.strip() else "")
+
+
 def project_wheel(out: Path) -> Path:
     """Build the pantau wheel from a clean copy of the tree.
 
     A copy, because setuptools reuses `build/` in the source tree and would
-    ship modules that were moved or deleted since an earlier build.
+    ship modules that were moved or deleted since an earlier build; without
+    DEV_ONLY, whatever pyproject.toml's package list says.
     """
     out.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="pantau-src-") as tmp:
         src = Path(tmp)
         for path in tracked_files(REPO):
-            if path.is_file():
+            if path.is_file() and path.relative_to(REPO).parts[0] not in DEV_ONLY:
                 target = src / path.relative_to(REPO)
                 target.parent.mkdir(parents=True, exist_ok=True)
                 shutil.copy2(path, target)
+        # pantau_build_info{revision} of an installed package (pantau/revision.py).
+        (src / "pantau" / "REVISION").write_text(revision() + "\n", encoding="ascii")
         run([sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--wheel-dir",
              str(out), str(src)], "building the pantau wheel")
     (wheel,) = sorted(out.glob("pantau-*-py3-none-any.whl"))
