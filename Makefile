@@ -8,10 +8,10 @@ DEB_PACKAGES := mosquitto prometheus prometheus-alertmanager usbutils hwdata chr
 DEB_BINARIES := /usr/sbin/mosquitto /usr/bin/promtool /usr/bin/amtool /usr/share/misc/usb.ids \
                 /usr/bin/prometheus-alertmanager /usr/bin/chromium
 
-.PHONY: test test-hil dist demo lint deps venv system-deps clean
+.PHONY: test test-hil test-install dist demo lint deps venv system-deps clean
 
 test: deps
-	$(PY) -m pytest -q -m "not hil" tests
+	$(PY) -m pytest -q -m "not hil and not install" tests
 
 # The agent in a QEMU guest with hot-plugged emulated USB devices (tests/hil/).
 # Set-up is cached under /var/cache/pantau-hil; skips only where QEMU cannot be installed.
@@ -24,6 +24,12 @@ test-hil: deps
 dist: deps
 	$(call need-debs,$(DIST_DEB_PACKAGES))
 	$(PY) deploy/packaging/build.py
+
+# The packages in a fresh Debian 12 root (mmdebstrap, cached in /var/cache/pantau-install),
+# the install docs' shell blocks run as written (tests/install). Needs root.
+test-install: dist
+	$(call need-debs,$(INSTALL_TEST_DEB_PACKAGES))
+	$(PY) -m pytest -q -m install -s tests/install
 
 # The central stack (Mosquitto, collector, Prometheus, Alertmanager) and a
 # simulated Medan fleet on private loopback ports. DEMO_ARGS="--time-scale 0.1" for faster alerts.
@@ -39,6 +45,8 @@ lint: deps
 # Debian packages `make dist` needs: Debian's Python 3.11 for the bundled
 # environments, strip for their C extensions.
 DIST_DEB_PACKAGES := python3.11-venv binutils
+# ... and `make test-install`: the Debian root, lintian, the argv tracer.
+INSTALL_TEST_DEB_PACKAGES := mmdebstrap dpkg-dev lintian strace
 
 # $(call need-debs,PACKAGE...): apt-get install those dpkg does not list as installed.
 define need-debs
