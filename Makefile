@@ -43,8 +43,8 @@ lint: deps
 	$(VENV)/bin/lint-imports
 
 # Debian packages `make dist` needs: Debian's Python 3.11 for the bundled
-# environments, strip for their C extensions.
-DIST_DEB_PACKAGES := python3.11-venv binutils
+# environments, strip for their C extensions, help2man for the manual pages.
+DIST_DEB_PACKAGES := python3.11-venv binutils help2man
 # ... and `make test-install`: the Debian root, lintian, the argv tracer.
 INSTALL_TEST_DEB_PACKAGES := mmdebstrap dpkg-dev lintian strace
 

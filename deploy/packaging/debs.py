@@ -41,6 +41,8 @@ class Role:
     # (source under the repository, path in the package, mode); a source ending
     # in "/" copies that directory's files (not recursively) into the target directory.
     files: tuple[tuple[str, str, int], ...]
+    # (command, manual section, one-line summary): a manual page from its --help.
+    manuals: tuple[tuple[str, int, str], ...]
 
     @property
     def package(self) -> str:
@@ -65,6 +67,7 @@ AGENT = Role(
         ("deploy/debian/pantau-agent/lintian-overrides",
          "usr/share/lintian/overrides/pantau-agent", 0o644),
     ),
+    manuals=(("pantau-agent", 1, "Pantau station agent"),),
 )
 
 COLLECTOR = Role(
@@ -97,6 +100,10 @@ COLLECTOR = Role(
         ("deploy/debian/pantau-collector/lintian-overrides",
          "usr/share/lintian/overrides/pantau-collector", 0o644),
     ),
+    manuals=(("pantau-collector", 1, "Pantau collector"),
+             ("pantau-ca", 8, "certificate authority for the Pantau broker and stations"),
+             ("pantau-enroll-station", 8, "give a station its broker account and agent.toml"),
+             ("pantau-retire-station", 8, "take a station out of service on the broker")),
 )
 
 ROLES = (AGENT, COLLECTOR)
@@ -213,6 +220,27 @@ def copy_files(role: Role, stage: Path) -> None:
         link.symlink_to(f"/{role.venv}/bin/{command}")
 
 
+def write_manuals(role: Role, stage: Path, version: str, epoch: int) -> None:
+    """help2man over each command's --help: the dev environment's console script for
+    the Python commands (the staged one names /opt paths), the repository's scripts."""
+    for command, section, summary in role.manuals:
+        program = Path(sys.executable).parent / command
+        if not program.exists():
+            program = REPO / "deploy" / "scripts" / command
+        page = subprocess.run(["help2man", "--no-info", f"--section={section}",
+                               f"--name={summary}", f"--version-string={version}",
+                               str(program)], capture_output=True, text=True, check=False,
+                              env={**os.environ, "SOURCE_DATE_EPOCH": str(epoch)})
+        if page.returncode != 0:
+            raise BuildError(f"help2man {command} failed (apt-get install help2man?): "
+                             f"{page.stderr.strip()}")
+        target = stage / "usr" / "share" / "man" / f"man{section}" / f"{command}.{section}.gz"
+        target.parent.mkdir(parents=True, exist_ok=True)
+        with open(target, "wb") as raw, \
+                gzip.GzipFile(fileobj=raw, mode="wb", mtime=epoch, filename="") as gz:
+            gz.write(page.stdout.encode())
+
+
 def write_docs(role: Role, stage: Path, version: str, epoch: int) -> None:
     doc = stage / "usr" / "share" / "doc" / role.package
     doc.mkdir(parents=True, exist_ok=True)
@@ -297,6 +325,7 @@ def build_deb(role: Role, wheelhouse: Path, version: str, workdir: Path, out: Pa
     make_venv(role, stage, wheelhouse, version)
     copy_files(role, stage)
     write_docs(role, stage, version, epoch)
+    write_manuals(role, stage, version, epoch)
     leaks = leaked_paths(stage, str(workdir))
     if leaks:
         raise BuildError(f"{role.package}: files still name the build directory {workdir}: "

@@ -233,6 +233,13 @@ def test_prometheus_scrapes_the_collector_over_https_with_process_metrics(
         assert install.prometheus(f'{family}{{job="pantau-collector"}}'), \
             f"{family} missing: the collector unit's sandbox hides what it reads"
     assert install.prometheus(f'pantau_station_up{{station="{STATION}"}} == 1')
+    # make dist wrote the commit it built into the package: it shows in build_info.
+    built = install.root.read(
+        "/opt/pantau/collector/lib/python3.11/site-packages/pantau/REVISION").strip()
+    head = subprocess.run(["git", "-C", str(REPO), "rev-parse", "--short=12", "HEAD"],
+                          capture_output=True, text=True, check=True).stdout.strip()
+    assert built.removesuffix("-dirty") == head, "dist/ is older than HEAD: make dist"
+    assert install.prometheus(f'pantau_build_info{{job="pantau-collector",revision="{built}"}}')
 
 
 @pytest.mark.parametrize("unit", ["pantau-agent.service", "pantau-collector.service"])
