@@ -10,9 +10,17 @@ from __future__ import annotations
 
 from typing import Any
 
-# The uid given to the Prometheus datasource in provisioning/datasources/pantau.yml.
+# The uid given to the Prometheus datasource in provisioning/datasources/pantau.yml:
+# the default of each dashboard's `datasource` variable. Panels and variables name
+# the variable, not the uid, so a site whose Prometheus datasource has another uid
+# (or several Prometheus servers) picks it in the dashboard instead of editing JSON.
 DATASOURCE_UID = "pantau-prometheus"
-DS = {"type": "prometheus", "uid": DATASOURCE_UID}
+DS = {"type": "prometheus", "uid": "${datasource}"}
+DATASOURCE_VARIABLE: dict[str, Any] = {
+    "name": "datasource", "label": "Data source", "type": "datasource", "query": "prometheus",
+    "current": {"selected": True, "text": "Pantau Prometheus", "value": DATASOURCE_UID},
+    "hide": 0, "includeAll": False, "multi": False, "options": [], "refresh": 1, "regex": "",
+}
 
 Panel = dict[str, Any]
 
@@ -170,6 +178,6 @@ def dashboard(uid: str, title: str, description: str, variables: list[dict[str, 
         "annotations": {"list": []},
         "links": [{"type": "dashboards", "tags": ["pantau"], "asDropdown": False,
                    "includeVars": True, "keepTime": True, "title": "Pantau"}],
-        "templating": {"list": variables},
+        "templating": {"list": [DATASOURCE_VARIABLE, *variables]},
         "panels": lay_out(rows),
     }

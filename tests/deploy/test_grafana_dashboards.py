@@ -95,17 +95,29 @@ def test_json_files_are_what_the_generator_writes() -> None:
 
 
 @pytest.mark.parametrize("path", DASHBOARDS, ids=lambda p: p.stem)
+def test_datasource_is_a_variable_defaulting_to_the_provisioned_one(path: Path) -> None:
+    doc = load(path)
+    (var,) = [v for v in doc["templating"]["list"] if v["type"] == "datasource"]
+    assert (var["name"], var["query"]) == ("datasource", "prometheus")
+    assert var["current"]["value"] == provisioned_uid()
+    assert doc["templating"]["list"][0] is var  # first: the other variables query through it
+    # The provisioned uid is that default and nowhere else: no panel hard-codes it.
+    assert json.dumps(doc).count(f'"{provisioned_uid()}"') == 1
+
+
+@pytest.mark.parametrize("path", DASHBOARDS, ids=lambda p: p.stem)
 def test_dashboard_structure(path: Path) -> None:
-    doc, uid = load(path), provisioned_uid()
+    doc, uid = load(path), "${datasource}"
     assert 36 <= doc["schemaVersion"] <= 41
     ids = [p["id"] for p in doc["panels"]]
     assert len(ids) == len(set(ids)), f"duplicate panel ids in {path.name}"
     titles = [p["title"] for p in doc["panels"]]
     assert len(titles) == len(set(titles)), f"two panels share a title in {path.name}"
     defined = {v["name"] for v in doc["templating"]["list"]}
-    assert defined <= {"site", "station"} and "site" in defined
+    assert defined <= {"datasource", "site", "station"} and "site" in defined
     for var in doc["templating"]["list"]:
-        assert var["datasource"]["uid"] == uid
+        if var["type"] != "datasource":
+            assert var["datasource"]["uid"] == uid, var["name"]
     for p in doc["panels"]:
         assert p["datasource"]["uid"] == uid, p["title"]
         assert all(t["datasource"]["uid"] == uid for t in p["targets"]), p["title"]
