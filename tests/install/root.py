@@ -53,6 +53,9 @@ class DebianRoot:
         shim = self.path / "usr" / "bin" / "systemctl"
         shutil.copyfile(HERE / "systemctl_shim.py", shim)
         shim.chmod(0o755)
+        # No init here: package scripts must not start daemons behind the shim's
+        # back (invoke-rc.d and deb-systemd-invoke ask this first; 101 = do not).
+        self.write("/usr/sbin/policy-rc.d", "#!/bin/sh\nexit 101\n", mode=0o755)
         self.holder = subprocess.Popen(
             ["/usr/bin/unshare", "--net", "--mount", "--pid", "--fork", "--propagation", "private",
              "--kill-child", sys.executable, str(HERE / "nsinit.py"), str(self.path)],

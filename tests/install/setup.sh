@@ -46,17 +46,17 @@ mkdir -p "$out.tmp"
 # The customize hook runs on this machine with the root's path as $1: apt inside
 # the root downloads (only) what an administrator's apt-get would install, the
 # files become a flat repository in /srv/pantau-apt, and the root's sources are
-# pointed at it. policy-rc.d stops package scripts from starting daemons (there
-# is no init in the root); systemctl is diverted so tests/install/systemctl_shim.py
-# can take its place: by its path in the systemd package, /bin/systemctl (the
-# same file as /usr/bin/systemctl on bookworm's merged /usr; dpkg only knows the
+# pointed at it. systemctl is diverted so tests/install/systemctl_shim.py can
+# take its place: by its path in the systemd package, /bin/systemctl (the same
+# file as /usr/bin/systemctl on bookworm's merged /usr; dpkg only knows the
 # former, and a diversion of the latter would let apt overwrite the shim).
+# (A policy-rc.d made here would not stay: mmdebstrap removes its own at the
+# end. tests/install/root.py puts one in each fresh root.)
 if ! mmdebstrap --quiet --variant=important \
     --customize-hook='chroot "$1" apt-get install --download-only -y -qq '"${PACKAGES[*]}" \
     --customize-hook='mkdir -p "$1/srv/pantau-apt" && mv "$1"/var/cache/apt/archives/*.deb "$1/srv/pantau-apt/"' \
     --customize-hook='cd "$1/srv/pantau-apt" && dpkg-scanpackages --multiversion . /dev/null 2>/dev/null > Packages' \
     --customize-hook='echo "deb [trusted=yes] file:/srv/pantau-apt ./" > "$1/etc/apt/sources.list"; rm -rf "$1"/var/lib/apt/lists/*' \
-    --customize-hook='printf "#!/bin/sh\nexit 101\n" > "$1/usr/sbin/policy-rc.d" && chmod 0755 "$1/usr/sbin/policy-rc.d"' \
     --customize-hook='chroot "$1" dpkg-divert --quiet --local --rename --add /bin/systemctl' \
     bookworm "$out.tmp/root.tar" \
     "deb $MIRROR bookworm main" "deb $MIRROR bookworm-updates main" \

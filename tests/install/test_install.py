@@ -338,6 +338,31 @@ def test_maintainer_scripts_are_idempotent(install: Installation, role: str,
     install.sh(f"rm /root/{upgrade.name}")
 
 
+def test_upgrade_restarts_the_running_service_and_remove_stops_it(
+        install: Installation, tmp_path: Path) -> None:
+    """The maintainer scripts' systemd path, which the other steps skip because no
+    systemd runs here: with /run/systemd/system present and policy-rc.d out of the
+    way they call systemctl (the shim) as they would on a booted machine."""
+    (deb,) = DIST.glob("pantau-collector_*_amd64.deb")
+    upgrade = next_version(deb, tmp_path)
+    (install.root.path / "root" / upgrade.name).write_bytes(upgrade.read_bytes())
+    unit = "pantau-collector.service"
+    pid = f"cat /run/shim/{unit}.pid"
+    install.sh("mkdir /run/systemd/system && mv /usr/sbin/policy-rc.d /root/policy-rc.d.off")
+    try:
+        install.sh(f"apt-get install -y ./{deb.name} && systemctl start {unit}")
+        before = install.sh(pid).strip()
+        install.sh(f"dpkg -i {upgrade.name}")  # postinst: deb-systemd-invoke try-restart
+        install.sh(f"systemctl is-active {unit}")
+        assert install.sh(pid).strip() != before, "the upgrade did not restart the collector"
+        install.sh("dpkg -r pantau-collector")  # prerm: deb-systemd-invoke stop
+        assert install.root.run(f"systemctl is-active {unit}").code != 0
+        install.sh("dpkg -P pantau-collector")
+    finally:
+        install.sh("mv /root/policy-rc.d.off /usr/sbin/policy-rc.d && rmdir /run/systemd/system")
+        install.sh(f"rm -f /root/{upgrade.name}")
+
+
 def test_offline_bundle_installs_in_the_root(install: Installation) -> None:
     install.run_sections(STATION_DOC, ["Without the Debian package (offline bundle)"])
     probe = install.root.run(f"/opt/pantau/agent/bin/python3 {KIT_AGENT} probe "
