@@ -214,6 +214,8 @@ def test_collector_shows_the_station_online(install: Installation) -> None:
         (SITE, True, "active")
     assert station["problems"] == [], station
     assert station["last_heartbeat_ts"], station  # a heartbeat came through, not only a birth
+    version = re.search(r"_([^_]+)_amd64\.deb$", next(DIST.glob("pantau-agent_*.deb")).name)[1]
+    assert station["agent_version"] == version  # the packaged agent sent it
 
 
 def test_prometheus_scrapes_the_collector_over_https_with_process_metrics(
@@ -258,6 +260,10 @@ def test_station_removal_and_retirement(install: Installation) -> None:
     assert f"{STATION}:" not in install.root.read("/etc/mosquitto/pantau/passwd")
     assert install.sh("stat -c '%a %U:%G' /etc/mosquitto/pantau/passwd").strip() == \
         "640 root:mosquitto"
+    # Looked at with the collector's account, which alone may read every station's
+    # topics; the broker forces its client id to that username, so the collector
+    # itself steps aside first (the next doc step removes it anyway).
+    install.sh("systemctl stop pantau-collector")
     retained = install.sh(
         "/opt/pantau/collector/bin/python3 /root/retained_check.py 127.0.0.1 8883 "
         "/etc/pantau/ca.crt pantau-collector /etc/pantau/collector.password "
@@ -370,6 +376,13 @@ def test_offline_bundle_installs_in_the_root(install: Installation) -> None:
     assert probe.code == 0, probe.out + probe.err  # the bundle's agent, on Debian's python3
     assert install.sh("readlink -f /opt/pantau/agent/bin/python3").strip() == "/usr/bin/python3.11"
     assert install.sh("getent passwd pantau")
+
+
+def test_the_systemctl_shim_refuses_what_it_does_not_implement(install: Installation) -> None:
+    for command in ("systemctl mask mosquitto", "systemctl list-units",
+                    "systemctl --user start mosquitto"):
+        refused = install.root.run(command)
+        assert refused.code != 0 and "not implemented" in refused.err, command
 
 
 def test_every_block_ran_or_says_why(install: Installation) -> None:
