@@ -82,6 +82,7 @@ COLLECTOR = Role(
         ("deploy/scripts/pantau-retire-station", "usr/sbin/pantau-retire-station", 0o755),
         ("deploy/collector.example.toml", "etc/pantau/collector.example.toml", 0o644),
         ("deploy/fleet.example.toml", "etc/pantau/fleet.example.toml", 0o644),
+        ("deploy/holidays-id.toml", "usr/share/pantau/holidays-id.toml", 0o644),
         ("deploy/mosquitto/mosquitto.conf", "usr/share/pantau/mosquitto/pantau.conf", 0o644),
         ("deploy/mosquitto/acl", "usr/share/pantau/mosquitto/acl", 0o644),
         ("deploy/prometheus/", "usr/share/pantau/prometheus/", 0o644),

@@ -38,6 +38,7 @@ FILES = {
                   "usr/lib/tmpfiles.d/pantau-collector.conf", "usr/sbin/pantau-ca",
                   "usr/sbin/pantau-enroll-station", "usr/sbin/pantau-retire-station",
                   "etc/pantau/collector.example.toml", "etc/pantau/fleet.example.toml",
+                  "usr/share/pantau/holidays-id.toml",
                   "usr/share/pantau/mosquitto/pantau.conf", "usr/share/pantau/mosquitto/acl",
                   "usr/share/pantau/prometheus/prometheus.yml",
                   "usr/share/pantau/prometheus/alerts.yml",
