@@ -21,5 +21,8 @@ def healthy(url: str) -> bool:
         return False
 
 
+if sys.argv[1:] in (["-h"], ["--help"]):
+    print(__doc__)
+    sys.exit(0)
 sys.exit(0 if healthy(f"https://{ADDRESS}/healthz") or healthy(f"http://{ADDRESS}/healthz")
          else 1)

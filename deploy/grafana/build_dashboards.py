@@ -11,6 +11,7 @@ on the site and station dashboards, filtered by $site / $station.
 
 from __future__ import annotations
 
+import argparse
 import json
 import sys
 from pathlib import Path
@@ -283,6 +284,8 @@ def render(build: Any) -> str:
 
 
 def main() -> None:
+    argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                            formatter_class=argparse.RawDescriptionHelpFormatter).parse_args()
     OUT.mkdir(exist_ok=True)
     for name, build in DASHBOARDS.items():
         (OUT / name).write_text(render(build), encoding="utf-8")

@@ -11,10 +11,13 @@ from __future__ import annotations
 import grp
 import os
 import stat
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
+from tests.deploy.binaries import REPO
 from tests.deploy.tls_broker import run_script
 from tests.deploy.traced import run_traced
 
@@ -28,6 +31,22 @@ def test_help_exits_0_and_shows_the_usage(name: str) -> None:
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith(f"{name}: ") and f"\n  {name} " in result.stdout
     assert result.stderr == ""
+
+
+# Programs of deploy/ and of the install test, run as `python3 FILE --help` or `FILE --help`.
+HELPERS = ["deploy/packaging/build.py", "deploy/grafana/build_dashboards.py",
+           "deploy/docker/healthcheck.py", "tests/install/setup.sh",
+           "tests/install/systemctl_shim.py", "tests/install/nsinit.py",
+           "tests/install/retained_check.py"]
+
+
+@pytest.mark.parametrize("path", HELPERS)
+def test_every_helper_answers_help_with_exit_0(path: str) -> None:
+    argv = ["bash", path] if path.endswith(".sh") else [sys.executable, path]
+    done = subprocess.run([*argv, "--help"], cwd=REPO, capture_output=True, text=True,
+                          timeout=60, check=False)
+    assert done.returncode == 0, done.stderr
+    assert len(done.stdout.splitlines()) >= 3, done.stdout
 
 
 @pytest.mark.parametrize("name", SCRIPTS)

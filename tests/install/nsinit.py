@@ -64,6 +64,9 @@ def reap_forever() -> None:
 
 
 def main() -> None:
+    if len(sys.argv) != 2 or sys.argv[1] in ("-h", "--help"):
+        print(__doc__)
+        sys.exit(0 if sys.argv[1:] in (["-h"], ["--help"]) else 2)
     prepare(Path(sys.argv[1]))
     print("ready", flush=True)
     reap_forever()

@@ -20,6 +20,9 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 
 def main() -> int:
+    if len(sys.argv) != 8:
+        print(__doc__, file=sys.stdout if sys.argv[1:] in (["-h"], ["--help"]) else sys.stderr)
+        return 0 if sys.argv[1:] in (["-h"], ["--help"]) else 2
     host, port, ca_file, user, password_file, topic_filter, marker = sys.argv[1:8]
     retained: list[str] = []
     subscribed, marked = threading.Event(), threading.Event()

@@ -466,6 +466,9 @@ def status(unit: Unit) -> bool:
 
 
 def main(args: list[str]) -> int:
+    if args in (["-h"], ["--help"]):
+        print(f"{__doc__}\nverbs: {', '.join(VERBS)}")
+        return 0
     options = {a for a in args if a.startswith("-")}
     words = [a for a in args if not a.startswith("-")]
     unknown = options - {"--no-pager", "--quiet", "-q", "--system", "--now", "--no-block"}
