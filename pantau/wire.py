@@ -80,7 +80,30 @@ class Device(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     product: Short = ""
 
 
+class UsbId(msgspec.Struct, frozen=True, kw_only=True, gc=False):
+    """A USB model: vendor and product id, as `lsusb` shows them."""
+
+    vid: HexId
+    pid: HexId
+
+
+MAX_EXPECTED: Final = 64  # the agent config allows no more match entries per role in practice
+MAX_UNITS: Final = 64  # a component's `count` is at most 64
+
+
 class Component(msgspec.Struct, frozen=True, kw_only=True, gc=False):
+    """One role of the kit and its status.
+
+    Three optional fields (added in v1 without a version bump; absent unless
+    set, so payloads without them are byte-identical to the older ones; see
+    docs/protocol.md, "Stand-ins and the models a role expects"):
+    `standin` true when the role is served by a device that matched a match
+    entry marked `standin = true`; `expected` the models that fill the role
+    for good (non-stand-in entries, in config order), sent while the role is
+    missing or on a stand-in; `missing_units` how many units of a `count > 1`
+    role are absent (a missing role without it lacks one unit).
+    """
+
     id: Id
     kind: Short
     required: bool
@@ -88,6 +111,13 @@ class Component(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     since: float
     detail: Detail = ""
     device: Device | None = None
+    standin: bool | msgspec.UnsetType = msgspec.UNSET
+    expected: Annotated[list[UsbId], msgspec.Meta(max_length=MAX_EXPECTED)] | msgspec.UnsetType = (
+        msgspec.UNSET
+    )
+    missing_units: Annotated[int, msgspec.Meta(ge=1, le=MAX_UNITS)] | msgspec.UnsetType = (
+        msgspec.UNSET
+    )
 
 
 class Check(msgspec.Struct, frozen=True, kw_only=True, gc=False):
@@ -287,6 +317,8 @@ def _heartbeat_ids_ok(hb: Heartbeat) -> bool:
             hex_ok(d.vid) and hex_ok(d.pid)
         ):
             return False
+        if c.expected and not all(hex_ok(u.vid) and hex_ok(u.pid) for u in c.expected):
+            return False  # UNSET is falsy: one truth test for the usual component
     for k in hb.checks:
         if k.id not in ids and not learn_id(k.id):
             return False

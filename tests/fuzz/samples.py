@@ -32,7 +32,13 @@ def _heartbeat() -> wire.Heartbeat:
         v=1, site=SITE, station=STATION, seq=12, boot_id=BOOT, ts=1.7e9, interval_s=15.0,
         agent=wire.AgentInfo(version="0.1.0", uptime_s=3600.0), host=host,
         components=[wire.Component(id="fingerprint", kind="usb", required=True,
-                                       status="ok", since=1.7e9, device=_device())],
+                                       status="ok", since=1.7e9, device=_device()),
+                    # Every optional field of a component: a role on a stand-in that still
+                    # lacks one of its two units.
+                    wire.Component(id="card-reader", kind="usb", required=True,
+                                   status="missing", since=1.7e9, standin=True,
+                                   expected=[wire.UsbId(vid="076b", pid="5321")],
+                                   missing_units=1)],
         checks=[wire.Check(id="enrollment-server", kind="tcp", status="ok", latency_s=0.01)],
         unexpected=[wire.UnexpectedDevice(vid="0781", pid="5567", product="flash")],
     )

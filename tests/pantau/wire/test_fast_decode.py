@@ -39,6 +39,8 @@ ID_FIELDS: list[tuple[wire.MessageKind, tuple[str | int, ...]]] = [
     ("heartbeat", ("components", 0, "id")),
     ("heartbeat", ("components", 0, "device", "vid")),
     ("heartbeat", ("components", 0, "device", "pid")),
+    ("heartbeat", ("components", 1, "expected", 0, "vid")),
+    ("heartbeat", ("components", 1, "expected", 0, "pid")),
     ("heartbeat", ("checks", 0, "id")),
     ("heartbeat", ("unexpected", 0, "vid")), ("heartbeat", ("unexpected", 0, "pid")),
     ("event", ("site",)), ("event", ("station",)), ("event", ("component",)),
@@ -79,6 +81,7 @@ def _inner_ids(msg: Any) -> list[str]:
         return []
     ids = [c.id for c in msg.components] + [c.id for c in msg.checks]
     devices = [c.device for c in msg.components if c.device is not None] + list(msg.unexpected)
+    devices += [u for c in msg.components if isinstance(c.expected, list) for u in c.expected]
     return ids + [d.vid for d in devices] + [d.pid for d in devices]
 
 
