@@ -63,6 +63,9 @@ class UsbMatch:
     vid: int
     pid: int
     serial: str | None = None
+    # A device that serves the role until the real part is back (a single-finger
+    # reader for the ten-print scanner): the role is ok, its repair stays open.
+    standin: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,7 +146,9 @@ HOST: dict[str, FieldParser] = {"enabled": boolean, "mounts": text_list}
 QUEUE: dict[str, FieldParser] = {
     "path": path, "max_age_s": seconds(0, 365 * 86400), "max_bytes": integer(4096),
 }
-MATCH: dict[str, FieldParser] = {"vid": hex_id, "pid": hex_id, "serial": nonempty_text}
+MATCH: dict[str, FieldParser] = {
+    "vid": hex_id, "pid": hex_id, "serial": nonempty_text, "standin": boolean,
+}
 
 
 def _matches(sec: Section, name: str) -> tuple[UsbMatch, ...]:
@@ -156,9 +161,19 @@ def _matches(sec: Section, name: str) -> tuple[UsbMatch, ...]:
     return tuple(found)
 
 
+def _allowed(sec: Section, name: str) -> tuple[UsbMatch, ...]:
+    found = _matches(sec, name)
+    for i, match in enumerate(found):
+        if match.standin:
+            reason = ("only for a component's match entries: an allowed device serves no role; "
+                      "move it to the match list of the role it stands in for")
+            raise sec.error(f"{name}[{i}].standin", reason)
+    return found
+
+
 USB: dict[str, FieldParser] = {
     "debounce_polls": integer(1, 1000), "flap_changes": integer(2, 1000),
-    "flap_window_s": seconds(0, 86400), "allow": _matches, "allow_classes": int_list(0, 255),
+    "flap_window_s": seconds(0, 86400), "allow": _allowed, "allow_classes": int_list(0, 255),
 }
 COMPONENT: dict[str, FieldParser] = {
     "id": ident, "kind": choice("usb", "display"), "required": boolean, "description": text,
@@ -217,6 +232,10 @@ def build_component(entry: Entry) -> ComponentSpec:
         raise entry.error("kind", reason)
     if fields["kind"] == "usb" and not fields.get("match"):
         reason = f"a usb component needs at least one device, like match = {MATCH_EXAMPLE}"
+        raise entry.error("match", reason)
+    if fields.get("match") and all(m.standin for m in fields["match"]):
+        reason = ("every entry is a stand-in; also list the model that fills the role for good "
+                  "(the one to order when the role is missing)")
         raise entry.error("match", reason)
     if fields["kind"] == "display":
         for name in _USB_ONLY:

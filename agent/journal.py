@@ -43,6 +43,13 @@ CREATE TABLE IF NOT EXISTS events (
     payload BLOB NOT NULL,
     UNIQUE (boot_id, seq)
 );
+-- The serial last seen ok per role, kept across restarts and reboots so that a
+-- part swapped while the agent was down is still reported as a swap.
+CREATE TABLE IF NOT EXISTS last_serials (
+    role TEXT PRIMARY KEY,
+    serial TEXT NOT NULL,
+    updated REAL NOT NULL
+);
 """
 # When the disk is full, drop this many of the oldest events per round: enough to free
 # whole pages (new rows go to the last page), few enough that the DELETE fits in the WAL.
@@ -281,6 +288,32 @@ class EventJournal:
                                            (count,)).rowcount)
             self._bytes -= size
         return deleted
+
+    # --- serials per role ------------------------------------------------------
+
+    def last_serials(self) -> dict[str, str]:
+        """Role → serial last seen ok, as remembered by earlier runs."""
+        with self._lock:
+            try:
+                return dict(self._db.execute("SELECT role, serial FROM last_serials"))
+            except sqlite3.Error as exc:  # a start without them only misses a swap
+                log.error("event queue %s: serials of the last run unreadable: %s",
+                          self.path, exc)
+                return {}
+
+    def remember_serials(self, serials: dict[str, str]) -> None:
+        """Keep role → serial (written only when one changes); never raises."""
+        rows = [(role, serial, self._clock()) for role, serial in serials.items()]
+        with self._lock:
+            try:
+                with self._transaction():
+                    self._db.executemany(
+                        "INSERT INTO last_serials (role, serial, updated) VALUES (?, ?, ?) "
+                        "ON CONFLICT (role) DO UPDATE SET serial = excluded.serial, "
+                        "updated = excluded.updated", rows)
+            except sqlite3.Error as exc:  # the probe loop goes on; a restart may miss a swap
+                log.error("event queue %s: serials not saved (%s): a part swapped before the "
+                          "next start may not be reported as a swap", self.path, exc)
 
     # --- bookkeeping ---------------------------------------------------------
 

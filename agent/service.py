@@ -70,10 +70,11 @@ class AgentService:
         self._wake = threading.Event()
         self._report = threading.Event()
         self._notifier = notifier if notifier is not None else Notifier(None)
-        self._state = StationStateMachine(config.site, config.station, self.boot_id)
+        self.queue = EventJournal(config.queue, self.env.clock)
+        self._state = StationStateMachine(config.site, config.station, self.boot_id,
+                                          self.queue.last_serials())
         self._builder = HeartbeatBuilder(config, self.boot_id, __version__)
         self.runner = ProbeRunner(config, self.env, probes)
-        self.queue = EventJournal(config.queue, self.env.clock)
         self.publisher: PublisherPort = self._make_publisher(client_id)
         self.last_heartbeat: Heartbeat | None = None
         self.last_observation: Observation | None = None
@@ -176,6 +177,9 @@ class AgentService:
         for event in observation.events:
             log.info("%s: %s → %s %s", event.component, event.from_, event.to, event.detail)
             self.queue.append(event)
+        serials = self._state.take_serial_changes()
+        if serials:
+            self.queue.remember_serials(serials)
         new_session = self._new_session()
         if observation.events or new_session or heartbeat_due:
             self.publisher.flush_events()  # replays the journal in order, oldest first

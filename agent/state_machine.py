@@ -8,8 +8,10 @@ heartbeats are numbered within one boot.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+
+import msgspec
 
 from agent.config import AgentConfig
 from agent.probes.base import ComponentReading, ProbeResult
@@ -68,18 +70,33 @@ def _serial_swap(last_serial: str | None, reading: ComponentReading) -> str | No
     return f"serial changed from {last_serial or '(none)'} to {new or '(none)'}"
 
 
+def to_component(reading: ComponentReading, since: float) -> Component:
+    """The wire form; the optional fields stay UNSET (left out) unless they say something."""
+    unset = msgspec.UNSET
+    return Component(
+        id=reading.id, kind=reading.kind, required=reading.required, status=reading.status,
+        since=since, detail=clip(reading.detail), device=reading.device,
+        standin=True if reading.standin else unset,
+        expected=list(reading.expected) if reading.expected else unset,
+        missing_units=reading.missing_units or unset,
+    )
+
+
 def advance(
     prev: Component | None, reading: ComponentReading, now: float, last_serial: str | None = None
 ) -> tuple[Component, ComponentTransition | None]:
-    """The component after this reading, and the transition it makes (if any)."""
+    """The component after this reading, and the transition it makes (if any).
+
+    `last_serial` is the serial last seen ok in this role, kept in the journal
+    across restarts: on the first sight after a start, another unit in its
+    place is a swap (ok → ok), though the start itself is a state, not a change.
+    """
     since = now if prev is None or prev.status != reading.status else prev.since
-    component = Component(
-        id=reading.id, kind=reading.kind, required=reading.required, status=reading.status,
-        since=since, detail=clip(reading.detail), device=reading.device,
-    )
-    if prev is None:  # first sight after start: a state, not a change
-        return component, None
+    component = to_component(reading, since)
     swap = _serial_swap(last_serial, reading)
+    if prev is None:
+        return component, None if swap is None else ComponentTransition(
+            reading.id, "ok", "ok", clip(swap))
     if prev.status != reading.status:
         detail = clip(swap) if swap and not component.detail else component.detail
         return component, ComponentTransition(reading.id, prev.status, reading.status, detail)
@@ -90,11 +107,16 @@ def advance(
 
 class ComponentTracker:
     """Remembers the last component states so `since` survives across polls,
-    and the serial last seen ok per role so a swapped unit is reported."""
+    and the serial last seen ok per role so a swapped unit is reported.
 
-    def __init__(self) -> None:
+    `last_serials` are those of the previous run (from the journal); the ones
+    that changed since the last `take_serial_changes()` are for the journal.
+    """
+
+    def __init__(self, last_serials: Mapping[str, str] | None = None) -> None:
         self._last: dict[str, Component] = {}
-        self._serials: dict[str, str] = {}
+        self._serials: dict[str, str] = dict(last_serials or {})
+        self._serial_changes: dict[str, str] = {}
 
     def observe(
         self, readings: Iterable[ComponentReading], now: float
@@ -108,10 +130,16 @@ class ComponentTracker:
             if transition is not None:
                 transitions.append(transition)
             serial = _serial(reading)
-            if reading.status == "ok" and serial is not None:
-                self._serials[reading.id] = serial
+            if reading.status == "ok" and serial is not None and \
+                    self._serials.get(reading.id) != serial:
+                self._serials[reading.id] = self._serial_changes[reading.id] = serial
         self._last = current
         return tuple(current.values()), tuple(transitions)
+
+    def take_serial_changes(self) -> dict[str, str]:
+        """Role → serial newly seen ok since the last call (usually empty)."""
+        changes, self._serial_changes = self._serial_changes, {}
+        return changes
 
 
 class EventNumberer:
@@ -156,8 +184,11 @@ def _check_key(checks: Sequence[Check]) -> tuple[tuple[str, str], ...]:
 class StationStateMachine:
     """Everything the loop must remember between polls, for one agent boot."""
 
-    def __init__(self, site: str, station: str, boot_id: str) -> None:
-        self._components = ComponentTracker()
+    def __init__(
+        self, site: str, station: str, boot_id: str,
+        last_serials: Mapping[str, str] | None = None,
+    ) -> None:
+        self._components = ComponentTracker(last_serials)
         self._events = EventNumberer(site, station, boot_id)
         self._unexpected = ChangeWatch()
         self._checks = ChangeWatch()
@@ -171,6 +202,10 @@ class StationStateMachine:
             components=components, checks=result.checks, unexpected=result.unexpected,
             events=events, changed=bool(events) or unexpected_changed or checks_changed,
         )
+
+    def take_serial_changes(self) -> dict[str, str]:
+        """Serials to keep in the journal, so a swap across a restart is reported."""
+        return self._components.take_serial_changes()
 
 
 class HeartbeatBuilder:

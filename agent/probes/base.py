@@ -16,17 +16,22 @@ from pathlib import Path
 from typing import Any, ClassVar, Protocol
 
 from agent.config import AgentConfig
-from pantau.wire import Check, ComponentStatus, Device, Host, UnexpectedDevice
+from pantau.wire import Check, ComponentStatus, Device, Host, UnexpectedDevice, UsbId
 
 
 @dataclass(frozen=True, slots=True)
 class ComponentReading:
+    """One role as a probe saw it; the last three only for USB roles (see wire.Component)."""
+
     id: str
     kind: str
     required: bool
     status: ComponentStatus
     detail: str = ""
     device: Device | None = None
+    standin: bool = False  # served by a device that matched only stand-in entries
+    expected: tuple[UsbId, ...] = ()  # while missing or on a stand-in: the models to order
+    missing_units: int = 0  # while missing: units absent, when the role wants more than one
 
 
 @dataclass(frozen=True, slots=True)

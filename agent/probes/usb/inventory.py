@@ -88,6 +88,12 @@ def matches(match: UsbMatch, info: UsbDeviceInfo) -> bool:
     )
 
 
+def is_standin(spec: ComponentSpec, info: UsbDeviceInfo) -> bool:
+    """True when every entry of the role that `info` matches is a stand-in entry."""
+    found = [m.standin for m in spec.match if matches(m, info)]
+    return bool(found) and all(found)
+
+
 def claim_devices(
     specs: Sequence[ComponentSpec], devices: Iterable[UsbDeviceInfo]
 ) -> dict[str, tuple[UsbDeviceInfo, ...]]:
@@ -95,7 +101,9 @@ def claim_devices(
 
     A device serves one role only. Roles pinned to a serial choose first, so a
     pinned scanner is not taken by a second role that accepts any serial of
-    the same model. Devices are taken in port order, for stable results.
+    the same model. A role takes its real parts before stand-ins (the scanner
+    back from repair wins over the single-finger reader still plugged in),
+    then devices in port order, for stable results.
     """
     free = sorted(devices, key=lambda d: (d.bus, d.port, d.address))
     pinned_first = sorted(
@@ -104,10 +112,16 @@ def claim_devices(
     )
     claimed: dict[str, tuple[UsbDeviceInfo, ...]] = {}
     for spec in pinned_first:
-        hits = [d for d in free if any(matches(m, d) for m in spec.match)][: spec.count]
+        hits = [d for d in free if any(matches(m, d) for m in spec.match)]
+        hits = sorted(hits, key=lambda d: is_standin(spec, d))[: spec.count]  # stable sort
         claimed[spec.id] = tuple(hits)
         free = [d for d in free if d not in hits]
     return claimed
+
+
+def expected_models(spec: ComponentSpec) -> tuple[tuple[int, int], ...]:
+    """The (vid, pid) that fill the role for good, in config order, each once."""
+    return tuple(dict.fromkeys((m.vid, m.pid) for m in spec.match if not m.standin))
 
 
 def is_infrastructure(info: UsbDeviceInfo) -> bool:
@@ -168,7 +182,8 @@ def _describe_matches(match: tuple[UsbMatch, ...], names_path: Path) -> str:
     for m in match:
         vendor, product = names.get((m.vid, m.pid), ("", ""))
         label = " ".join(p for p in (f"{m.vid:04x}:{m.pid:04x}", vendor, product) if p)
-        parts.append(label + (f" serial {m.serial}" if m.serial else ""))
+        parts.append(label + (f" serial {m.serial}" if m.serial else "")
+                     + (" (stand-in)" if m.standin else ""))
     return ", ".join(parts)
 
 

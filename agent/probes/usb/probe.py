@@ -30,11 +30,13 @@ from agent.probes.usb.inventory import (
     below_speed,
     claim_devices,
     describe_expected,
+    expected_models,
+    is_standin,
     to_device,
     to_unexpected,
     unexpected_devices,
 )
-from pantau.wire import ComponentStatus, Device
+from pantau.wire import ComponentStatus, Device, UsbId
 
 log = logging.getLogger(__name__)
 Verdict = tuple[ComponentStatus, str]
@@ -51,6 +53,7 @@ class RoleMemory:
     status: ComponentStatus | None = None
     detail: str = ""
     device: Device | None = None
+    standin: bool = False
     absent_polls: int = 0
     keys: frozenset[tuple[int, int]] | None = None  # (bus, address) of its devices
     changes: deque[float] = field(default_factory=deque)  # monotonic times of appear/disappear
@@ -74,6 +77,10 @@ class UsbProbe:
         self._source = UsbSource(env.usb_backend, env.sysfs_root)
         self._monotonic = env.monotonic
         self._memory = {s.id: RoleMemory() for s in self._specs}
+        self._expected = {
+            s.id: tuple(UsbId(vid=f"{v:04x}", pid=f"{p:04x}") for v, p in expected_models(s))
+            for s in self._specs
+        }
         active = [s for s in self._specs if s.active_check != "none" or s.health_command]
         control = [s for s in self._specs if s.active_check == "control"]
         self._request = PollRequest(
@@ -112,8 +119,16 @@ class UsbProbe:
         status, detail = self._decide(spec, found, memory)
         # While debouncing, show the part last seen; a missing part has none.
         device = to_device(found[0]) if found else None if status == "missing" else memory.device
+        standin = (any(is_standin(spec, d) for d in found) if found
+                   else status != "missing" and memory.standin)
         memory.status, memory.detail, memory.device = status, detail, device
-        return ComponentReading(spec.id, "usb", spec.required, status, detail, device)
+        memory.standin = standin
+        missing = status == "missing"
+        return ComponentReading(
+            spec.id, "usb", spec.required, status, detail, device, standin,
+            expected=self._expected[spec.id] if missing or standin else (),
+            missing_units=spec.count - len(found) if missing and spec.count > 1 else 0,
+        )
 
     def _decide(
         self, spec: ComponentSpec, found: tuple[UsbDeviceInfo, ...], memory: RoleMemory

@@ -36,7 +36,15 @@ CASES = [
     ("missing_pid", "components[0].match[0].pid",
      'missing; expected the product id as 4 hex digits, like pid = "000a"'),
     ("unknown_match_key", "components[0].match[0].product",
-     "unknown key; expected one of: vid, pid, serial"),
+     "unknown key; expected one of: vid, pid, serial, standin"),
+    ("standin_not_bool", "components[0].match[1].standin",
+     'expected true or false, got string "yes"'),
+    ("only_standins", "components[0].match",
+     "every entry is a stand-in; also list the model that fills the role for good "
+     "(the one to order when the role is missing)"),
+    ("standin_in_allow", "usb.allow[1].standin",
+     "only for a component's match entries: an allowed device serves no role; "
+     "move it to the match list of the role it stands in for"),
     ("duplicate_component", "components[1].id",
      'duplicate id "camera" (also components[0]); each id must be unique'),
     ("duplicate_check", "checks[1].id",

@@ -79,3 +79,12 @@ def test_example_station_config_loads(tmp_path: Path) -> None:
         "medan-baru-01", "medan-baru", True, 8883)
     assert next(c for c in config.components if c.id == "camera").required is False
     assert [c.id for c in config.checks] == ["enrollment-server", "enrollment-api"]
+
+
+def test_the_profile_lists_the_single_finger_readers_as_stand_ins(tmp_path: Path) -> None:
+    fingerprint = next(c for c in load_profile_alone(tmp_path).components
+                       if c.id == "fingerprint")
+    standins = {(m.vid, m.pid) for m in fingerprint.match if m.standin}
+    assert standins == {(0x1491, 0x0088), (0x16D1, 0x0401), (0x05BA, 0x000A)}
+    # The ten-print scanners stay the models to order, the first one first.
+    assert next((m.vid, m.pid) for m in fingerprint.match if not m.standin) == (0x080B, 0x0002)

@@ -150,3 +150,16 @@ def test_sqlite_is_wal_and_full_sync(queue: EventJournal) -> None:
     assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     db.close()
     assert queue._db.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL
+
+
+def test_serials_per_role_survive_a_reopen(tmp_path: Path) -> None:
+    config = QueueConfig(path=tmp_path / "queue.sqlite3")
+    journal = EventJournal(config, clock=lambda: 100.0)
+    assert journal.last_serials() == {}
+    journal.remember_serials({"fingerprint": "A", "camera": "C1"})
+    journal.remember_serials({"fingerprint": "B"})
+    journal.close()
+    again = EventJournal(config, clock=lambda: 200.0)
+    assert again.last_serials() == {"fingerprint": "B", "camera": "C1"}
+    assert len(again) == 0  # serials are not events: nothing to send
+    again.close()

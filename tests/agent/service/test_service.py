@@ -86,6 +86,23 @@ def test_serial_swap_is_an_ok_to_ok_event(station: SimStation, watch: Watch) -> 
     assert event.detail == f"serial changed from {station.name}-camera to SWAPPED-1"
 
 
+def test_serial_swapped_while_the_agent_was_stopped_is_reported_after_the_restart(
+    station: SimStation, watch: Watch
+) -> None:
+    first = station.start()
+    first_heartbeat(watch, station)
+    station.request_stop()
+    station.join()
+    station.bus.replace(lambda d: d.serial == f"{station.name}-camera", serial="SWAPPED-2")
+    station.restart()
+    second = station.service
+    assert second is not None and second.boot_id != first.boot_id
+    event = wait_for(lambda: watch.events(SITE, station.name), what="the swap event")[0]
+    assert (event.boot_id, event.seq, event.component, event.from_, event.to) == (
+        second.boot_id, 1, "camera", "ok", "ok")
+    assert event.detail == f"serial changed from {station.name}-camera to SWAPPED-2"
+
+
 def test_flash_drive_triggers_heartbeat_without_event(station: SimStation, watch: Watch) -> None:
     station.start()
     first_heartbeat(watch, station)

@@ -176,3 +176,36 @@ def test_overlong_detail_is_clipped_to_protocol_limit() -> None:
     assert len(obs.components[0].detail) == 1024
     assert msgspec.json.decode(encode(obs.components[0]))["detail"].endswith("…")
     assert clip("short") == "short"
+
+
+# A restart: the tracker starts with the serials the journal kept (role -> serial).
+RESTART_CASES = {
+    "same unit after a restart is no event": ({"fingerprint": "A"}, reading(serial="A"), []),
+    "another unit after a restart is a swap": (
+        {"fingerprint": "A"}, reading(serial="B"),
+        [ComponentTransition("fingerprint", "ok", "ok", "serial changed from A to B")],
+    ),
+    "missing after a restart is still no event": (
+        {"fingerprint": "A"}, reading("missing", None), []),
+    "nothing kept: the first run knows no earlier unit": ({}, reading(serial="B"), []),
+    "another role's serial does not count": ({"camera": "A"}, reading(serial="B"), []),
+}
+
+
+@pytest.mark.parametrize(("kept", "first", "transitions"), RESTART_CASES.values(),
+                         ids=RESTART_CASES.keys())
+def test_first_sight_after_a_restart(kept: dict[str, str], first: ComponentReading,
+                                     transitions: list[ComponentTransition]) -> None:
+    tracker = ComponentTracker(kept)
+    assert list(tracker.observe([first], 10)[1]) == transitions
+
+
+def test_only_serials_that_changed_go_to_the_journal() -> None:
+    state = StationStateMachine("s", "st", "b", {"fingerprint": "A"})
+    state.observe(ProbeResult(components=(reading(serial="A"),)), 1)
+    assert state.take_serial_changes() == {}  # the same unit: nothing to write
+    state.observe(ProbeResult(components=(reading("missing", None),)), 2)
+    state.observe(ProbeResult(components=(reading(serial="B"),)), 3)
+    state.observe(ProbeResult(components=(reading(serial="B"),)), 4)
+    assert state.take_serial_changes() == {"fingerprint": "B"}
+    assert state.take_serial_changes() == {}
