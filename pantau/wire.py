@@ -81,10 +81,11 @@ class Device(msgspec.Struct, frozen=True, kw_only=True, gc=False):
 
 
 class UsbId(msgspec.Struct, frozen=True, kw_only=True, gc=False):
-    """A USB model: vendor and product id, as `lsusb` shows them."""
+    """A USB model: vendor and product id as `lsusb` shows them, and its usb.ids name."""
 
     vid: HexId
     pid: HexId
+    name: Short = ""
 
 
 MAX_EXPECTED: Final = 64  # the agent config allows no more match entries per role in practice

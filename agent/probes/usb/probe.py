@@ -26,6 +26,7 @@ from agent.config import AgentConfig, ComponentSpec
 from agent.probes.base import ComponentReading, ProbeEnv, ProbeResult
 from agent.probes.usb.backend import NO_PERMISSION_HINT, PollRequest, UsbSource, UsbUnavailable
 from agent.probes.usb.inventory import (
+    USB_IDS_PATH,
     UsbDeviceInfo,
     below_speed,
     claim_devices,
@@ -35,6 +36,7 @@ from agent.probes.usb.inventory import (
     to_device,
     to_unexpected,
     unexpected_devices,
+    usb_id_names,
 )
 from pantau.wire import ComponentStatus, Device, UsbId
 
@@ -77,10 +79,7 @@ class UsbProbe:
         self._source = UsbSource(env.usb_backend, env.sysfs_root)
         self._monotonic = env.monotonic
         self._memory = {s.id: RoleMemory() for s in self._specs}
-        self._expected = {
-            s.id: tuple(UsbId(vid=f"{v:04x}", pid=f"{p:04x}") for v, p in expected_models(s))
-            for s in self._specs
-        }
+        self._expected = expected_ids(self._specs)
         active = [s for s in self._specs if s.active_check != "none" or s.health_command]
         control = [s for s in self._specs if s.active_check == "control"]
         self._request = PollRequest(
@@ -147,6 +146,17 @@ class UsbProbe:
         if not complete and memory.status is not None:
             return memory.status, memory.detail  # maybe a USB reset: keep the last word
         return health_verdict(spec, found)
+
+
+def expected_ids(specs: tuple[ComponentSpec, ...]) -> dict[str, tuple[UsbId, ...]]:
+    """Per role, the models to order, named from usb.ids (read once, at start)."""
+    models = {s.id: expected_models(s) for s in specs}
+    names = usb_id_names(USB_IDS_PATH, {m for ids in models.values() for m in ids})
+    return {
+        role: tuple(UsbId(vid=f"{v:04x}", pid=f"{p:04x}", name=" ".join(names.get((v, p), ())))
+                    for v, p in ids)
+        for role, ids in models.items()
+    }
 
 
 def health_verdict(spec: ComponentSpec, found: tuple[UsbDeviceInfo, ...]) -> Verdict:

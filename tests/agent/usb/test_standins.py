@@ -23,7 +23,13 @@ FUTRONIC = SimDevice(0x1491, 0x0088, "Futronic", "FS88", "FUT-1", port_numbers=(
 FINGERPRINT = ComponentSpec(id="fingerprint", kind="usb", match=(
     UsbMatch(0x080B, 0x0002), UsbMatch(0x1491, 0x0088, standin=True), UsbMatch(0x113F, 0x1020),
     UsbMatch(0x080B, 0x0002, serial="other")))
-EXPECTED = (wire.UsbId(vid="080b", pid="0002"), wire.UsbId(vid="113f", pid="1020"))
+# Named as /usr/share/misc/usb.ids (Debian's usbutils/hwdata) names them.
+EXPECTED = (
+    wire.UsbId(vid="080b", pid="0002",
+               name="Cross Match Technologies Fingerprint Scanner (After ReNumeration)"),
+    wire.UsbId(vid="113f", pid="1020",
+               name="Integrated Biometrics, LLC Watson Two-Finger Roll Scanner"),
+)
 
 
 def fingerprint(probe: UsbProbe) -> ComponentReading:
@@ -79,7 +85,7 @@ def test_count_two_with_one_unit_present_says_one_unit_is_missing() -> None:
     assert (reading.status, reading.missing_units) == ("missing", 2)
     component = to_component(reading, 5.0)
     assert (component.missing_units, component.expected) == (
-        2, [wire.UsbId(vid="046d", pid="082d")])
+        2, [wire.UsbId(vid="046d", pid="082d", name="Logitech, Inc. HD Pro Webcam C920")])
     assert wire.decode("heartbeat", wire.encode(wire.Heartbeat(
         v=1, site="s", station="t", seq=1, boot_id="b", ts=5.0, interval_s=15.0,
         agent=wire.AgentInfo(version="x", uptime_s=1.0), components=[component],
