@@ -19,9 +19,10 @@ import msgspec
 from aiohttp import web
 
 from collector.api_sites import fleet_json, site_json
-from collector.app_keys import FLEET_KEY, STORE_KEY, now
+from collector.app_keys import ASSETS_KEY, FLEET_KEY, STORE_KEY, now
 from collector.offices import fleet_line, office_list
 from collector.parts import PartIssue, part_issues, parts_csv, site_rollup, station_problems
+from collector.rfc3339 import utc_text
 from collector.store import StoredEvent, StoreError
 from pantau.wire import ID_PATTERN, is_valid_id
 
@@ -228,7 +229,9 @@ def parts_json(issues: list[PartIssue], sites: Iterable[SiteView], at: float) ->
         "parts": [
             {"site": i.site, "station": i.station, "station_state": i.station_state,
              "role": i.role, "kind": i.kind, "status": i.status, "since": i.since,
-             "detail": i.detail}
+             "detail": i.detail, "model_to_order": i.order.model_to_order or None,
+             "open_for_s": i.open_for_s(at), "ordered_at": utc_text(i.order.ordered_at),
+             "ordered_at_ts": i.order.ordered_at}
             for i in issues
         ],
         "sites": [
@@ -245,13 +248,15 @@ async def parts_handler(request: web.Request) -> web.Response:
     site = id_param(request, "site")
     fleet = request.app[FLEET_KEY]
     sites = [s for s in fleet.sites() if site is None or s.site == site]
-    issues = part_issues(v for v in fleet.stations() if site is None or v.site == site)
+    feed = request.app.get(ASSETS_KEY)
+    issues = part_issues((v for v in fleet.stations() if site is None or v.site == site),
+                         feed.order_info if feed is not None else None)
     at = now(request.app)
     if fmt == "json":
         return json_response(parts_json(issues, sites, at))
     stamp = time.strftime("%Y%m%d-%H%M", time.gmtime(at))
     filename = f"pantau-parts-{site or 'all'}-{stamp}.csv"
     return web.Response(
-        text=parts_csv(issues, sites), content_type="text/csv", charset="utf-8",
+        text=parts_csv(issues, sites, at), content_type="text/csv", charset="utf-8",
         headers={"Content-Disposition": f'attachment; filename="{filename}"'},
     )

@@ -19,6 +19,7 @@ from aiohttp import web
 from collector.stats import StoreStats
 
 if TYPE_CHECKING:
+    from collector.asset_feed import AssetFeed
     from collector.config import CollectorConfig
     from collector.fleet import Fleet
     from collector.site_capacity import CapacityTally
@@ -61,6 +62,8 @@ STATS_KEY: web.AppKey[IngestStats] = web.AppKey("pantau_stats")
 STORE_KEY: web.AppKey[Store] = web.AppKey("pantau_store")
 CONFIG_KEY: web.AppKey[CollectorConfig] = web.AppKey("pantau_config")
 HEALTH_KEY: web.AppKey[Health] = web.AppKey("pantau_health")
+# The asset register, repair records and readiness history (with their store).
+ASSETS_KEY: web.AppKey[AssetFeed] = web.AppKey("pantau_assets")
 # The one clock of the app: fleet ticks, registry reloads, relative times on the
 # page and report stamps in the API all read it (build_app's `clock`).
 CLOCK_KEY: web.AppKey[Callable[[], float]] = web.AppKey("pantau_clock")

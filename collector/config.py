@@ -23,12 +23,13 @@ from pathlib import Path
 from typing import Any, Final
 
 from collector.config_http import DEFAULT_HTTP_PORT, HttpConfig, parse_http
+from collector.config_repairs import RepairsConfig, parse_repairs
 from pantau.broker_config import BrokerConfig, parse_broker, topic_root
 from pantau.config import FieldParser, Section, describe, ident, integer, path, read_toml
 from pantau.wire import DEFAULT_TOPIC_ROOT
 
-__all__ = ["DEFAULT_HTTP_PORT", "CliOverrides", "CollectorConfig", "HttpConfig", "StateConfig",
-           "load_collector_config"]
+__all__ = ["DEFAULT_HTTP_PORT", "CliOverrides", "CollectorConfig", "HttpConfig", "RepairsConfig",
+           "StateConfig", "load_collector_config"]
 
 DEFAULT_CONFIG_PATH: Final = Path("/etc/pantau/collector.toml")
 
@@ -67,6 +68,7 @@ class CollectorConfig:
     broker: BrokerConfig = field(default_factory=BrokerConfig)
     http: HttpConfig = field(default_factory=HttpConfig)
     state: StateConfig = field(default_factory=StateConfig)
+    repairs: RepairsConfig = field(default_factory=RepairsConfig)
     registry: Path | None = None  # None: no registry, every station shows as unregistered
     sites: tuple[str, ...] = ()  # empty: all sites; else only these (sharding)
     topic_root: str = DEFAULT_TOPIC_ROOT
@@ -107,6 +109,7 @@ READER = "the collector"  # who must read the files a config names, for refusals
 _TOP: Final[dict[str, FieldParser]] = {
     "registry": path, "sites": _sites, "topic_root": topic_root,
     "broker": lambda s, n: None, "http": lambda s, n: None, "state": lambda s, n: None,
+    "repairs": lambda s, n: None,
 }
 _STATE: Final[dict[str, FieldParser]] = {
     "data_dir": path,
@@ -126,12 +129,13 @@ def load_collector_config(path: Path | None, overrides: CliOverrides) -> Collect
     broker = _broker(top, overrides.broker)
     http = parse_http(_section(top, "http"), overrides.listen)
     state = StateConfig(**_table(top, "state", _STATE))
+    repairs = parse_repairs(_section(top, "repairs"), [user for user, _ in http.users])
     if overrides.data_dir is not None:
         state = dataclasses.replace(state, data_dir=overrides.data_dir)
     root = fields.get("topic_root", DEFAULT_TOPIC_ROOT)
     return CollectorConfig(
         source=top.file, broker=dataclasses.replace(broker, topic_root=root), http=http,
-        state=state, registry=overrides.registry or fields.get("registry"),
+        state=state, repairs=repairs, registry=overrides.registry or fields.get("registry"),
         sites=fields.get("sites", ()), topic_root=root,
     )
 

@@ -96,6 +96,7 @@ class Fleet:
         self._sorted: list[StationRecord] | None = None
         self._ledger = EventLedger()
         self._transitions: list[StationTransition] = []
+        self._part_changes: list[StationRecord] = []
         self._generation = 0
         for entry in registry.stations.values():
             if entry.lifecycle != "retired":
@@ -134,7 +135,10 @@ class Fleet:
             return REFUSED_OUT_OF_ORDER
         if rec.state != "online" and rec.revives_on(hb):
             self._move(rec, "online", now, "heartbeat")
+        parts = rec.components
         rec.take_heartbeat(hb, now)
+        if rec.components is not parts:  # the record keeps the same tuple while nothing moved
+            self._part_changes.append(rec)
         if rec.site != hb.site:
             self._follow_site(rec, hb.site)
         self._generation += 1
@@ -187,6 +191,11 @@ class Fleet:
     def drain_transitions(self) -> list[StationTransition]:
         drained, self._transitions = self._transitions, []
         return drained
+
+    def drain_part_changes(self) -> list[StationView]:
+        """Stations whose component set changed since the last call, each once, in order."""
+        drained, self._part_changes = self._part_changes, []
+        return list({id(rec): rec for rec in drained}.values())
 
     def set_registry(self, registry: Registry, now: float) -> None:
         """Adopt a reloaded registry, keeping everything learnt from messages."""

@@ -43,6 +43,9 @@ _MAX_REMOTES_SHOWN: Final = 5
 BUSY: Final = "too many logins waiting"
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+# The user whose password the request carried: set for every authenticated request,
+# read by the routes that write (and log who wrote).
+USER_KEY: Final = web.RequestKey("pantau_user", str)
 
 
 class FailureLog:
@@ -112,7 +115,8 @@ class BasicAuth:
     async def middleware(self, request: web.Request, handler: Handler) -> web.StreamResponse:
         if request.path in self._exempt:
             return await handler(request)
-        refused = await self.check(request.headers.get(hdrs.AUTHORIZATION))
+        header = request.headers.get(hdrs.AUTHORIZATION)
+        refused = await self.check(header)
         if refused == BUSY:
             self.failures.record(refused, request.remote)
             raise web.HTTPTooManyRequests(headers={hdrs.RETRY_AFTER: str(RETRY_AFTER_S)},
@@ -120,6 +124,9 @@ class BasicAuth:
         if refused is not None:
             self.failures.record(refused, request.remote)
             raise web.HTTPUnauthorized(headers=CHALLENGE)
+        credentials = parse_basic(header)
+        if isinstance(credentials, tuple):  # always, once check() accepted the header
+            request[USER_KEY] = credentials[0]
         return await handler(request)
 
     async def check(self, header: str | None) -> str | None:

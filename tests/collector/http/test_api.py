@@ -157,8 +157,9 @@ async def test_parts_json(client: Client) -> None:
         ("medan-baru-02", "fingerprint", "missing", NOW - 300),
         ("medan-baru-02", "iris", "failed", NOW - 7200)]
     rollup = {s["site"]: s for s in body["sites"]}
-    assert rollup["medan-baru"]["roles"] == {"fingerprint": {"missing": 1, "failed": 0},
-                                             "iris": {"missing": 0, "failed": 1}}
+    assert rollup["medan-baru"]["roles"] == {
+        "fingerprint": {"missing": 1, "failed": 0, "standin": 0},
+        "iris": {"missing": 0, "failed": 1, "standin": 0}}
     assert rollup["medan-kota"]["total"] == 0
 
 

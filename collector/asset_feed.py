@@ -1,0 +1,130 @@
+"""Fleet changes in, asset, repair and readiness records out, in batches to the asset store.
+
+Called from the collector's one-second tick (on the event loop, like ingest):
+`step` takes the stations whose component set changed (`Fleet.drain_part_changes`)
+and those that moved state, runs the pure register, repair tracker and
+readiness tracker over them, and queues what they produced; `run` commits the
+queue every `interval_s` in the store's writer thread. Nothing here runs per
+heartbeat. A commit that fails is kept and retried with the next one.
+
+Readiness is only written while the collector is ready (broker connected and
+retained state loaded): before that it would record every station as down
+for the seconds the retained heartbeats take to arrive. The first step after
+it becomes ready makes a full pass over the fleet.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Iterable
+from functools import partial
+from typing import TYPE_CHECKING
+
+from collector.assets import AssetRegister
+from collector.parts import NO_ORDER_INFO, OrderInfo
+from collector.readiness import ReadinessTracker
+from collector.repairs import RepairOps, RepairTracker
+from collector.store import StoreError
+from collector.store_assets import AssetBatch, AssetStore
+from collector.store_assets_read import StoredState
+from pantau import wire
+from pantau.log_throttle import LogThrottle
+
+if TYPE_CHECKING:
+    from collector.fleet import Fleet, StationTransition
+    from collector.station import StationView
+
+log = logging.getLogger(__name__)
+
+
+class AssetFeed:
+    def __init__(self, store: AssetStore, min_open_s: float, interval_s: float = 1.0) -> None:
+        self.store = store
+        self.register = AssetRegister()
+        self.repairs = RepairTracker(min_open_s)
+        self.readiness = ReadinessTracker()
+        self._interval_s = interval_s
+        self._pending = AssetBatch()
+        self._touched: set[str] = set()
+        self._was_ready = False
+        self._throttle = LogThrottle(log)
+
+    def restore(self, state: StoredState) -> None:
+        self.register.restore(state.present, state.last_real)
+        self.repairs.restore(state.open_repairs)
+        self.readiness.restore(state.last_readiness)
+
+    def note_transitions(self, transitions: Iterable[StationTransition]) -> None:
+        self._touched.update(t.station for t in transitions)
+
+    def step(self, fleet: Fleet, now: float, ready: bool) -> None:
+        """Digest what changed since the last step; queue the records for the store."""
+        for view in fleet.drain_part_changes():
+            self._observe(view, now)
+        self._queue(self.repairs.tick(now))
+        if ready:
+            if self._was_ready:
+                rows = self.readiness.update(self._touched, fleet.station, now)
+            else:  # (again) sure of the fleet: look at every station once
+                rows = self.readiness.everything([v.station for v in fleet.stations()],
+                                                 fleet.station, now)
+            self._pending.readiness += rows
+            self._touched = set()
+        self._was_ready = ready
+
+    def _observe(self, view: StationView, now: float) -> None:
+        ts = view.last_heartbeat_ts if view.last_heartbeat_ts is not None else now
+        assets = self.register.observe(view.station, view.site, view.components, ts)
+        self._pending.started += assets.started
+        self._pending.ended += assets.ended
+        self._pending.changes += assets.changes
+        # The register first: a failed part's own device is the model of its repair.
+        self._queue(self.repairs.observe(view.station, view.site, view.components, ts, now,
+                                         partial(self.register.last_real, view.station)))
+        self._touched.add(view.station)
+
+    def _queue(self, ops: RepairOps) -> None:
+        self._pending.repairs += ops.upserts
+        self._pending.dropped += ops.deletes
+
+    def order_info(self, view: StationView, c: wire.Component) -> OrderInfo:
+        """For the parts report: the open (or pending) record's model and times, else the
+        model the register knows (the last real device, else the first one expected)."""
+        rec = self.repairs.open_for(view.station, c.id)
+        if rec is not None:
+            return OrderInfo(rec.model.label, rec.opened_at, rec.ordered_at)
+        spell = self.register.last_real(view.station, c.id)
+        if spell is not None:
+            return OrderInfo(f"{spell.device.vid}:{spell.device.pid} {spell.name}".strip())
+        if c.expected:
+            first = c.expected[0]
+            return OrderInfo(f"{first.vid}:{first.pid} {first.name}".strip())
+        return NO_ORDER_INFO
+
+    @property
+    def pending(self) -> int:
+        return len(self._pending)
+
+    async def run(self) -> None:
+        """Commit forever; on cancel, commit what is left once more."""
+        try:
+            while True:
+                await self.flush()
+                await asyncio.sleep(self._interval_s)
+        finally:
+            with contextlib.suppress(StoreError):
+                await asyncio.shield(self.flush())
+
+    async def flush(self) -> bool:
+        batch, self._pending = self._pending, AssetBatch()
+        if not len(batch):
+            return True
+        try:
+            await self.store.write(batch)
+        except StoreError as exc:
+            self._throttle.warning("store", "asset records not saved, will retry: %s", exc)
+            self._pending.merge_older(batch)
+            return False
+        return True
