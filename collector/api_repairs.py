@@ -117,11 +117,12 @@ async def read_body(request: web.Request) -> object:
     if request.content_type != "application/json":
         fail(web.HTTPUnsupportedMediaType, "send the fields as JSON with Content-Type: "
                                            "application/json")
-    if (request.content_length or 0) > MAX_BODY:
-        fail(web.HTTPRequestEntityTooLarge, f"the body may be at most {MAX_BODY} bytes")
-    body = await request.content.read(MAX_BODY + 1)
-    if len(body) > MAX_BODY:
-        fail(web.HTTPRequestEntityTooLarge, f"the body may be at most {MAX_BODY} bytes")
+    body = b"" if (request.content_length or 0) > MAX_BODY else await request.content.read(
+        MAX_BODY + 1)
+    if len(body) > MAX_BODY or (request.content_length or 0) > MAX_BODY:
+        raise web.HTTPRequestEntityTooLarge(
+            MAX_BODY, request.content_length or len(body), content_type="application/json",
+            text=json.dumps({"error": f"the body may be at most {MAX_BODY} bytes"}))
     try:
         return json.loads(body)
     except (UnicodeDecodeError, ValueError):

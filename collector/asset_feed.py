@@ -33,7 +33,7 @@ from pantau import wire
 from pantau.log_throttle import LogThrottle
 
 if TYPE_CHECKING:
-    from collector.fleet import Fleet, StationTransition
+    from collector.fleet import Fleet, PartChange, StationTransition
     from collector.station import StationView
 
 log = logging.getLogger(__name__)
@@ -61,8 +61,8 @@ class AssetFeed:
 
     def step(self, fleet: Fleet, now: float, ready: bool) -> None:
         """Digest what changed since the last step; queue the records for the store."""
-        for view in fleet.drain_part_changes():
-            self._observe(view, now)
+        for change in fleet.drain_part_changes():
+            self._observe(change, now)
         self._queue(self.repairs.tick(now))
         if ready:
             if self._was_ready:
@@ -74,16 +74,15 @@ class AssetFeed:
             self._touched = set()
         self._was_ready = ready
 
-    def _observe(self, view: StationView, now: float) -> None:
-        ts = view.last_heartbeat_ts if view.last_heartbeat_ts is not None else now
-        assets = self.register.observe(view.station, view.site, view.components, ts)
-        self._pending.started += assets.started
-        self._pending.ended += assets.ended
+    def _observe(self, change: PartChange, now: float) -> None:
+        station, site, components, ts = change
+        assets = self.register.observe(station, site, components, ts)
+        self._pending.spells += assets.spells
         self._pending.changes += assets.changes
         # The register first: a failed part's own device is the model of its repair.
-        self._queue(self.repairs.observe(view.station, view.site, view.components, ts, now,
-                                         partial(self.register.last_real, view.station)))
-        self._touched.add(view.station)
+        self._queue(self.repairs.observe(station, site, components, ts, now,
+                                         partial(self.register.last_real, station)))
+        self._touched.add(station)
 
     def _queue(self, ops: RepairOps) -> None:
         self._pending.repairs += ops.upserts

@@ -67,19 +67,21 @@ class AssetChange:
 
 @dataclass(slots=True)
 class AssetOps:
-    """What one observation changed: spells begun, spells ended, change records."""
+    """What observations changed, in order: spells begun (no `end`) or ended, change records."""
 
-    started: list[Spell] = field(default_factory=list)
-    ended: list[Spell] = field(default_factory=list)
+    spells: list[Spell] = field(default_factory=list)
     changes: list[AssetChange] = field(default_factory=list)
 
     def __bool__(self) -> bool:
-        return bool(self.started or self.ended or self.changes)
+        return bool(self.spells or self.changes)
 
-    def extend(self, other: AssetOps) -> None:
-        self.started += other.started
-        self.ended += other.ended
-        self.changes += other.changes
+    @property
+    def started(self) -> list[Spell]:
+        return [s for s in self.spells if s.end is None]
+
+    @property
+    def ended(self) -> list[Spell]:
+        return [s for s in self.spells if s.end is not None]
 
 
 @dataclass(slots=True)
@@ -140,7 +142,7 @@ class AssetRegister:
         if current is not None and current.device == now_id and current.site == site:
             return  # the usual case: nothing moved in this role
         if current is not None:
-            ops.ended.append(_ended(current, at))
+            ops.spells.append(_ended(current, at))
             role.current = None
         if c.device is None:
             if current is not None:
@@ -148,7 +150,7 @@ class AssetRegister:
                                                current.device))
             return
         spell = role.current = _spell(station, site, c, at)
-        ops.started.append(spell)
+        ops.spells.append(spell)
         if not spell.standin:
             role.last_real = spell
         self._record_arrival(role, spell, ops)

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Final
+from typing import Final, NamedTuple
 
 from collector.event_ledger import EventLedger
 from collector.registry import Registry, StationEntry
@@ -33,6 +33,7 @@ __all__ = [
     "EventOutcome",
     "Fleet",
     "Outcome",
+    "PartChange",
     "SiteView",
     "StationState",
     "StationTransition",
@@ -48,6 +49,15 @@ class StationTransition:
     new: StationState
     at: float
     reason: str
+
+
+class PartChange(NamedTuple):
+    """A station's component set as one heartbeat changed it (`ts`: the heartbeat's)."""
+
+    station: str
+    site: str
+    components: tuple[wire.Component, ...]
+    ts: float
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,7 +106,7 @@ class Fleet:
         self._sorted: list[StationRecord] | None = None
         self._ledger = EventLedger()
         self._transitions: list[StationTransition] = []
-        self._part_changes: list[StationRecord] = []
+        self._part_changes: list[PartChange] = []
         self._generation = 0
         for entry in registry.stations.values():
             if entry.lifecycle != "retired":
@@ -138,7 +148,7 @@ class Fleet:
         parts = rec.components
         rec.take_heartbeat(hb, now)
         if rec.components is not parts:  # the record keeps the same tuple while nothing moved
-            self._part_changes.append(rec)
+            self._part_changes.append(PartChange(rec.station, rec.site, rec.components, hb.ts))
         if rec.site != hb.site:
             self._follow_site(rec, hb.site)
         self._generation += 1
@@ -192,10 +202,10 @@ class Fleet:
         drained, self._transitions = self._transitions, []
         return drained
 
-    def drain_part_changes(self) -> list[StationView]:
-        """Stations whose component set changed since the last call, each once, in order."""
+    def drain_part_changes(self) -> list[PartChange]:
+        """Every new component set of a station since the last call, in arrival order."""
         drained, self._part_changes = self._part_changes, []
-        return list({id(rec): rec for rec in drained}.values())
+        return drained
 
     def set_registry(self, registry: Registry, now: float) -> None:
         """Adopt a reloaded registry, keeping everything learnt from messages."""

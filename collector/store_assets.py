@@ -74,20 +74,19 @@ _UPSERT_REPAIR: Final = (
 
 @dataclass(slots=True)
 class AssetBatch:
-    started: list[Spell] = field(default_factory=list)
-    ended: list[Spell] = field(default_factory=list)
+    spells: list[Spell] = field(default_factory=list)  # in order: begun (no end) or ended
     changes: list[AssetChange] = field(default_factory=list)
     repairs: list[Repair] = field(default_factory=list)
     dropped: list[str] = field(default_factory=list)  # repair ids no longer a repair
     readiness: list[ReadinessRow] = field(default_factory=list)
 
     def __len__(self) -> int:
-        return (len(self.started) + len(self.ended) + len(self.changes) + len(self.repairs)
-                + len(self.dropped) + len(self.readiness))
+        return (len(self.spells) + len(self.changes) + len(self.repairs) + len(self.dropped)
+                + len(self.readiness))
 
     def merge_older(self, older: AssetBatch) -> None:
         """Put a batch that failed to commit back in front of this one."""
-        for name in ("started", "ended", "changes", "repairs", "dropped", "readiness"):
+        for name in ("spells", "changes", "repairs", "dropped", "readiness"):
             getattr(self, name)[:0] = getattr(older, name)
 
 
@@ -167,18 +166,26 @@ class AssetStore:
             raise StoreError(f"cannot {what} the asset database {self.path}: {exc}") from exc
 
 
+_START: Final = (
+    "INSERT INTO asset_spells (station, site, role, vid, pid, serial, manufacturer, product, "
+    "standin, start_at) VALUES (?,?,?,?,?,?,?,?,?,?)"
+)
+_END: Final = (
+    "UPDATE asset_spells SET end_at = ? WHERE station = ? AND role = ? AND site = ? AND vid = ? "
+    "AND pid = ? AND serial = ? AND start_at = ? AND end_at IS NULL"
+)
+
+
 def _write(conn: sqlite3.Connection, batch: AssetBatch) -> None:
-    # Ends first: a unit that leaves and comes back in one batch closes its old spell only.
-    conn.executemany(
-        "UPDATE asset_spells SET end_at = ? WHERE station = ? AND role = ? AND vid = ? "
-        "AND pid = ? AND serial = ? AND end_at IS NULL",
-        [(s.end, s.station, s.role, s.device.vid, s.device.pid, s.device.serial)
-         for s in batch.ended])
-    conn.executemany(
-        "INSERT INTO asset_spells (station, site, role, vid, pid, serial, manufacturer, "
-        "product, standin, start_at) VALUES (?,?,?,?,?,?,?,?,?,?)",
-        [(s.station, s.site, s.role, s.device.vid, s.device.pid, s.device.serial,
-          s.manufacturer, s.product, int(s.standin), s.start) for s in batch.started])
+    # In order: a spell may begin and end within one batch.
+    for s in batch.spells:
+        d = s.device
+        if s.end is None:
+            conn.execute(_START, (s.station, s.site, s.role, d.vid, d.pid, d.serial,
+                                  s.manufacturer, s.product, int(s.standin), s.start))
+        else:
+            conn.execute(_END, (s.end, s.station, s.role, s.site, d.vid, d.pid, d.serial,
+                                s.start))
     conn.executemany(
         "INSERT INTO asset_changes (station, site, role, kind, at, vid, pid, serial, old_vid, "
         "old_pid, old_serial) VALUES (?,?,?,?,?,?,?,?,?,?,?)",

@@ -1,0 +1,61 @@
+"""The feed: fleet changes (every intermediate component set) to records in the asset store."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from collector.asset_feed import AssetFeed
+from collector.fleet import Fleet
+from collector.registry import Registry
+from collector.store_assets import AssetStore
+from collector.store_assets_read import AssetReader
+from tests.collector.http.scenario import component, feed, heartbeat
+
+SITE, STATION = "medan-baru", "medan-baru-01"
+
+
+def beat(fleet: Fleet, seq: int, ts: float, *components: dict[str, object]) -> None:
+    feed(fleet, "heartbeat", SITE, STATION, heartbeat(SITE, STATION, seq, ts, list(components)),
+         ts)
+
+
+@pytest.fixture
+async def asset_feed(tmp_path: Path) -> AsyncIterator[AssetFeed]:
+    store = AssetStore(tmp_path)
+    await store.open()
+    yield AssetFeed(store, min_open_s=60)
+    await store.close()
+
+
+async def test_every_component_set_between_two_steps_is_seen(asset_feed: AssetFeed) -> None:
+    fleet = Fleet(Registry.empty(), now=0.0)
+    beat(fleet, 1, 100.0, component("fingerprint", since=90.0))
+    beat(fleet, 2, 110.0, component("fingerprint", "missing", since=110.0))
+    beat(fleet, 3, 115.0, component("fingerprint", "missing", since=110.0))  # no change
+    asset_feed.step(fleet, 120.0, ready=False)
+    assert fleet.drain_part_changes() == []
+    asset_feed.step(fleet, 200.0, ready=False)  # open 80 s here: listed
+    assert await asset_feed.flush()
+    reader = AssetReader(asset_feed.store.path)
+    # The scanner was seen before it went, though both came within one step.
+    assert [(a.device.serial, a.present) for a in reader.assets()] == [("SN-fingerprint", False)]
+    assert [(r.status, r.model.vid, r.opened_at) for r in reader.repairs(state="open")] == [
+        ("missing", "05ba", 110.0)]
+    assert reader.window(0.0, 1e10).readiness == []  # not ready: no readiness written yet
+
+
+async def test_readiness_is_written_once_ready_and_then_per_change(asset_feed: AssetFeed) -> None:
+    fleet = Fleet(Registry.empty(), now=0.0)
+    beat(fleet, 1, 100.0, component("fingerprint", since=90.0))
+    asset_feed.step(fleet, 101.0, ready=True)  # the first ready step: a full pass
+    beat(fleet, 2, 102.0, component("fingerprint", since=90.0))  # nothing moved
+    asset_feed.step(fleet, 103.0, ready=True)
+    beat(fleet, 3, 104.0, component("fingerprint", "missing", since=104.0))
+    asset_feed.step(fleet, 105.0, ready=True)
+    assert await asset_feed.flush()
+    rows = AssetReader(asset_feed.store.path).window(0.0, 1e10).readiness
+    assert [(r.station, r.readiness, r.at) for r in rows] == [
+        (STATION, "ready", 101.0), (STATION, "down", 105.0)]
