@@ -1,11 +1,11 @@
 """The collector's aiohttp application: shared objects, background tasks, routes.
 
 Start-up order (aiohttp `cleanup_ctx`, torn down in reverse):
-store open + Fleet de-dup marks restored → asset store open + register,
-repairs and readiness restored, its flusher → MQTT session → history flusher
-→ fleet ticker and retention → process sampler → registry reload on SIGHUP.
-In reverse, the flusher's last commit publishes its acks while the MQTT
-session is still up, and the stores close last.
+store open + Fleet de-dup marks restored → asset store open, register and
+repairs restored (collector.app_assets) → MQTT session → history flusher →
+fleet ticker and retention → process sampler → reliability figures →
+registry reload on SIGHUP. In reverse, the flusher's last commit publishes
+its acks while the MQTT session is still up, and the stores close last.
 """
 
 from __future__ import annotations
@@ -24,10 +24,15 @@ from aiohttp import web
 
 from collector import process_metrics
 from collector.api import add_api_routes
-from collector.api_assets import add_asset_routes
-from collector.api_repairs import add_repair_routes
+from collector.app_assets import (
+    assets_ctx,
+    figures_step,
+    install_assets,
+    metrics_text,
+    prune_assets,
+    tick_assets,
+)
 from collector.app_keys import (
-    ASSETS_KEY,
     CAPACITY_KEY,
     CLOCK_KEY,
     CONFIG_KEY,
@@ -38,11 +43,11 @@ from collector.app_keys import (
     STORE_KEY,
     Health,
 )
-from collector.asset_feed import AssetFeed
 from collector.config import CollectorConfig
 from collector.dispatch import Dispatcher
 from collector.exposition import CONTENT_TYPE, MetricsRenderer
 from collector.exposition_gzip import accepts_gzip, gzip_body
+from collector.figures import FIGURES_EVERY_S
 from collector.fleet import Fleet
 from collector.history import History
 from collector.http_auth import install_basic_auth
@@ -54,9 +59,7 @@ from collector.site_capacity import CapacityTally
 from collector.site_schedule import SiteSchedules, holiday_warnings
 from collector.site_schedule_metrics import SiteMetrics
 from collector.stats import IngestStats, RegistryStats
-from collector.store import Store, StoreError
-from collector.store_assets import AssetStore
-from collector.store_assets_read import AssetReader
+from collector.store import Store
 from pantau import __version__
 from pantau.revision import source_revision
 
@@ -110,18 +113,16 @@ def build_app(
     app[RENDERER_KEY] = MetricsRenderer(__version__, source_revision())
     app[RUNTIME_KEY], app[CLOCK_KEY] = Runtime(), clock
     _add_site_schedules(app, registry, schedule_clock)
-    assets = AssetStore(config.state.data_dir, config.state.retention_days)
-    app[ASSETS_KEY] = AssetFeed(assets, config.repairs.min_open_s)
+    install_assets(app, config)
     app.cleanup_ctx.extend([
-        _store_ctx, _assets_ctx, _ingest_ctx, _history_ctx, _every(TICK_S, _tick),
-        _every(PROCESS_SAMPLE_S, _sample_process), _registry_reload_ctx,
+        _store_ctx, assets_ctx, _ingest_ctx, _history_ctx, _every(TICK_S, _tick),
+        _every(PROCESS_SAMPLE_S, _sample_process), _every(FIGURES_EVERY_S, figures_step),
+        _registry_reload_ctx,
     ])
     app.router.add_get("/metrics", metrics_handler)
     app.router.add_get("/healthz", healthz_handler)
     app.router.add_get("/readyz", readyz_handler)
     add_api_routes(app)
-    add_asset_routes(app)
-    add_repair_routes(app)
     add_page_routes(app)
     install_basic_auth(app, dict(config.http.users), config.http.auth_exempt)
     return app
@@ -135,7 +136,7 @@ async def metrics_handler(request: web.Request) -> web.Response:
     capacity = app[CAPACITY_KEY].get(app[FLEET_KEY], schedules, app[CLOCK_KEY]())
     hours = app[SITE_METRICS_KEY].render(schedules, capacity)  # no second copy of the body
     body = app[RENDERER_KEY].render(app[FLEET_KEY], app[STATS_KEY], app[RUNTIME_KEY].process,
-                                    hours)
+                                    hours + metrics_text(app))
     headers = {"Content-Type": CONTENT_TYPE, "Vary": "Accept-Encoding"}
     if accepts_gzip(request.headers.get("Accept-Encoding", "")):
         # zlib releases the GIL: a worker thread keeps the loop (and ingest) going.
@@ -163,18 +164,6 @@ async def _store_ctx(app: web.Application) -> AsyncIterator[None]:
     await app[HISTORY_KEY].open()
     yield
     await app[STORE_KEY].close()
-
-
-async def _assets_ctx(app: web.Application) -> AsyncIterator[None]:
-    feed = app[ASSETS_KEY]
-    await feed.store.open()
-    state = await asyncio.to_thread(AssetReader(feed.store.path).state)
-    feed.restore(state)
-    log.info("assets at %s (%d present, %d repairs open)", feed.store.path, len(state.present),
-             len(state.open_repairs))
-    async with _running(feed.run()):
-        yield
-    await feed.store.close()
 
 
 async def _ingest_ctx(app: web.Application) -> AsyncIterator[None]:
@@ -219,17 +208,12 @@ async def _tick(app: web.Application) -> None:
     app[SCHEDULES_KEY].refresh(fleet.registry, now)
     transitions = fleet.drain_transitions()
     app[HISTORY_KEY].add_transitions(transitions)
-    feed = app[ASSETS_KEY]
-    feed.note_transitions(transitions)
-    feed.step(fleet, now, app[HEALTH_KEY].ready)
+    tick_assets(app, transitions, now)
     runtime = app[RUNTIME_KEY]
     if now - runtime.pruned_at >= PRUNE_EVERY_S and app[STORE_KEY].is_open:
         runtime.pruned_at = now
         await app[HISTORY_KEY].prune(now)
-        try:
-            await feed.store.prune(now)
-        except StoreError as exc:
-            log.warning("asset retention not applied: %s", exc)
+        await prune_assets(app, now)
 
 
 async def _sample_process(app: web.Application) -> None:

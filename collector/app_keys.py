@@ -21,6 +21,7 @@ from collector.stats import StoreStats
 if TYPE_CHECKING:
     from collector.asset_feed import AssetFeed
     from collector.config import CollectorConfig
+    from collector.figures import Figures
     from collector.fleet import Fleet
     from collector.site_capacity import CapacityTally
     from collector.site_schedule import SiteSchedules
@@ -64,6 +65,8 @@ CONFIG_KEY: web.AppKey[CollectorConfig] = web.AppKey("pantau_config")
 HEALTH_KEY: web.AppKey[Health] = web.AppKey("pantau_health")
 # The asset register, repair records and readiness history (with their store).
 ASSETS_KEY: web.AppKey[AssetFeed] = web.AppKey("pantau_assets")
+# The last reliability figures (None until the first computation), for the API and page.
+FIGURES_KEY: web.AppKey[Callable[[], Figures | None]] = web.AppKey("pantau_figures")
 # The one clock of the app: fleet ticks, registry reloads, relative times on the
 # page and report stamps in the API all read it (build_app's `clock`).
 CLOCK_KEY: web.AppKey[Callable[[], float]] = web.AppKey("pantau_clock")

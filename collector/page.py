@@ -41,6 +41,7 @@ from collector.page_html import (
     station_link,
     when,
 )
+from collector.page_parts import standin_notes
 from collector.page_station import station_page_handler
 from collector.parts import station_problems
 
@@ -104,7 +105,8 @@ def site_card(lang: Lang, office: Office, views: Sequence[StationView],
         parts.append("<ul>" + "".join(f"<li>{p}</li>" for p in problems) + "</ul>")
     elif site.total and not waiting and not office.short_of_kits:
         parts.append(f"<p>{h(lang, 'site_ok')}</p>")  # not beside "0 ready": a riddle
-    parts += [waiting, switched_off_note(lang, office, list(views))]
+    parts += [standin_notes(lang, shown, at), waiting,
+              switched_off_note(lang, office, list(views))]
     return bad, Markup(f'<article class="site{" bad" if bad else ""}">{"".join(parts)}</article>')
 
 
@@ -152,9 +154,10 @@ def fleet_header(lang: Lang, views: Sequence[StationView], offices: Sequence[Off
     )
     spans = "".join(f"<span><b>{n}</b> {h(lang, key)}</span>" for n, key in counts)
     updated = h(lang, "updated", when=when(lang, at, at), every=REFRESH_S)
+    reliability = f'<a href="/reliability?lang={lang}">{h(lang, "reliability_link")}</a>'
     return Markup(f"<h1>{h(lang, 'title')}</h1><p class=totals>{spans}</p>"
                   f"<p class=totals>{fleet_sentence(lang, offices)}</p>"
-                  f"<p class=muted>{updated} {filter_link(lang, open_only)}</p>")
+                  f"<p class=muted>{updated} {filter_link(lang, open_only)} {reliability}</p>")
 
 
 def fleet_sentence(lang: Lang, offices: Sequence[Office]) -> Markup:

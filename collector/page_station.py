@@ -28,6 +28,7 @@ from collector.page_html import (
     table,
     when,
 )
+from collector.page_parts import part_changes_section
 from pantau import wire
 from pantau.wire import is_valid_id
 
@@ -55,6 +56,7 @@ async def station_page_handler(request: web.Request) -> web.Response:
         section(lang, "host", host(lang, view.host, at)),
         section(lang, "unexpected", unexpected(lang, view.unexpected)),
         section(lang, "events", events(lang, fleet.recent_events(station_id), at)),
+        await part_changes_section(request, lang, station_id, at),
     )
     title = text(lang, "station_title", station=view.station)
     header = Markup(f"<h1>{esc(title)}</h1>")
@@ -70,7 +72,12 @@ def section(lang: Lang, key: str, body: Markup) -> Markup:
 
 
 def status_cell(lang: Lang, status: str) -> Markup:
-    return Markup(f"{mark(lang, status != 'ok')} {h(lang, f'status_{status}')}")
+    """`standin` is ok for enrolling (no problem mark), named as such."""
+    return Markup(f"{mark(lang, status not in ('ok', 'standin'))} {h(lang, f'status_{status}')}")
+
+
+def shown_status(c: wire.Component) -> str:
+    return "standin" if c.status == "ok" and c.standin is True else c.status
 
 
 def state_text(lang: Lang, view: StationView, at: float) -> Markup:
@@ -115,7 +122,7 @@ def components(lang: Lang, items: Sequence[wire.Component], at: float) -> Markup
     rows = [
         (c.required and c.status != "ok",
          [esc(c.id), esc(c.kind), h(lang, "yes" if c.required else "no"),
-          status_cell(lang, c.status), when(lang, c.since, at), agent_text(c.detail),
+          status_cell(lang, shown_status(c)), when(lang, c.since, at), agent_text(c.detail),
           esc(device_text(c.device))])
         for c in items
     ]

@@ -157,6 +157,11 @@ class RepairTracker:
         if rec is not None:
             rec.ordered_at, rec.ticket, rec.note = stored.ordered_at, stored.ticket, stored.note
 
+    def listed_open(self) -> list[Repair]:
+        """The open records shown (open `min_open_s` or more), oldest first."""
+        return sorted((r for records in self._open.values() for r in records if r.listed),
+                      key=lambda r: (r.opened_at, r.station, r.role, r.unit))
+
     def open_by_site(self) -> dict[str, int]:
         counts: dict[str, int] = {}
         for records in self._open.values():

@@ -1,0 +1,117 @@
+"""The parts side of the collector app: asset register, repairs, readiness, reliability figures.
+
+`install_assets` puts the asset store and feed under `ASSETS_KEY` and adds the
+routes; `collector.app` runs `assets_ctx` (open the database, restore, commit
+loop) before ingest starts, calls `tick_assets` from its one-second tick and
+`figures_step` every `FIGURES_EVERY_S`, and appends `metrics_text` to /metrics.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Iterable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Final
+
+from aiohttp import web
+
+from collector import reliability_metrics
+from collector.api_assets import add_asset_routes
+from collector.api_reliability import add_reliability_routes
+from collector.api_repairs import add_repair_routes
+from collector.app_keys import ASSETS_KEY, CLOCK_KEY, FIGURES_KEY, FLEET_KEY, HEALTH_KEY
+from collector.asset_feed import AssetFeed
+from collector.figures import Figures, compute, history_start
+from collector.page_reliability import add_reliability_page
+from collector.site_calendars import site_calendars
+from collector.store import StoreError
+from collector.store_assets import AssetStore
+from collector.store_assets_read import AssetReader
+
+if TYPE_CHECKING:
+    from collector.config import CollectorConfig
+    from collector.fleet import StationTransition
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(slots=True)
+class AssetRuntime:
+    """What the background steps computed last; views read it, never compute it."""
+
+    figures: Figures | None = None
+    rollout_due: dict[str, float] = field(default_factory=dict)  # site -> earliest deadline
+
+
+RUNTIME_KEY: Final = web.AppKey("pantau_asset_runtime", AssetRuntime)
+
+
+def install_assets(app: web.Application, config: CollectorConfig) -> None:
+    store = AssetStore(config.state.data_dir, config.state.retention_days)
+    app[ASSETS_KEY] = AssetFeed(store, config.repairs.min_open_s)
+    app[RUNTIME_KEY] = AssetRuntime()
+    app[FIGURES_KEY] = lambda: app[RUNTIME_KEY].figures
+    add_asset_routes(app)
+    add_repair_routes(app)
+    add_reliability_routes(app)
+    add_reliability_page(app)
+
+
+async def assets_ctx(app: web.Application) -> AsyncIterator[None]:
+    feed = app[ASSETS_KEY]
+    await feed.store.open()
+    state = await asyncio.to_thread(AssetReader(feed.store.path).state)
+    feed.restore(state)
+    log.info("assets at %s (%d present, %d repairs open)", feed.store.path, len(state.present),
+             len(state.open_repairs))
+    task = asyncio.ensure_future(feed.run())
+    try:
+        yield
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        await feed.store.close()
+
+
+def tick_assets(app: web.Application, transitions: Iterable[StationTransition],
+                now: float) -> None:
+    """From the app's tick: digest what changed in the fleet since the last one."""
+    feed = app[ASSETS_KEY]
+    feed.note_transitions(transitions)
+    feed.step(app[FLEET_KEY], now, app[HEALTH_KEY].ready)
+
+
+async def figures_step(app: web.Application) -> None:
+    """The reliability figures, from the asset database in a worker thread."""
+    registry, now = app[FLEET_KEY].registry, app[CLOCK_KEY]()
+    calendars = site_calendars(registry)
+    reader = AssetReader(app[ASSETS_KEY].store.path)
+
+    def work() -> Figures:
+        window = reader.window(history_start(calendars.values(), now, 30), now)
+        return compute(window, calendars, registry.sites, now)
+
+    try:
+        app[RUNTIME_KEY].figures = await asyncio.to_thread(work)
+    except StoreError as exc:
+        log.warning("reliability figures not updated: %s", exc)
+
+
+async def prune_assets(app: web.Application, now: float) -> None:
+    """Retention of the asset database (hourly, with the history's); a failure is logged."""
+    try:
+        deleted = await app[ASSETS_KEY].store.prune(now)
+    except StoreError as exc:
+        log.warning("asset retention not applied: %s", exc)
+        return
+    if deleted:
+        log.info("asset retention: %d old rows deleted", deleted)
+
+
+def metrics_text(app: web.Application) -> bytes:
+    runtime = app[RUNTIME_KEY]
+    return reliability_metrics.render(runtime.figures, app[ASSETS_KEY].repairs.open_by_site(),
+                                      app[FLEET_KEY].registry.sites, runtime.rollout_due)
