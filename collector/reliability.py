@@ -18,6 +18,7 @@
 from __future__ import annotations
 
 import math
+from bisect import bisect_right
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -70,26 +71,58 @@ def readiness_spells(rows: Sequence[ReadinessRow], start: float,
                 yield row, a, b
 
 
+class _SiteDays:
+    """One site's local days over [start, end): their bounds once, for bisecting, and the
+    counted hours per day (per station only where a maintenance window names stations)."""
+
+    def __init__(self, calendar: SiteCalendar, start: float, end: float) -> None:
+        self.calendar = calendar
+        found = list(calendar.days(start, end))
+        self.days = [day for day, _, _ in found]
+        self.bounds = [begin for _, begin, _ in found] + [found[-1][2]] if found else [start]
+        self._by_station = any(w.stations for w in calendar.maintenance)
+        self._spans: dict[tuple[int, str], list[Span]] = {}
+
+    def covering(self, a: float, b: float) -> Iterator[tuple[int, float, float]]:
+        """(day index, overlap start, overlap end) for each day [a, b) touches."""
+        i = max(0, bisect_right(self.bounds, a) - 1)
+        while i < len(self.days) and self.bounds[i] < b:
+            yield i, max(a, self.bounds[i]), min(b, self.bounds[i + 1])
+            i += 1
+
+    def counted(self, i: int, station: str) -> list[Span]:
+        key = (i, station if self._by_station else "")
+        spans = self._spans.get(key)
+        if spans is None:
+            spans = self._spans[key] = self.calendar.counted(self.days[i], station)
+        return spans
+
+
 def availability(rows: Sequence[ReadinessRow], calendars: Mapping[str, SiteCalendar],
                  start: float, end: float) -> Availability:
     out = Availability()
-    spans: dict[tuple[str, str, date], list[Span]] = {}
+    sites: dict[str, _SiteDays] = {}
     default = SiteCalendar()
     for row, a, b in readiness_spells(rows, start, end):
         if row.readiness == "excluded":
             continue
-        calendar = calendars.get(row.site, default)
-        for day, day_start, day_end in calendar.days(a, b):
-            key = (row.site, row.station, day)
-            if key not in spans:
-                spans[key] = calendar.counted(day, row.station)
-            counted = overlap(spans[key], max(a, day_start), min(b, day_end))
+        site = sites.get(row.site)
+        if site is None:
+            site = sites[row.site] = _SiteDays(calendars.get(row.site, default), start, end)
+        station_days, site_days = out.stations[row.station], out.sites[row.site]
+        for i, x, y in site.covering(a, b):
+            counted = overlap(site.counted(i, row.station), x, y)
             if counted <= 0:
                 continue
-            tally = Tally(counted, counted if row.readiness == "ready" else 0.0)
-            out.stations[row.station].setdefault(day, Tally()).add(tally)
-            out.sites[row.site].setdefault(day, Tally()).add(tally)
-            out.station_sites[row.station] = row.site
+            ready = counted if row.readiness == "ready" else 0.0
+            day = site.days[i]
+            for days in (station_days, site_days):
+                tally = days.get(day)
+                if tally is None:
+                    tally = days[day] = Tally()
+                tally.open_s += counted
+                tally.ready_s += ready
+        out.station_sites[row.station] = row.site
     return out
 
 
