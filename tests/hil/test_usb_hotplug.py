@@ -2,7 +2,10 @@
 
 Boot → all required parts ok at the collector; unplug the card reader →
 missing; plug it back → ok; an unknown flash drive → unexpected; a new serial
-→ reported; QEMU killed → Will → station lost. Run with `make test-hil`.
+→ reported; the agent stopped, the reader swapped, the agent started again →
+the swap is reported (the agent keeps the last serial in its journal) and the
+collector's register holds a swap record; QEMU killed → Will → station lost.
+Run with `make test-hil`.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from typing import Any
 
 import pytest
 
+from collector.store_assets_read import AssetReader
 from tests.hil.vm import GUEST_BROKER, QemuGuest
 from tests.support.mosquitto import MosquittoBroker, free_port, wait_for
 
@@ -60,6 +64,19 @@ id = "signature-pad"
 kind = "usb"
 description = "signature pad (QEMU usb-wacom-tablet)"
 match = [{{vid = "056a", pid = "0000"}}]
+"""
+# In the guest: the agent, stopped and started again when the test says so (a file in the
+# shared work dir). The journal stays in the guest's /run/tmp across the restart.
+RUN_AGENT = f"""#!/bin/sh
+agent() {{ {BIN / "pantau-agent"} run --config /run/work/agent.toml >> /run/work/agent.log 2>&1; }}
+agent &
+pid=$!
+while [ ! -e /run/work/stop-agent ]; do sleep 0.1; done
+kill -TERM $pid
+wait $pid
+echo "PANTAU-HIL: agent stopped"
+while [ ! -e /run/work/start-agent ]; do sleep 0.1; done
+agent
 """
 FLEET_TOML = f"""
 [sites.hil-lab]
@@ -159,9 +176,8 @@ def test_agent_in_guest_reports_usb_hotplug(
     work = tmp_path / "guest"
     work.mkdir()
     (work / "agent.toml").write_text(AGENT_TOML)
-    command = (
-        f"exec {BIN / 'pantau-agent'} run --config /run/work/agent.toml > /run/work/agent.log 2>&1"
-    )
+    (work / "run-agent.sh").write_text(RUN_AGENT)
+    command = "exec sh /run/work/run-agent.sh"
     guest = QemuGuest(
         work,
         command,
@@ -169,14 +185,14 @@ def test_agent_in_guest_reports_usb_hotplug(
         ["usb-ccid,id=reader,bus=xhci.0,port=1,serial=CCID-A", "usb-kbd,id=kbd,bus=xhci.0,port=3"],
     )
     try:
-        _scenario(guest, base)
+        _scenario(guest, base, work, tmp_path / "data")
     finally:
         guest.stop()
         if (work / "agent.log").exists():
             print("--- guest agent log (tail) ---\n" + (work / "agent.log").read_text()[-3000:])
 
 
-def _scenario(guest: QemuGuest, base: str) -> None:
+def _scenario(guest: QemuGuest, base: str, work: Path, data_dir: Path) -> None:
     boot = time.monotonic()
     _wait_status(base, "card-reader", "ok", timeout=180)
     print(f"boot → card reader ok at the collector: {time.monotonic() - boot:.1f} s")
@@ -222,6 +238,8 @@ def _scenario(guest: QemuGuest, base: str) -> None:
         what="flash drive listed as unexpected",
     )
 
+    _swap_while_the_agent_is_stopped(guest, base, work, data_dir)
+
     killed = time.monotonic()
     guest.kill()
     wait_for(
@@ -230,3 +248,33 @@ def _scenario(guest: QemuGuest, base: str) -> None:
         what="station lost after QEMU kill",
     )
     print(f"QEMU killed → station lost at the collector: {time.monotonic() - killed:.1f} s")
+
+
+def _swap_while_the_agent_is_stopped(guest: QemuGuest, base: str, work: Path,
+                                     data_dir: Path) -> None:
+    (work / "stop-agent").touch()
+    wait_for(lambda: (_station(base) or {}).get("state") == "offline", 30,
+             what="station offline (clean stop)")
+    guest.device_del("reader")
+    guest.device_add("usb-ccid", "reader", 1, serial="CCID-C")
+    (work / "start-agent").touch()
+    wait_for(
+        lambda: any(
+            e.get("detail") == "serial changed from CCID-B to CCID-C"
+            and (e["from"], e["to"]) == ("ok", "ok")
+            for e in _get(base, f"/api/v1/events?station={STATION}")["events"]
+        ),
+        60,
+        what="the swap across the restart stored as an event at the collector",
+    )
+    reader = AssetReader(data_dir / "assets.sqlite3")
+    wait_for(
+        lambda: any(
+            (c.kind, c.role, c.device and c.device.serial, c.old and c.old.serial)
+            == ("swap", "card-reader", "CCID-C", "CCID-B")
+            for c in reader.changes(STATION)
+        ),
+        10,
+        what="a swap record in the collector's asset register",
+    )
+    print("agent restarted over a swapped reader → swap event and swap record at the collector")
