@@ -25,6 +25,7 @@ from aiohttp import web
 from collector import process_metrics
 from collector.api import add_api_routes
 from collector.app_assets import (
+    FIGURES_POLL_S,
     assets_ctx,
     figures_step,
     install_assets,
@@ -47,7 +48,6 @@ from collector.config import CollectorConfig
 from collector.dispatch import Dispatcher
 from collector.exposition import CONTENT_TYPE, MetricsRenderer
 from collector.exposition_gzip import accepts_gzip, gzip_body
-from collector.figures import FIGURES_EVERY_S
 from collector.fleet import Fleet
 from collector.history import History
 from collector.http_auth import install_basic_auth
@@ -116,7 +116,7 @@ def build_app(
     install_assets(app, config)
     app.cleanup_ctx.extend([
         _store_ctx, assets_ctx, _ingest_ctx, _history_ctx, _every(TICK_S, _tick),
-        _every(PROCESS_SAMPLE_S, _sample_process), _every(FIGURES_EVERY_S, figures_step),
+        _every(PROCESS_SAMPLE_S, _sample_process), _every(FIGURES_POLL_S, figures_step),
         _registry_reload_ctx,
     ])
     app.router.add_get("/metrics", metrics_handler)

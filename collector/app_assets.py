@@ -3,7 +3,8 @@
 `install_assets` puts the asset store and feed under `ASSETS_KEY` and adds the
 routes; `collector.app` runs `assets_ctx` (open the database, restore, commit
 loop) before ingest starts, calls `tick_assets` from its one-second tick and
-`figures_step` every `FIGURES_EVERY_S`, and appends `metrics_text` to /metrics.
+`figures_step` every FIGURES_POLL_S (it computes when due), and appends
+`metrics_text` to /metrics.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from collector.api_reliability import add_reliability_routes
 from collector.api_repairs import add_repair_routes
 from collector.app_keys import ASSETS_KEY, CLOCK_KEY, FIGURES_KEY, FLEET_KEY, HEALTH_KEY
 from collector.asset_feed import AssetFeed
-from collector.figures import Figures, compute, history_start
+from collector.figures import FIGURES_EVERY_S, Figures, compute, history_start
 from collector.page_reliability import add_reliability_page
 from collector.site_calendars import site_calendars
 from collector.store import StoreError
@@ -35,6 +36,7 @@ if TYPE_CHECKING:
     from collector.fleet import StationTransition
 
 log = logging.getLogger(__name__)
+FIGURES_POLL_S: Final = 5.0
 
 
 @dataclass(slots=True)
@@ -42,6 +44,7 @@ class AssetRuntime:
     """What the background steps computed last; views read it, never compute it."""
 
     figures: Figures | None = None
+    readiness_seen: int = 0  # the feed's committed readiness rows when figures were computed
     rollout_due: dict[str, float] = field(default_factory=dict)  # site -> earliest deadline
 
 
@@ -84,9 +87,22 @@ def tick_assets(app: web.Application, transitions: Iterable[StationTransition],
     feed.step(app[FLEET_KEY], now, app[HEALTH_KEY].ready)
 
 
+def figures_due(figures: Figures | None, now: float, readiness_rows: int, seen: int) -> bool:
+    """Every FIGURES_EVERY_S; sooner while the last figures had no availability at all and
+    readiness rows came since (a fresh collector shows figures within seconds, not a minute)."""
+    if figures is None or now - figures.at >= FIGURES_EVERY_S:
+        return True
+    return readiness_rows != seen and not any(s.windows for s in figures.sites.values())
+
+
 async def figures_step(app: web.Application) -> None:
-    """The reliability figures, from the asset database in a worker thread."""
+    """The reliability figures, from the asset database in a worker thread, when due."""
+    runtime, feed = app[RUNTIME_KEY], app[ASSETS_KEY]
     registry, now = app[FLEET_KEY].registry, app[CLOCK_KEY]()
+    rows = feed.readiness_committed
+    if not figures_due(runtime.figures, now, rows, runtime.readiness_seen):
+        return
+    runtime.readiness_seen = rows
     calendars = site_calendars(registry)
     reader = AssetReader(app[ASSETS_KEY].store.path)
 

@@ -50,6 +50,7 @@ class AssetFeed:
         self._touched: set[str] = set()
         self._was_ready = False
         self._throttle = LogThrottle(log)
+        self.readiness_committed = 0  # rows written so far: tells the figures there is news
 
     def restore(self, state: StoredState) -> None:
         self.register.restore(state.present, state.last_real)
@@ -126,4 +127,5 @@ class AssetFeed:
             self._throttle.warning("store", "asset records not saved, will retry: %s", exc)
             self._pending.merge_older(batch)
             return False
+        self.readiness_committed += len(batch.readiness)
         return True

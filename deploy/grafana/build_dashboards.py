@@ -19,7 +19,8 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from grafana_panels import (  # the sibling module, found via the line above
+# The sibling modules, found through the line above.
+from grafana_panels import (
     BAD_ANY,
     CHECK_UP,
     COMPONENT_STATUSES,
@@ -39,6 +40,7 @@ from grafana_panels import (  # the sibling module, found via the line above
     timeline,
     timeseries,
 )
+from grafana_upkeep import fleet_upkeep, site_upkeep
 
 OUT = Path(__file__).resolve().parent / "dashboards"
 SITE_LIST = "label_values(pantau_site_stations, site)"
@@ -127,7 +129,7 @@ def fleet_overview() -> dict[str, Any]:
     ]
     return dashboard("pantau-fleet", "Pantau — fleet overview",
                      "Enrollment stations of the whole fleet: readiness, parts, alerts, rollout.",
-                     variables, [top, readiness, lists, trends])
+                     variables, [top, readiness, lists, fleet_upkeep(FS), trends])
 
 
 def site_dashboard() -> dict[str, Any]:
@@ -146,6 +148,7 @@ def site_dashboard() -> dict[str, Any]:
         stat("Planned", "Registered stations not installed yet.",
              f'site_state:pantau_stations:count{{{s},state="planned"}} or vector(0)', size=(4, 4)),
     ]
+    upkeep = site_upkeep(s)
     stations = table(
         "Stations", "One row per station: state, required parts not ok, unexpected USB "
         "devices, seconds since the last heartbeat.",
@@ -192,7 +195,7 @@ def site_dashboard() -> dict[str, Any]:
         "{{station}}", STATION_STATES)
     return dashboard("pantau-site", "Pantau — site",
                      "One district office: its stations, missing parts, checks and alerts.",
-                     variables, [top, [stations, parts], [checks, alerts], [history]])
+                     variables, [top, upkeep, [stations, parts], [checks, alerts], [history]])
 
 
 def station_dashboard() -> dict[str, Any]:

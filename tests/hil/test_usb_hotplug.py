@@ -68,7 +68,9 @@ match = [{{vid = "056a", pid = "0000"}}]
 # In the guest: the agent, stopped and started again when the test says so (a file in the
 # shared work dir). The journal stays in the guest's /run/tmp across the restart.
 RUN_AGENT = f"""#!/bin/sh
-agent() {{ {BIN / "pantau-agent"} run --config /run/work/agent.toml >> /run/work/agent.log 2>&1; }}
+agent() {{
+  exec {BIN / "pantau-agent"} run --config /run/work/agent.toml >> /run/work/agent.log 2>&1
+}}
 agent &
 pid=$!
 while [ ! -e /run/work/stop-agent ]; do sleep 0.1; done
