@@ -35,7 +35,9 @@ SCHEDULE_ALERTS = ("PantauStationNotStarted", "PantauHolidayListStale")
 STORE_ALERTS = (
     "PantauCollectorStoreFailing", "PantauCollectorStoreReset", "PantauRegistryReloadFailed",
 )
-ALL_ALERTS = DESIGN_ALERTS + SCHEDULE_ALERTS + STORE_ALERTS
+# Issue 13: the rollout deadline (docs/parts.md).
+ROLLOUT_ALERTS = ("PantauRolloutBehind",)
+ALL_ALERTS = DESIGN_ALERTS + SCHEDULE_ALERTS + STORE_ALERTS + ROLLOUT_ALERTS
 
 
 def _ok(result: Any) -> None:
