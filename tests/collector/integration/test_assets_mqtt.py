@@ -69,7 +69,7 @@ def swap_in(station: FaultStation, collector: CollectorProcess, device: SimDevic
     station.bus.unplug(lambda d: d.vid in (0x080B, 0x1491))
     if device is not None:
         station.bus.plug(device)
-    wait_for(lambda: fingerprint(collector)["status"] == status, 15, what=f"fingerprint {status}")
+    wait_for(lambda: fingerprint(collector).get("status") == status, 15, what=f"fingerprint {status}")
 
 
 def open_repair(collector: CollectorProcess) -> dict[str, Any]:
@@ -88,7 +88,7 @@ def test_register_swaps_and_repair_outcomes(
         rig: tuple[FaultStation, CollectorProcess]) -> None:
     station, collector = rig
     scanner = next(d for d in station.bus.devices() if d.vid == 0x080B)
-    wait_for(lambda: fingerprint(collector)["status"] == "ok", 15, what="the kit reports")
+    wait_for(lambda: fingerprint(collector).get("status") == "ok", 15, what="the kit reports")
 
     swap_in(station, collector, None, "missing")  # 1. the same scanner back: restored
     first = open_repair(collector)
