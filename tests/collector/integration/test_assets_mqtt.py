@@ -69,7 +69,8 @@ def swap_in(station: FaultStation, collector: CollectorProcess, device: SimDevic
     station.bus.unplug(lambda d: d.vid in (0x080B, 0x1491))
     if device is not None:
         station.bus.plug(device)
-    wait_for(lambda: fingerprint(collector).get("status") == status, 15, what=f"fingerprint {status}")
+    wait_for(lambda: fingerprint(collector).get("status") == status, 15,
+             what=f"fingerprint {status}")
 
 
 def open_repair(collector: CollectorProcess) -> dict[str, Any]:
