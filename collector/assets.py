@@ -1,11 +1,14 @@
 """The asset register's core: which device serves each (station, role), and since when.
 
-Pure: the caller hands in a station's components whenever they changed (the
-Fleet keeps the same tuple while nothing changed, so this runs per change, not
-per heartbeat) and gets back what to write: spells (a device in a role from
-`start` to `end`, open while present) and change records (install, removal,
-swap). Only what differs from what the register already holds produces a
-record, so a collector restart over retained heartbeats writes nothing new.
+Pure: the caller hands in a station's previous and new component sets whenever
+they changed (the Fleet keeps the same tuple while nothing changed, so this
+runs per change, not per heartbeat) and gets back what to write: spells (a
+device in a role from `start` to `end`, open while present) and change records
+(install, removal, swap). What a role holds now is read from the component set
+itself, which the fleet keeps anyway: the register remembers a device only
+while its role is away (missing, or on a stand-in), so its memory is per fault,
+not per station. After a restart it starts from the store's open spells, and a
+retained heartbeat that shows the same devices writes nothing.
 
 Times are the station's clock, as the heartbeat says them: a change that came
 with a new status happened at the component's `since`; one without (a unit
@@ -24,6 +27,7 @@ from pantau import wire
 ChangeKind = Literal["install", "removal", "swap"]
 CHANGE_KINDS: Final[tuple[ChangeKind, ...]] = ("install", "removal", "swap")
 RoleKey = tuple[str, str]  # (station, role)
+Components = tuple[wire.Component, ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,92 +88,94 @@ class AssetOps:
         return [s for s in self.spells if s.end is not None]
 
 
-@dataclass(slots=True)
-class _Role:
-    current: Spell | None = None  # the device serving the role now
-    last: DeviceId | None = None  # the device the role had last, present or not
-    last_real: Spell | None = None  # the last device that was not a stand-in
-    status: str = ""
-
-
 def device_id(device: wire.Device) -> DeviceId:
     return DeviceId(device.vid, device.pid, device.serial)
 
 
+def spell_of(station: str, site: str, c: wire.Component, start: float) -> Spell | None:
+    d = c.device
+    if d is None:
+        return None
+    return Spell(station, site, c.id, device_id(d), d.manufacturer, d.product,
+                 c.standin is True, start)
+
+
 class AssetRegister:
     def __init__(self) -> None:
-        self._roles: dict[RoleKey, _Role] = {}
+        # Per station, until its first observation: what the store says each role held.
+        self._stored: dict[str, dict[str, Spell]] = {}
+        self._stored_real: dict[RoleKey, Spell] = {}
+        # Roles that lost their real device (missing, or on a stand-in): that device.
+        self._away: dict[RoleKey, Spell] = {}
+        # Roles whose device is gone: the last one, to tell a swap from an install.
+        self._gone: dict[RoleKey, DeviceId] = {}
 
     def restore(self, present: Iterable[Spell], last_real: Mapping[RoleKey, Spell]) -> None:
         """What the store holds: the open spells and each role's last real device."""
         for spell in present:
-            role = self._role((spell.station, spell.role))
-            role.current, role.last = spell, spell.device
-        for key, spell in last_real.items():
-            self._role(key).last_real = spell
+            self._stored.setdefault(spell.station, {})[spell.role] = spell
+        self._stored_real.update(last_real)
 
-    def observe(
-        self, station: str, site: str, components: Iterable[wire.Component], ts: float
-    ) -> AssetOps:
+    def observe(self, station: str, site: str, old: Components | None, new: Components,
+                ts: float) -> AssetOps:
+        """`old`: the station's previous components (None: the first set since start).
+
+        A spell keeps the site it began at: a station moved to another site in the
+        registry starts new spells there with its next change of parts.
+        """
         ops = AssetOps()
-        for c in components:
-            self._observe_role(station, site, c, ts, ops)
+        stored = self._stored.pop(station, {})
+        before = {c.id: c for c in old} if old is not None else {}
+        for c in new:
+            prev_c = before.pop(c.id, None)
+            if old is not None:
+                prev = spell_of(station, site, prev_c, prev_c.since) if prev_c else None
+                at = ts if prev_c is not None and prev_c.status == c.status else c.since
+            else:
+                prev, at = stored.get(c.id), c.since
+            self._observe_role(station, site, prev, c, at, ops)
+        for prev_c in before.values():  # a role no longer in the station's config
+            gone = spell_of(station, site, prev_c, prev_c.since)
+            if gone is not None:
+                ops.spells.append(_ended(gone, ts))
         return ops
 
-    def last_real(self, station: str, role: str) -> Spell | None:
-        """The last device in the role that was not a stand-in (the model to order)."""
-        state = self._roles.get((station, role))
-        return state.last_real if state is not None else None
+    def last_real(self, station: str, c: wire.Component) -> Spell | None:
+        """The role's last device that was not a stand-in (the model to order): its own
+        device if it has a real one now, else the one it lost."""
+        if c.device is not None and c.standin is not True:
+            return spell_of(station, "", c, c.since)
+        key = (station, c.id)
+        return self._away.get(key) or self._stored_real.get(key)
 
-    def current(self, station: str, role: str) -> Spell | None:
-        state = self._roles.get((station, role))
-        return state.current if state is not None else None
-
-    def _role(self, key: RoleKey) -> _Role:
-        role = self._roles.get(key)
-        if role is None:
-            role = self._roles[key] = _Role()
-        return role
-
-    def _observe_role(
-        self, station: str, site: str, c: wire.Component, ts: float, ops: AssetOps
-    ) -> None:
-        role = self._role((station, c.id))
-        at = ts if role.status == c.status else c.since
-        role.status = c.status
+    def _observe_role(self, station: str, site: str, prev: Spell | None, c: wire.Component,
+                      at: float, ops: AssetOps) -> None:
+        key = (station, c.id)
         now_id = device_id(c.device) if c.device is not None else None
-        current = role.current
-        if current is not None and current.device == now_id and current.site == site:
-            return  # the usual case: nothing moved in this role
-        if current is not None:
-            ops.spells.append(_ended(current, at))
-            role.current = None
-        if c.device is None:
-            if current is not None:
+        if prev is not None and prev.device == now_id:
+            return  # nothing moved in this role (another role of the station did)
+        if prev is not None:
+            ops.spells.append(_ended(prev, at))
+            if not prev.standin:
+                self._away[key] = prev
+        spell = spell_of(station, site, c, at)
+        if spell is None:
+            if prev is not None:
+                self._gone[key] = prev.device
                 ops.changes.append(AssetChange(station, site, c.id, "removal", at, None,
-                                               current.device))
+                                               prev.device))
             return
-        spell = role.current = _spell(station, site, c, at)
         ops.spells.append(spell)
+        old = prev.device if prev is not None else self._gone.pop(key, None)
+        if old is None and key in self._stored_real:
+            old = self._stored_real[key].device
         if not spell.standin:
-            role.last_real = spell
-        self._record_arrival(role, spell, ops)
-
-    @staticmethod
-    def _record_arrival(role: _Role, spell: Spell, ops: AssetOps) -> None:
-        old, role.last = role.last, spell.device
-        if old == spell.device:
-            return  # the same unit back (or moved to a new site): a new spell, no change
-        kind: ChangeKind = "install" if old is None else "swap"
-        ops.changes.append(AssetChange(spell.station, spell.site, spell.role, kind,
-                                       spell.start, spell.device, old))
-
-
-def _spell(station: str, site: str, c: wire.Component, start: float) -> Spell:
-    d = c.device
-    assert d is not None
-    return Spell(station, site, c.id, device_id(d), d.manufacturer, d.product,
-                 c.standin is True, start)
+            self._away.pop(key, None)
+            self._stored_real.pop(key, None)
+        self._gone.pop(key, None)
+        if old != spell.device:
+            kind: ChangeKind = "install" if old is None else "swap"
+            ops.changes.append(AssetChange(station, site, c.id, kind, at, spell.device, old))
 
 
 def _ended(spell: Spell, at: float) -> Spell:

@@ -52,10 +52,12 @@ class StationTransition:
 
 
 class PartChange(NamedTuple):
-    """A station's component set as one heartbeat changed it (`ts`: the heartbeat's)."""
+    """A station's component set as one heartbeat changed it (`ts`: the heartbeat's), and
+    the set before (empty: the first since the collector started)."""
 
     station: str
     site: str
+    old: tuple[wire.Component, ...]
     components: tuple[wire.Component, ...]
     ts: float
 
@@ -148,7 +150,8 @@ class Fleet:
         parts = rec.components
         rec.take_heartbeat(hb, now)
         if rec.components is not parts:  # the record keeps the same tuple while nothing moved
-            self._part_changes.append(PartChange(rec.station, rec.site, rec.components, hb.ts))
+            self._part_changes.append(
+                PartChange(rec.station, rec.site, parts, rec.components, hb.ts))
         if rec.site != hb.site:
             self._follow_site(rec, hb.site)
         self._generation += 1

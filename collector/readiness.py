@@ -45,10 +45,12 @@ Lookup = Callable[[str], "StationView | None"]
 class ReadinessTracker:
     def __init__(self) -> None:
         self._last: dict[str, tuple[str, Readiness]] = {}  # station -> (site, readiness)
+        self._pairs: dict[tuple[str, Readiness], tuple[str, Readiness]] = {}  # one per value
 
     def restore(self, last: Mapping[str, tuple[str, Readiness]]) -> None:
         """The last row of each station in the store."""
-        self._last.update(last)
+        for station, pair in last.items():
+            self._last[station] = self._pairs.setdefault(pair, pair)
 
     def update(self, station_ids: Iterable[str], lookup: Lookup, now: float) -> list[ReadinessRow]:
         """Rows for the stations among `station_ids` whose readiness (or site) moved."""
@@ -60,7 +62,8 @@ class ReadinessTracker:
             if self._last.get(station) != (site, readiness):
                 if view is None and station not in self._last:
                     continue  # never seen here, gone again: nothing to say
-                self._last[station] = (site, readiness)
+                pair = (site, readiness)
+                self._last[station] = self._pairs.setdefault(pair, pair)
                 rows.append(ReadinessRow(station, site, readiness, now))
         return rows
 

@@ -106,14 +106,14 @@ def part_status(c: wire.Component) -> str:
     return "standin" if c.status == "ok" and c.standin is True else c.status
 
 
-LastReal = Callable[[str], Spell | None]  # role -> the last non-stand-in device of the role
+# The role's last device that was not a stand-in (collector.assets.AssetRegister.last_real).
+LastReal = Callable[[wire.Component], Spell | None]
 
 
 class RepairTracker:
     def __init__(self, min_open_s: float = DEFAULT_MIN_OPEN_S) -> None:
         self.min_open_s = min_open_s
-        self._open: dict[RoleKey, list[Repair]] = {}
-        self._status: dict[RoleKey, str] = {}
+        self._open: dict[RoleKey, list[Repair]] = {}  # only roles with a repair: per fault
         self._by_id: dict[str, Repair] = {}
 
     def restore(self, records: Iterable[Repair]) -> None:
@@ -122,16 +122,17 @@ class RepairTracker:
             self._open.setdefault((rec.station, rec.role), []).append(rec)
             self._by_id[rec.id] = rec
 
-    def observe(self, station: str, site: str, components: Iterable[wire.Component],
-                ts: float, now: float, last_real: LastReal) -> RepairOps:
+    def observe(self, station: str, site: str, old: Iterable[wire.Component] | None,
+                new: Iterable[wire.Component], ts: float, now: float,
+                last_real: LastReal) -> RepairOps:
+        """`old`: the station's previous components (None: the first set since start)."""
+        before = {c.id: c.status for c in old} if old is not None else {}
         ops = RepairOps()
-        for c in components:
-            key = (station, c.id)
-            at = ts if self._status.get(key) == c.status else c.since
-            self._status[key] = c.status
+        for c in new:
+            at = ts if before.get(c.id) == c.status else c.since
             need = units_needed(c)
             if need is not None:
-                self._settle(key, site, c, need, at, now, last_real, ops)
+                self._settle((station, c.id), site, c, need, at, now, last_real, ops)
         return ops
 
     def tick(self, now: float) -> RepairOps:
@@ -190,7 +191,7 @@ class RepairTracker:
     def _new(self, key: RoleKey, site: str, c: wire.Component, unit: int, at: float,
              now: float, last_real: LastReal) -> Repair:
         station, role = key
-        spell = last_real(role)
+        spell = last_real(c)
         if spell is not None:
             model = Model(spell.device.vid, spell.device.pid, spell.name, True)
         elif c.expected:

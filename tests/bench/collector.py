@@ -286,6 +286,7 @@ def run_render(stations: int, out: Path, schedule: bool = False, events: int = 0
     """
     import gc
 
+    from collector.asset_feed import AssetFeed
     from collector.exposition import MetricsRenderer
     from collector.exposition_gzip import gzip_body
     from collector.fleet import Fleet
@@ -294,6 +295,7 @@ def run_render(stations: int, out: Path, schedule: bool = False, events: int = 0
     from collector.site_schedule import SiteSchedules
     from collector.site_schedule_metrics import SiteMetrics
     from collector.stats import IngestStats
+    from collector.store_assets import AssetStore
 
     def beat_round(seq: int, step: int = 1) -> None:
         for i in range(0, stations, step):
@@ -301,6 +303,13 @@ def run_render(stations: int, out: Path, schedule: bool = False, events: int = 0
             _, msg = wire.decode_message(topic, payload)
             fleet.apply_heartbeat(msg, time.time())  # type: ignore[arg-type]
         fleet.drain_transitions()  # as the app's tick does, into the history store
+        # ... and into the asset register, repairs and readiness: a step and a commit per
+        # second until the backlog of new component sets is digested.
+        while True:
+            assets.step(fleet, time.time(), ready=True)
+            asyncio.run(assets.flush())
+            if not assets.backlog:
+                break
 
     hours_s: list[float] = []  # the opening-hours part alone: capacity tally + site rows
     scrape_at = [time.time()]  # scrapes 15 s apart: the tally's 1 s limit never hides it
@@ -326,6 +335,9 @@ def run_render(stations: int, out: Path, schedule: bool = False, events: int = 0
     registry = schedule_registry(stations) if schedule else Registry.empty()
     schedules, tally, site_metrics = SiteSchedules(), CapacityTally(), SiteMetrics()
     schedules.refresh(registry, time.time())  # the app's tick does this, not the scrape
+    store = AssetStore(Path(tempfile.mkdtemp(prefix="pantau-bench-assets-")))
+    asyncio.run(store.open())
+    assets = AssetFeed(store, 120.0)
     gc.collect()
     before = _rss()
     fleet = Fleet(registry, now=time.time())

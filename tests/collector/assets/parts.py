@@ -26,3 +26,4 @@ def comp(status: str = "ok", serial: str | None = "A", since: float = 0.0, *,
         expected=expected if expected is not None else (
             EXPECTED if status == "missing" or standin else unset),
         missing_units=units if units is not None else unset)
+

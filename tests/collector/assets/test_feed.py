@@ -59,3 +59,18 @@ async def test_readiness_is_written_once_ready_and_then_per_change(asset_feed: A
     rows = AssetReader(asset_feed.store.path).window(0.0, 1e10).readiness
     assert [(r.station, r.readiness, r.at) for r in rows] == [
         (STATION, "ready", 101.0), (STATION, "down", 105.0)]
+
+
+async def test_a_burst_of_new_stations_is_digested_a_slice_per_step(asset_feed: AssetFeed) -> None:
+    fleet = Fleet(Registry.empty(), now=0.0)
+    for n in range(1200):  # a collector start: every station's first heartbeat at once
+        station = f"st-{n:04d}"
+        feed(fleet, "heartbeat", SITE, station,
+             heartbeat(SITE, station, 1, 100.0, [component("fingerprint", since=90.0)]), 100.0)
+    backlogs = []
+    for step in range(4):
+        asset_feed.step(fleet, 101.0 + step, ready=False)
+        backlogs.append(asset_feed.backlog)
+    assert backlogs == [700, 200, 0, 0]
+    assert await asset_feed.flush()
+    assert len(AssetReader(asset_feed.store.path).assets()) == 1200

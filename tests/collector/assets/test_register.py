@@ -61,8 +61,10 @@ def test_register(beats: list[tuple[float, wire.Component]], changes: list[Asset
     seen: list[AssetChange] = []
     started: list[Spell] = []
     ended: list[Spell] = []
+    old = None
     for ts, c in beats:
-        ops = register.observe("st-1", "site-a", [c], ts)
+        ops = register.observe("st-1", "site-a", old, (c,), ts)
+        old = (c,)
         seen += ops.changes
         started += ops.started
         ended += ops.ended
@@ -74,29 +76,49 @@ def test_register(beats: list[tuple[float, wire.Component]], changes: list[Asset
 
 def test_last_real_device_skips_stand_ins() -> None:
     register = AssetRegister()
-    register.observe("st-1", "site-a", [comp(since=50)], 100)
-    register.observe("st-1", "site-a", [comp(serial="F1", model=FUTRONIC, standin=True,
-                                             since=50)], 200)
-    real = register.last_real("st-1", "fingerprint")
+    first, standin = comp(since=50), comp(serial="F1", model=FUTRONIC, standin=True, since=50)
+    register.observe("st-1", "site-a", None, (first,), 100)
+    real = register.last_real("st-1", first)
     assert real is not None and real.device == A and real.name == "Cross Match Fingerprint Scanner"
-    current = register.current("st-1", "fingerprint")
-    assert current is not None and current.device == F and current.standin
+    register.observe("st-1", "site-a", (first,), (standin,), 200)
+    real = register.last_real("st-1", standin)
+    assert real is not None and real.device == A  # the one the stand-in stands in for
 
 
 def test_a_restored_register_writes_nothing_for_what_it_already_holds() -> None:
     first = AssetRegister()
-    spell = first.observe("st-1", "site-a", [comp(since=50)], 100).started[0]
+    spell = first.observe("st-1", "site-a", None, (comp(since=50),), 100).started[0]
     again = AssetRegister()
     again.restore([spell], {("st-1", "fingerprint"): spell})
-    assert not again.observe("st-1", "site-a", [comp(since=50)], 400)  # retained heartbeat
-    ops = again.observe("st-1", "site-a", [comp(serial="B", since=500)], 500)
+    assert not again.observe("st-1", "site-a", None, (comp(since=50),), 400)  # retained
+    ops = again.observe("st-1", "site-a", (comp(since=50),),
+                        (comp(serial="B", since=50),), 500)
     assert ops.changes == [AssetChange("st-1", "site-a", "fingerprint", "swap", 500, B, A)]
 
 
-def test_a_station_moved_to_another_site_starts_a_new_spell_without_a_change() -> None:
+def test_after_a_restart_a_part_missing_then_back_as_another_unit_is_a_swap() -> None:
+    first = AssetRegister()
+    spell = first.observe("st-1", "site-a", None, (comp(since=50),), 100).started[0]
+    again = AssetRegister()  # the store: the spell ended, the last real device A
+    again.restore([], {("st-1", "fingerprint"): spell})
+    missing = comp("missing", None, since=300)
+    assert not again.observe("st-1", "site-a", None, (missing,), 310).changes
+    ops = again.observe("st-1", "site-a", (missing,),
+                        (comp(serial="B", since=400),), 400)
+    assert ops.changes == [AssetChange("st-1", "site-a", "fingerprint", "swap", 400, B, A)]
+
+
+def test_a_station_moved_to_another_site_keeps_its_spells() -> None:
     register = AssetRegister()
-    register.observe("st-1", "site-a", [comp(since=50)], 100)
-    ops = register.observe("st-1", "site-b", [comp(since=50)], 200)
-    assert [(s.site, s.start) for s in ops.started] == [("site-b", 200)]
-    assert [(s.site, s.end) for s in ops.ended] == [("site-a", 200)]
-    assert ops.changes == []
+    register.observe("st-1", "site-a", None, (comp(since=50),), 100)
+    assert not register.observe("st-1", "site-b", (comp(since=50),), (comp(since=50),), 200)
+    ops = register.observe("st-1", "site-b", (comp(since=50),), (comp(serial="B", since=50),),
+                           300)
+    assert [(s.site, s.start) for s in ops.started] == [("site-b", 300)]
+
+
+def test_memory_is_per_fault_not_per_station() -> None:
+    register = AssetRegister()
+    for n in range(100):
+        register.observe(f"st-{n}", "site-a", None, (comp(since=50),), 100)
+    assert (register._away, register._gone, register._stored) == ({}, {}, {})

@@ -107,14 +107,19 @@ REPAIRS = [
 ]
 
 
+def as_written(spells: list[Spell]) -> list[Spell]:
+    """In the order the register writes them: each spell begins (no end), and ends later."""
+    steps = [(s.start, 0, replace(s, end=None)) for s in spells]
+    steps += [(s.end, 1, s) for s in spells if s.end is not None]
+    return [spell for _, _, spell in sorted(steps, key=lambda step: (step[0], step[1]))]
+
+
 @pytest.fixture
 async def reader(tmp_path: Path) -> AsyncIterator[AssetReader]:
     store = AssetStore(tmp_path)
     await store.open()
-    # As the register writes them: each spell begins (no end), some end later.
-    begun = [replace(s, end=None) for s in SPELLS]
-    await store.write(AssetBatch(spells=begun, repairs=REPAIRS, readiness=READINESS))
-    await store.write(AssetBatch(spells=[s for s in SPELLS if s.end is not None]))
+    await store.write(AssetBatch(spells=as_written(SPELLS), repairs=REPAIRS,
+                                 readiness=READINESS))
     yield AssetReader(store.path)
     await store.close()
 

@@ -29,14 +29,16 @@ def run(script: list[Step], min_open_s: float = 120.0) -> dict[str, Repair]:
         for gone in ops.deletes:
             del stored[gone]
 
+    old = None
     for step in script:
         if isinstance(step, float | int):
             apply(tracker.tick(step))
             continue
         ts, now, c = step
-        register.observe("st-1", "site-a", [c], ts)
-        apply(tracker.observe("st-1", "site-a", [c], ts, now,
-                              lambda role: register.last_real("st-1", role)))
+        register.observe("st-1", "site-a", old, (c,), ts)
+        apply(tracker.observe("st-1", "site-a", old, (c,), ts, now,
+                              lambda part: register.last_real("st-1", part)))
+        old = (c,)
     return stored
 
 

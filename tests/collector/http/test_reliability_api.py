@@ -4,7 +4,6 @@ tests/collector/assets/test_reliability.py, one site and the whole fleet, and re
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +17,13 @@ from collector.asset_feed import AssetFeed
 from collector.fleet import Fleet
 from collector.registry import Registry, SiteInfo
 from collector.store_assets import AssetBatch, AssetStore
-from tests.collector.assets.test_reliability import NOW, READINESS, REPAIRS, SPELLS
+from tests.collector.assets.test_reliability import (
+    NOW,
+    READINESS,
+    REPAIRS,
+    SPELLS,
+    as_written,
+)
 
 Client = TestClient[web.Request, web.Application]
 H = 3600.0
@@ -28,9 +33,8 @@ H = 3600.0
 async def client(tmp_path: Path) -> AsyncIterator[Client]:
     store = AssetStore(tmp_path)
     await store.open()
-    await store.write(AssetBatch(spells=[replace(s, end=None) for s in SPELLS],
-                                 repairs=REPAIRS, readiness=READINESS))
-    await store.write(AssetBatch(spells=[s for s in SPELLS if s.end is not None]))
+    await store.write(AssetBatch(spells=as_written(SPELLS), repairs=REPAIRS,
+                                 readiness=READINESS))
     app = web.Application()
     registry = Registry({"alpha": SiteInfo("alpha", "Alpha", "R"),
                          "beta": SiteInfo("beta", "Beta", "R")})

@@ -42,17 +42,18 @@ USERS = {name: parse_hash(hash_password(name + "-pw", n=16)) for name in ("budi"
 async def seeded(store: AssetStore) -> str:
     """The scanner of medan-baru-02 gone for an hour, a stand-in since; returns the repair id."""
     register, tracker = AssetRegister(), RepairTracker(60)
-    batch = AssetBatch()
+    batch, old = AssetBatch(), None
     for ts, c in [(NOW - 7200, comp(since=NOW - 8000)),
                   (NOW - 3600, comp("missing", None, since=NOW - 3600)),
                   (NOW - 1800, comp(serial="F1", model=FUTRONIC, standin=True,
                                     since=NOW - 1800))]:
-        ops = register.observe("medan-baru-02", "medan-baru", [c], ts)
+        ops = register.observe("medan-baru-02", "medan-baru", old, (c,), ts)
         batch.spells += ops.spells
         batch.changes += ops.changes
-        batch.repairs += tracker.observe("medan-baru-02", "medan-baru", [c], ts, ts,
-                                         lambda role: register.last_real("medan-baru-02",
-                                                                         role)).upserts
+        batch.repairs += tracker.observe(
+            "medan-baru-02", "medan-baru", old, (c,), ts, ts,
+            lambda part: register.last_real("medan-baru-02", part)).upserts
+        old = (c,)
     batch.repairs += tracker.tick(NOW).upserts
     await store.write(batch)
     return batch.repairs[-1].id
