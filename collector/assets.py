@@ -109,6 +109,8 @@ class AssetRegister:
         self._away: dict[RoleKey, Spell] = {}
         # Roles whose device is gone: the last one, to tell a swap from an install.
         self._gone: dict[RoleKey, DeviceId] = {}
+        # Roles the probe cannot see (`unknown`): the device they had, still theirs.
+        self._held: dict[RoleKey, Spell] = {}
 
     def restore(self, present: Iterable[Spell], last_real: Mapping[RoleKey, Spell]) -> None:
         """What the store holds: the open spells and each role's last real device."""
@@ -151,6 +153,12 @@ class AssetRegister:
     def _observe_role(self, station: str, site: str, prev: Spell | None, c: wire.Component,
                       at: float, ops: AssetOps) -> None:
         key = (station, c.id)
+        if c.status == "unknown":  # the probe could not look: no news about the device
+            if prev is not None:
+                self._held[key] = prev
+            return
+        if prev is None:
+            prev = self._held.pop(key, None)
         now_id = device_id(c.device) if c.device is not None else None
         if prev is not None and prev.device == now_id:
             return  # nothing moved in this role (another role of the station did)

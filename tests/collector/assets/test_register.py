@@ -42,6 +42,15 @@ CASES = {
         [(100, comp(since=50)), (160, comp(serial="B", since=50))],
         [change("install", 50, A, None), change("swap", 160, B, A)],
         [("A", 50, 160), ("B", 160, None)]),
+    "the probe could not look (unknown): no removal, the same unit after it is no change": (
+        [(100, comp(since=50)), (200, comp("unknown", None, since=190)),
+         (300, comp(since=290))],
+        [change("install", 50, A, None)], [("A", 50, None)]),
+    "another unit seen after an unknown spell is a swap": (
+        [(100, comp(since=50)), (200, comp("unknown", None, since=190)),
+         (210, comp("unknown", None, since=190)), (300, comp(serial="B", since=290))],
+        [change("install", 50, A, None), change("swap", 290, B, A)],
+        [("A", 50, 290), ("B", 290, None)]),
     "a failed part keeps its spell": (
         [(100, comp(since=50)), (200, comp("failed", since=190))],
         [change("install", 50, A, None)], [("A", 50, None)]),
