@@ -9,17 +9,16 @@ days). A site's figures are null where there is nothing to count.
 from __future__ import annotations
 
 import asyncio
-from dataclasses import replace
 
 from aiohttp import web
 
 from collector.api import allow_params, fail, id_param, json_response, number_param
 from collector.api_assets import reader
-from collector.app_keys import CLOCK_KEY, FIGURES_KEY, FLEET_KEY
-from collector.figures import DEFAULT_DAYS, MAX_DAYS, Figures, compute, history_start
-from collector.site_calendars import site_calendars
+from collector.app_keys import CLOCK_KEY, FIGURES_KEY, FLEET_KEY, SCHEDULES_KEY
+from collector.figures import DEFAULT_DAYS, MAX_DAYS, Figures
+from collector.schedule import REAL_TIME
+from collector.site_calendars import run_figures
 from collector.store import StoreError
-from collector.store_assets_read import HistoryWindow
 
 
 def add_reliability_routes(app: web.Application) -> None:
@@ -44,12 +43,6 @@ def reliability_json(figures: Figures, site: str | None) -> dict[str, object]:
     }
 
 
-def only_site(window: HistoryWindow, site: str) -> HistoryWindow:
-    return replace(window, readiness=[r for r in window.readiness if r.site == site],
-                   spells=[s for s in window.spells if s.site == site],
-                   repairs=[r for r in window.repairs if r.site == site])
-
-
 async def reliability_handler(request: web.Request) -> web.Response:
     allow_params(request, ("site", "days"))
     site = id_param(request, "site")
@@ -58,17 +51,10 @@ async def reliability_handler(request: web.Request) -> web.Response:
     if snapshot is not None and snapshot.days == days and site is None:
         return json_response(reliability_json(snapshot, None))
     registry, now = request.app[FLEET_KEY].registry, request.app[CLOCK_KEY]()
-    calendars = site_calendars(registry)
-    source = reader(request.app)
-
-    def work() -> Figures:
-        window = source.window(history_start(calendars.values(), now, days), now)
-        if site is not None:
-            window = only_site(window, site)
-        return compute(window, calendars, [site] if site else registry.sites, now, days)
-
+    clock = request.app[SCHEDULES_KEY].clock if SCHEDULES_KEY in request.app else REAL_TIME
     try:
-        figures = await asyncio.to_thread(work)
+        figures = await asyncio.to_thread(run_figures, reader(request.app), registry, now, days,
+                                          site, clock)
     except StoreError as exc:
         fail(web.HTTPServiceUnavailable, f"the reliability history cannot be read: {exc}")
     return json_response(reliability_json(figures, site))

@@ -12,8 +12,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
+from datetime import date
+from functools import partial
 from typing import TYPE_CHECKING, Final
 
 from aiohttp import web
@@ -22,11 +24,20 @@ from collector import reliability_metrics
 from collector.api_assets import add_asset_routes
 from collector.api_reliability import add_reliability_routes
 from collector.api_repairs import add_repair_routes
-from collector.app_keys import ASSETS_KEY, CLOCK_KEY, FIGURES_KEY, FLEET_KEY, HEALTH_KEY
+from collector.app_keys import (
+    ASSETS_KEY,
+    CLOCK_KEY,
+    FIGURES_KEY,
+    FLEET_KEY,
+    HEALTH_KEY,
+    ROLLOUT_KEY,
+    SCHEDULES_KEY,
+)
 from collector.asset_feed import AssetFeed
-from collector.figures import FIGURES_EVERY_S, Figures, compute, history_start
+from collector.figures import DEFAULT_DAYS, FIGURES_EVERY_S, Figures
 from collector.page_reliability import add_reliability_page
-from collector.site_calendars import site_calendars
+from collector.rollout import rollout_due
+from collector.site_calendars import run_figures, site_zone
 from collector.store import StoreError
 from collector.store_assets import AssetStore
 from collector.store_assets_read import AssetReader
@@ -46,6 +57,7 @@ class AssetRuntime:
     figures: Figures | None = None
     readiness_seen: int = 0  # the feed's committed readiness rows when figures were computed
     rollout_due: dict[str, float] = field(default_factory=dict)  # site -> earliest deadline
+    rollout_registry: object = None  # the registry rollout_due was worked out from
 
 
 RUNTIME_KEY: Final = web.AppKey("pantau_asset_runtime", AssetRuntime)
@@ -56,6 +68,7 @@ def install_assets(app: web.Application, config: CollectorConfig) -> None:
     app[ASSETS_KEY] = AssetFeed(store, config.repairs.min_open_s)
     app[RUNTIME_KEY] = AssetRuntime()
     app[FIGURES_KEY] = lambda: app[RUNTIME_KEY].figures
+    app[ROLLOUT_KEY] = lambda: app[RUNTIME_KEY].rollout_due
     add_asset_routes(app)
     add_repair_routes(app)
     add_reliability_routes(app)
@@ -79,12 +92,36 @@ async def assets_ctx(app: web.Application) -> AsyncIterator[None]:
         await feed.store.close()
 
 
-def tick_assets(app: web.Application, transitions: Iterable[StationTransition],
+def tick_assets(app: web.Application, transitions: Sequence[StationTransition],
                 now: float) -> None:
     """From the app's tick: digest what changed in the fleet since the last one."""
     feed = app[ASSETS_KEY]
     feed.note_transitions(transitions)
     feed.step(app[FLEET_KEY], now, app[HEALTH_KEY].ready)
+    refresh_rollout(app, transitions)
+
+
+def refresh_rollout(app: web.Application, transitions: Sequence[StationTransition]) -> None:
+    """The rollout deadlines, again when the registry changed or a station left or joined
+    `planned` (a planned station that reports is simply online); else they stand."""
+    runtime, fleet = app[RUNTIME_KEY], app[FLEET_KEY]
+    registry = fleet.registry
+    moved = any("planned" in (t.old, t.new) or t.old is None for t in transitions)
+    if registry is runtime.rollout_registry and not moved:
+        return
+    runtime.rollout_registry = registry
+
+    def still_planned(station: str) -> bool:
+        view = fleet.station(station)
+        return view is not None and view.state == "planned"
+
+    def site_date(site: str) -> date | None:
+        info = registry.sites.get(site)
+        return info.install_by if info is not None else None
+
+    planned = [e for e in registry.stations.values() if e.lifecycle == "planned"]
+    runtime.rollout_due = rollout_due(planned, site_date, partial(site_zone, registry),
+                                      still_planned)
 
 
 def figures_due(figures: Figures | None, now: float, readiness_rows: int, seen: int) -> bool:
@@ -103,15 +140,11 @@ async def figures_step(app: web.Application) -> None:
     if not figures_due(runtime.figures, now, rows, runtime.readiness_seen):
         return
     runtime.readiness_seen = rows
-    calendars = site_calendars(registry)
-    reader = AssetReader(app[ASSETS_KEY].store.path)
-
-    def work() -> Figures:
-        window = reader.window(history_start(calendars.values(), now, 30), now)
-        return compute(window, calendars, registry.sites, now)
-
+    reader = AssetReader(feed.store.path)
+    clock = app[SCHEDULES_KEY].clock
     try:
-        app[RUNTIME_KEY].figures = await asyncio.to_thread(work)
+        runtime.figures = await asyncio.to_thread(run_figures, reader, registry, now,
+                                                  DEFAULT_DAYS, None, clock)
     except StoreError as exc:
         log.warning("reliability figures not updated: %s", exc)
 

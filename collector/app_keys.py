@@ -10,7 +10,7 @@ separate read connection per call, so that is safe).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -67,6 +67,8 @@ HEALTH_KEY: web.AppKey[Health] = web.AppKey("pantau_health")
 ASSETS_KEY: web.AppKey[AssetFeed] = web.AppKey("pantau_assets")
 # The last reliability figures (None until the first computation), for the API and page.
 FIGURES_KEY: web.AppKey[Callable[[], Figures | None]] = web.AppKey("pantau_figures")
+# Site -> the earliest rollout deadline among its stations still planned (collector.rollout).
+ROLLOUT_KEY: web.AppKey[Callable[[], Mapping[str, float]]] = web.AppKey("pantau_rollout")
 # The one clock of the app: fleet ticks, registry reloads, relative times on the
 # page and report stamps in the API all read it (build_app's `clock`).
 CLOCK_KEY: web.AppKey[Callable[[], float]] = web.AppKey("pantau_clock")

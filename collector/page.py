@@ -12,8 +12,8 @@ opening, today's capacity and maintenance (collector/page_hours.py).
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Final
 
 from aiohttp import web
 
@@ -41,12 +41,15 @@ from collector.page_html import (
     station_link,
     when,
 )
-from collector.page_parts import standin_notes
+from collector.page_parts import rollout_notes, standin_notes
 from collector.page_station import station_page_handler
 from collector.parts import station_problems
 
 if TYPE_CHECKING:
     from collector.station import StationView
+
+
+NO_NOTE: Final = Markup()  # a site card's rollout line without a deadline
 
 
 def add_page_routes(app: web.Application) -> None:
@@ -85,7 +88,7 @@ def problems_of(lang: Lang, view: StationView, at: float) -> list[Markup]:
 
 
 def site_card(lang: Lang, office: Office, views: Sequence[StationView],
-              at: float) -> tuple[bool, Markup]:
+              at: float, due: Markup = NO_NOTE) -> tuple[bool, Markup]:
     """The card, and whether it is marked as a problem (problems are listed first)."""
     site = office.site
     shown = [v for v in views if not switched_off(office, v)]
@@ -99,7 +102,7 @@ def site_card(lang: Lang, office: Office, views: Sequence[StationView],
         rollout = h(lang, plural_key("site_rollout", site.planned), planned=site.planned)
         parts.append(f'<p class="rollout">{rollout} '
                      f'<progress value="{site.total}" max="{site.total + site.planned}">'
-                     f"</progress></p>")
+                     f"</progress>{due}</p>")
     waiting = waiting_note(lang, views)
     if problems:
         parts.append("<ul>" + "".join(f"<li>{p}</li>" for p in problems) + "</ul>")
@@ -176,14 +179,15 @@ def filter_link(lang: Lang, open_only: bool) -> Markup:
     return Markup(f'<a class=filter href="{target}{sep}lang={lang}">{h(lang, key)}</a>')
 
 
-def regions_html(lang: Lang, offices: Sequence[Office],
-                 views: Sequence[StationView], at: float) -> Markup:
+def regions_html(lang: Lang, offices: Sequence[Office], views: Sequence[StationView],
+                 at: float, due: Mapping[str, Markup] | None = None) -> Markup:
     by_site: dict[str, list[StationView]] = defaultdict(list)
     for view in views:
         by_site[view.site].append(view)
     by_region: dict[str, list[tuple[bool, str, Markup]]] = defaultdict(list)
     for office in offices:
-        bad, card = site_card(lang, office, by_site[office.site.site], at)
+        bad, card = site_card(lang, office, by_site[office.site.site], at,
+                              (due or {}).get(office.site.site, NO_NOTE))
         by_region[office.site.region].append((bad, office.site.name.lower(), card))
     # Problems first: regions with a bad site, then named regions alphabetically and
     # sites without a region (unregistered) last; in a region, bad sites first.
@@ -205,7 +209,7 @@ async def overview_handler(request: web.Request) -> web.Response:
     at = now(request.app)
     views, offices = fleet.stations(), office_list(request.app, at)
     shown = [o for o in offices if o.state == "open"] if open_only else offices
-    main = regions_html(lang, shown, views, at)
+    main = regions_html(lang, shown, views, at, rollout_notes(request.app, lang, at))
     if not main:
         main = h(lang, "filter_none_open" if open_only and offices else "fleet_empty")
         main = Markup(f"<p>{main}</p>")

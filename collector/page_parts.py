@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
+from datetime import datetime
 from typing import TYPE_CHECKING
 
 from aiohttp import web
 
-from collector.app_keys import ASSETS_KEY
+from collector.app_keys import ASSETS_KEY, FLEET_KEY, ROLLOUT_KEY
 from collector.i18n import Lang
 from collector.page_html import Markup, esc, h, held, station_link, table, when
+from collector.site_calendars import site_zone
 from collector.store import StoreError
 from collector.store_assets_read import AssetReader
 
@@ -63,3 +65,19 @@ def standin_notes(lang: Lang, views: Sequence[StationView], at: float) -> Markup
     if not items:
         return Markup()
     return Markup('<ul class="notes">' + "".join(f"<li>{i}</li>" for i in items) + "</ul>")
+
+
+def rollout_notes(app: web.Application, lang: Lang, at: float) -> dict[str, Markup]:
+    """Per site with a station still planned under a deadline: "· install by 2026-12-31",
+    or once passed "· deadline 2026-12-31 passed" (marked as a problem)."""
+    due = app[ROLLOUT_KEY]() if ROLLOUT_KEY in app else {}
+    registry = app[FLEET_KEY].registry
+    notes = {}
+    for site, deadline in due.items():
+        day = datetime.fromtimestamp(deadline - 1, site_zone(registry, site)).date().isoformat()
+        if deadline <= at:
+            notes[site] = Markup(f' &middot; <span class="bad-text">'
+                                 f'{h(lang, "rollout_overdue", date=day)}</span>')
+        else:
+            notes[site] = Markup(f" &middot; {h(lang, 'rollout_due', date=day)}")
+    return notes

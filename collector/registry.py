@@ -14,11 +14,13 @@ from __future__ import annotations
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
+from datetime import date
 from pathlib import Path
 from types import MappingProxyType
 from typing import Final, Literal, cast
 
 from collector.errors import RegistryError
+from collector.registry_rollout import install_by
 from collector.registry_schedule import (
     ScheduleSource,
     capacity_per_day,
@@ -35,8 +37,8 @@ __all__ = ["LIFECYCLES", "Lifecycle", "Registry", "RegistryError", "SiteInfo", "
 Lifecycle = Literal["planned", "active", "retired"]
 LIFECYCLES: Final[tuple[Lifecycle, ...]] = ("planned", "active", "retired")
 _TOP_KEYS: Final = ("sites", "stations", "schedule")
-_SITE_KEYS: Final = ("name", "region", "schedule", "maintenance")
-_STATION_KEYS: Final = ("site", "profile", "lifecycle", "capacity_per_day")
+_SITE_KEYS: Final = ("name", "region", "schedule", "maintenance", "install_by")
+_STATION_KEYS: Final = ("site", "profile", "lifecycle", "capacity_per_day", "install_by")
 _ID_HINT: Final = f"must match {ID_PATTERN} (lowercase letters, digits, '-' and '_')"
 
 
@@ -47,6 +49,7 @@ class SiteInfo:
     region: str
     schedule: Schedule | None = None  # None: always open
     maintenance: tuple[Window, ...] = ()
+    install_by: date | None = None  # rollout deadline of its planned stations (docs/parts.md)
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,6 +59,7 @@ class StationEntry:
     profile: str
     lifecycle: Lifecycle
     capacity_per_day: int | None = None  # None: the site's schedule says
+    install_by: date | None = None  # None: the site's install_by
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,7 +142,7 @@ def _site(file: str, site_id: str, table: dict[str, object]) -> SiteInfo:
     _check_keys(file, prefix, table, _SITE_KEYS)
     name = _string(file, prefix, table, "name", default=site_id)
     region = _string(file, prefix, table, "region", default="")
-    return SiteInfo(site_id, name, region)
+    return SiteInfo(site_id, name, region, install_by=install_by(file, prefix, table))
 
 
 def _station(
@@ -166,7 +170,8 @@ def _station(
     capacity = None
     if "capacity_per_day" in table:
         capacity = capacity_per_day(src, f"{prefix}.capacity_per_day", table["capacity_per_day"])
-    return StationEntry(station_id, site, profile, lifecycle, capacity)
+    return StationEntry(station_id, site, profile, lifecycle, capacity,
+                        install_by(file, prefix, table))
 
 
 def _string(file: str, prefix: str, table: Mapping[str, object], name: str, *, default: str) -> str:

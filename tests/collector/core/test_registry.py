@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -49,6 +50,15 @@ def test_good_registry_loads(tmp_path: Path) -> None:
     )
 
 
+def test_install_by_on_a_site_and_a_station(tmp_path: Path) -> None:
+    path = tmp_path / "fleet.toml"
+    path.write_text('[sites.s1]\ninstall_by = 2026-12-31\n[stations.st-1]\nsite = "s1"\n'
+                    'lifecycle = "planned"\ninstall_by = 2026-11-30\n')
+    registry = load_registry(path)
+    assert registry.sites["s1"].install_by == date(2026, 12, 31)
+    assert registry.stations["st-1"].install_by == date(2026, 11, 30)
+
+
 def test_empty_file_and_empty_registry_expect_nothing(tmp_path: Path) -> None:
     path = tmp_path / "fleet.toml"
     path.write_text("")
@@ -65,7 +75,7 @@ SITE = '[sites.s1]\nname = "S1"\n'
     [
         ("colour = 1\n", "colour", "unknown key; expected one of: sites, stations, schedule"),
         ('[sites.s1]\nname = "S1"\nzone = "x"\n', "sites.s1.zone",
-         "unknown key; expected one of: name, region, schedule, maintenance"),
+         "unknown key; expected one of: name, region, schedule, maintenance, install_by"),
         ('[sites."Medan Baru"]\nname = "x"\n', "sites.Medan Baru",
          "id 'Medan Baru' must match ^[a-z0-9][a-z0-9_-]{0,62}$ "
          "(lowercase letters, digits, '-' and '_')"),
@@ -79,7 +89,13 @@ SITE = '[sites.s1]\nname = "S1"\n'
         (SITE + '[stations.st-1]\nsite = "s1"\nlifecycle = "live"\n', "stations.st-1.lifecycle",
          "expected one of planned, active, retired, got 'live'"),
         (SITE + '[stations.st-1]\nsite = "s1"\nprofil = "p"\n', "stations.st-1.profil",
-         "unknown key; expected one of: site, profile, lifecycle, capacity_per_day"),
+         "unknown key; expected one of: site, profile, lifecycle, capacity_per_day, install_by"),
+        ('[sites.s1]\ninstall_by = "2026-12-31"\n', "sites.s1.install_by",
+         'expected a TOML date like 2026-12-31 (no quotes, no time of day), '
+         'got string "2026-12-31"'),
+        (SITE + '[stations.st-1]\nsite = "s1"\ninstall_by = 2026-12-31T17:00:00+07:00\n',
+         "stations.st-1.install_by", "expected a TOML date like 2026-12-31 (no quotes, no time "
+         "of day), got a date with a time of day"),
         (SITE + '[stations.ST1]\nsite = "s1"\n', "stations.ST1",
          "id 'ST1' must match ^[a-z0-9][a-z0-9_-]{0,62}$ (lowercase letters, digits, '-' and '_')"),
         (SITE + "[stations.st-1]\nsite = true\n", "stations.st-1.site",
@@ -122,3 +138,5 @@ def test_example_registry_in_deploy_loads() -> None:
     registry = load_registry(path)
     lifecycles = {entry.lifecycle for entry in registry.stations.values()}
     assert lifecycles == {"planned", "active", "retired"}
+    assert registry.sites["medan-baru"].install_by == date(2026, 12, 31)
+    assert registry.stations["medan-baru-03"].install_by == date(2026, 11, 30)
