@@ -41,7 +41,8 @@ name = "Mariso"
 [sites.medan-kota]
 name = "Medan Kota"
 schedule = { timezone = "Asia/Jakarta", hours = { sat = ["08:00-12:00"] } }
-maintenance = [ { start = 2026-06-20T09:00:00+07:00, end = 2026-06-20T10:00:00+07:00, reason = "swap", stations = ["mk-01"] } ]
+maintenance = [ { start = 2026-06-20T09:00:00+07:00, end = 2026-06-20T10:00:00+07:00, \
+reason = "swap", stations = ["mk-01"] } ]
 
 [stations.ma-01]
 site = "mariso"
