@@ -40,7 +40,7 @@ from grafana_panels import (
     timeline,
     timeseries,
 )
-from grafana_upkeep import fleet_upkeep, site_upkeep
+from grafana_upkeep import fleet_rollout, fleet_upkeep, site_upkeep
 
 OUT = Path(__file__).resolve().parent / "dashboards"
 SITE_LIST = "label_values(pantau_site_stations, site)"
@@ -129,7 +129,8 @@ def fleet_overview() -> dict[str, Any]:
     ]
     return dashboard("pantau-fleet", "Pantau — fleet overview",
                      "Enrollment stations of the whole fleet: readiness, parts, alerts, rollout.",
-                     variables, [top, readiness, lists, fleet_upkeep(FS), trends])
+                     variables, [top, readiness, lists, fleet_upkeep(FS), fleet_rollout(FS),
+                                trends])
 
 
 def site_dashboard() -> dict[str, Any]:

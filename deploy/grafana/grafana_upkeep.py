@@ -37,6 +37,24 @@ def fleet_upkeep(sel: str) -> list[dict[str, Any]]:
     ]
 
 
+def fleet_rollout(sel: str) -> list[dict[str, Any]]:
+    """Rollout deadlines (registry install_by), for the fleet board."""
+    return [
+        table("Rollout deadlines", "Per site, the earliest install_by deadline among its "
+              "stations still planned (end of that day in the site's time zone); past ones "
+              "raise PantauRolloutBehind.",
+              [target(f"sort(pantau_site_rollout_due_timestamp_seconds{{{sel}}}) * 1000",
+                      table=True)],
+              {"Value": "install by"}, size=(16, 7),
+              overrides=[column("install by", ("unit", "dateTimeAsIso")),
+                         column("site", ("links", link("Site dashboard", SITE_LINK)))]),
+        stat("Sites behind their rollout", "Sites whose deadline has passed with a station "
+             "still planned.",
+             f"count(pantau_site_rollout_due_timestamp_seconds{{{sel}}} < time()) or vector(0)",
+             thresholds_=BAD_ANY, size=(8, 7)),
+    ]
+
+
 def site_upkeep(s: str) -> list[dict[str, Any]]:
     """The site board's row: its availability windows and open repairs."""
     return [
@@ -46,5 +64,9 @@ def site_upkeep(s: str) -> list[dict[str, Any]]:
              unit="percentunit", thresholds_=GOOD_HIGH, size=(14, 4)),
         stat("Open repairs", "Repair records of the site still open (missing, failed or on "
              "a stand-in).", f"pantau_site_repair_open{{{s}}}", thresholds_=BAD_ANY,
-             size=(10, 4)),
+             size=(5, 4)),
+        stat("Install by", "The earliest install_by deadline among the site's stations still "
+             "planned (none: nothing planned under a deadline).",
+             f"pantau_site_rollout_due_timestamp_seconds{{{s}}} * 1000", unit="dateTimeAsIso",
+             size=(5, 4)),
     ]

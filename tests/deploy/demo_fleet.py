@@ -72,6 +72,7 @@ def demo_registry(schedule: bool = False) -> str:
 [sites.{BROKEN_SITE}]
 name = "Medan Baru"
 region = "Kota Medan"
+install_by = 2020-01-01  # long passed, with a station still planned: the rollout is behind
 
 [stations.{BROKEN_STATION}]
 site = "{BROKEN_SITE}"
