@@ -4,7 +4,10 @@
 simulated through the real agent code) and 106 planned in the registry (shown
 as rollout progress, never alerted). Several kits are broken as in the news:
 a fingerprint scanner gone, a card reader that no longer answers, a monitor
-unplugged, a flash drive on a biometric station, one PC dead since morning.
+unplugged, a flash drive on a biometric station, one PC dead since morning, and
+one office enrolling with a single-finger reader while its ten-print scanner is
+away for repair (a stand-in: ready, but its repair stays open). Every district
+must install its planned stations by a date; two are already behind it.
 The offices keep opening hours (stack/demo_schedule.py): the office clock starts
 at 07:55 on a working day unless `--start-at` says otherwise, and `--day-length`
 compresses the day, so the page shows open and closed offices.
@@ -20,8 +23,9 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable, Sequence
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from pathlib import Path
+from typing import Final
 from zoneinfo import ZoneInfo
 
 from agent.sim.fleet import MEDAN_KECAMATAN, SimFleet
@@ -63,7 +67,8 @@ def medan_fleet(
     for site in MEDAN_KECAMATAN:
         name = site.replace("-", " ").title()
         lines += [f"[sites.{site}]", f'name = "{name}"', 'region = "Kota Medan"',
-                  *(site_lines(site, day) if day else []), ""]
+                  *(site_lines(site, day) if day else []),
+                  *([f"install_by = {install_by(site, day).isoformat()}"] if day else []), ""]
     for lifecycle, pairs in (("active", active), ("planned", planned)):
         for site, station in pairs:
             lines += [
@@ -76,6 +81,24 @@ def medan_fleet(
     return active, "\n".join(lines)
 
 
+BEHIND: Final = ("medan-amplas", "medan-tembung")  # their rollout deadline has passed
+
+
+def install_by(site: str, day: date) -> date:
+    """The district's rollout deadline: a month ahead, or for BEHIND three days ago."""
+    return day - timedelta(days=3) if site in BEHIND else day + timedelta(days=30)
+
+
+_FUTRONIC = SimDevice(0x1491, 0x0088, "Futronic", "FS88 Fingerprint Scanner", "FS88-0042",
+                      port_numbers=(9,))
+
+
+def lend_a_stand_in(station: SimStation) -> None:
+    """The ten-print scanner goes for repair; a single-finger reader takes its place."""
+    station.unplug("fingerprint")
+    station.bus.plug(_FUTRONIC)
+
+
 BROKEN: dict[str, tuple[str, Callable[[SimStation], object]]] = {
     "medan-kota-01": ("fingerprint scanner gone", lambda s: s.unplug("fingerprint")),
     "medan-belawan-02": (
@@ -86,6 +109,8 @@ BROKEN: dict[str, tuple[str, Callable[[SimStation], object]]] = {
     "medan-sunggal-02": ("flash drive on a biometric station", lambda s: s.bus.plug(_FLASH_DRIVE)),
     "medan-marelan-01": ("signature pad missing", lambda s: s.unplug("signature-pad")),
     "medan-labuhan-02": ("PC dead since morning (no clean shutdown)", lambda s: s.crash()),
+    "medan-helvetia-01": ("ten-print scanner away for repair, a single-finger reader stands in",
+                          lend_a_stand_in),
 }
 
 
