@@ -175,9 +175,11 @@ _START: Final = (
     "INSERT INTO asset_spells (station, site, role, vid, pid, serial, manufacturer, product, "
     "standin, start_at) VALUES (?,?,?,?,?,?,?,?,?,?)"
 )
+# By (station, role): the serial index would scan every spell of a common serial ("" for
+# the many devices that report none), and without statistics SQLite may pick it.
 _END: Final = (
-    "UPDATE asset_spells SET end_at = MAX(?, start_at) WHERE station = ? AND role = ? "
-    "AND vid = ? AND pid = ? AND serial = ? AND end_at IS NULL"
+    "UPDATE asset_spells INDEXED BY spells_role SET end_at = MAX(?, start_at) "
+    "WHERE station = ? AND role = ? AND vid = ? AND pid = ? AND serial = ? AND end_at IS NULL"
 )
 
 

@@ -9,20 +9,25 @@ between runs, so it cannot show a 5 % difference. This one times only the
 CPU the collector spends per heartbeat on its own thread — `Dispatcher.handle`
 (decode, fleet state, counters) plus, where the tree has it, the asset feed's
 step once per simulated second, as the app's tick runs it — with
-`time.process_time`, for each tree in a child process (PYTHONPATH = that
+`time.process_time` (every thread: the asset store's commits
+included), for each tree in a child process (PYTHONPATH = that
 tree), interleaved, best of `--repeat`. Same heartbeats as the collector bench
 (~1.4 KB, 5 components); round 1 (every station new) is warm-up, rounds 2..N
-are timed, and one heartbeat in 1,000 changes a component (a part unplugged
+are timed (round 1's new stations are digested and committed before), and one
+heartbeat in 1,000 changes a component (a part unplugged
 or back), so the register and repair tracker have work as in a real fleet.
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import os
+import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -48,13 +53,23 @@ def child(stations: int, rounds: int) -> dict[str, Any]:
 
     fleet = Fleet(Registry.empty(), now=0.0)
     dispatcher = Dispatcher(fleet, IngestStats(), History(Store(Path("/nonexistent"))), "pantau")
-    feed = AssetFeed(AssetStore(Path("/nonexistent")), 120.0) if AssetFeed else None
+    feed = None
+    if AssetFeed is not None:
+        store = AssetStore(Path(tempfile.mkdtemp(prefix="pantau-bench-ingest-")))
+        asyncio.run(store.open())
+        feed = AssetFeed(store, 120.0)
+
+    def upkeep(now: float) -> None:  # the app's tick, then the commit (on its own thread)
+        assert feed is not None
+        feed.step(fleet, now, ready=True)
+        asyncio.run(feed.flush())
+
     messages = [[heartbeat(i, seq, float(seq)) for i in range(stations)]
                 for seq in range(1, rounds + 1)]
-    for topic, payload in messages[0]:  # warm-up: every station new
+    for topic, payload in messages[0]:  # warm-up: every station new, digested in full
         dispatcher.handle(topic, payload, 1.0)
-    if feed is not None:
-        feed.step(fleet, 1.0, ready=True)
+    while feed is not None and (feed.backlog or not handled_once(feed)):
+        upkeep(1.0)
     changed = _with_changes(messages[1:], wire)
     spent, handled = 0.0, 0
     for batch in changed:
@@ -62,13 +77,16 @@ def child(stations: int, rounds: int) -> dict[str, Any]:
         for topic, payload in batch:
             dispatcher.handle(topic, payload, 2.0)
             handled += 1
-            if feed is not None and handled % STEP_EVERY == 0:
-                feed.step(fleet, 2.0 + handled / STEP_EVERY, ready=True)
-        if feed is not None:
-            feed.step(fleet, 3.0 + handled / STEP_EVERY, ready=True)
+            if feed is not None and handled % STEP_EVERY == 0:  # once a simulated second
+                upkeep(2.0 + handled / STEP_EVERY)
         spent += time.process_time() - began
     return {"heartbeats": handled, "cpu_s": spent, "us_per_heartbeat": spent / handled * 1e6,
             "asset_feed": feed is not None}
+
+
+def handled_once(feed: Any) -> bool:
+    """The first step has run (its full readiness pass is warm-up, not steady state)."""
+    return feed.pending == 0 and feed.readiness_committed > 0
 
 
 def _with_changes(rounds: list[list[tuple[str, bytes]]], wire: Any
@@ -109,17 +127,18 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=10)
     parser.add_argument("--repeat", type=int, default=7)
     args = parser.parse_args()
-    best: dict[Path, float] = {}
+    runs: dict[Path, list[float]] = {tree: [] for tree in args.trees}
     for n in range(args.repeat):
         for tree in args.trees:
             row = run_tree(tree.resolve(), args.stations, args.rounds)
-            best[tree] = min(best.get(tree, float("inf")), row["us_per_heartbeat"])
+            runs[tree].append(row["us_per_heartbeat"])
             print(f"run {n + 1} {tree}: {row['us_per_heartbeat']:.2f} us/heartbeat "
                   f"({row['heartbeats']} heartbeats, asset feed: {row['asset_feed']}; "
                   f"load {os.getloadavg()[0]:.1f})", flush=True)
-    before, after = (best[t] for t in args.trees)
-    print(f"\nbest of {args.repeat}: before {before:.2f} us/heartbeat, after {after:.2f} "
-          f"us/heartbeat: after/before = {after / before:.3f} (goal <= 1.05)")
+    for name, pick in (("best", min), ("median", statistics.median)):
+        before, after = (pick(runs[t]) for t in args.trees)
+        print(f"{name} of {args.repeat}: before {before:.2f} us/heartbeat, after {after:.2f} "
+              f"us/heartbeat: after/before = {after / before:.3f} (goal <= 1.05)")
 
 
 if __name__ == "__main__":
