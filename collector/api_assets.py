@@ -17,8 +17,7 @@ from collector.api import allow_params, choice_param, fail, id_param, json_respo
 from collector.app_keys import ASSETS_KEY, FLEET_KEY, now
 from collector.csv_out import csv_text
 from collector.rfc3339 import utc_text
-from collector.store import StoreError
-from collector.store_assets_read import AssetReader, AssetRow
+from collector.store_assets_read import AssetReader, AssetRow, AssetStoreError
 
 if TYPE_CHECKING:
     from collector.assets import Spell
@@ -65,7 +64,7 @@ async def assets_handler(request: web.Request) -> web.Response:
     source = reader(request.app)
     try:
         rows = await asyncio.to_thread(source.assets, site, station, role)
-    except StoreError as exc:
+    except AssetStoreError as exc:
         fail(web.HTTPServiceUnavailable, f"the asset register cannot be read: {exc}")
     fleet = request.app[FLEET_KEY]
     assets = [asset_json(r, fleet) for r in rows]
@@ -100,7 +99,7 @@ async def history_handler(request: web.Request) -> web.Response:
     source = reader(request.app)
     try:
         spells = await asyncio.to_thread(source.serial_history, serial)
-    except StoreError as exc:
+    except AssetStoreError as exc:
         fail(web.HTTPServiceUnavailable, f"the asset register cannot be read: {exc}")
     return json_response({"serial": serial, "count": len(spells),
                           "history": [spell_json(s) for s in spells]})

@@ -18,7 +18,7 @@ from collector.app_keys import CLOCK_KEY, FIGURES_KEY, FLEET_KEY, SCHEDULES_KEY
 from collector.figures import DEFAULT_DAYS, MAX_DAYS, Figures
 from collector.schedule import REAL_TIME
 from collector.site_calendars import run_figures
-from collector.store import StoreError
+from collector.store_assets_read import AssetStoreError
 
 
 def add_reliability_routes(app: web.Application) -> None:
@@ -55,6 +55,6 @@ async def reliability_handler(request: web.Request) -> web.Response:
     try:
         figures = await asyncio.to_thread(run_figures, reader(request.app), registry, now, days,
                                           site, clock)
-    except StoreError as exc:
+    except AssetStoreError as exc:
         fail(web.HTTPServiceUnavailable, f"the reliability history cannot be read: {exc}")
     return json_response(reliability_json(figures, site))

@@ -35,8 +35,8 @@ from collector.csv_out import csv_text
 from collector.http_auth import USER_KEY
 from collector.repairs import Repair
 from collector.rfc3339 import parse, utc_text
-from collector.store import StoreError
 from collector.store_assets import RepairEdit
+from collector.store_assets_read import AssetStoreError
 
 log = logging.getLogger(__name__)
 
@@ -89,7 +89,7 @@ async def repairs_handler(request: web.Request) -> web.Response:
     source = reader(request.app)
     try:
         repairs = await asyncio.to_thread(source.repairs, site, station, state)
-    except StoreError as exc:
+    except AssetStoreError as exc:
         fail(web.HTTPServiceUnavailable, f"repair records cannot be read: {exc}")
     if fmt == "json":
         return json_response({"count": len(repairs), "repairs": [repair_json(r) for r in repairs]})
@@ -171,7 +171,7 @@ async def edit_handler(request: web.Request) -> web.Response:
     try:
         await feed.store.update_repair(repair_id, edit, user, now(request.app))
         updated = await asyncio.to_thread(source.repair, repair_id)
-    except StoreError as exc:
+    except AssetStoreError as exc:
         fail(web.HTTPServiceUnavailable, f"the repair could not be saved: {exc}")
     assert updated is not None
     feed.repairs.take_edit(repair_id, updated)

@@ -38,9 +38,8 @@ from collector.figures import DEFAULT_DAYS, FIGURES_EVERY_S, Figures
 from collector.page_reliability import add_reliability_page
 from collector.rollout import rollout_due
 from collector.site_calendars import run_figures, site_zone
-from collector.store import StoreError
 from collector.store_assets import AssetStore
-from collector.store_assets_read import AssetReader
+from collector.store_assets_read import AssetReader, AssetStoreError
 
 if TYPE_CHECKING:
     from collector.config import CollectorConfig
@@ -76,12 +75,10 @@ def install_assets(app: web.Application, config: CollectorConfig) -> None:
 
 
 async def assets_ctx(app: web.Application) -> AsyncIterator[None]:
+    """Open the asset database (a failure does not stop the collector: the feed retries),
+    and commit its records until shutdown."""
     feed = app[ASSETS_KEY]
-    await feed.store.open()
-    state = await asyncio.to_thread(AssetReader(feed.store.path).state)
-    feed.restore(state)
-    log.info("assets at %s (%d present, %d repairs open)", feed.store.path, len(state.present),
-             len(state.open_repairs))
+    await feed.open()
     task = asyncio.ensure_future(feed.run())
     try:
         yield
@@ -145,7 +142,7 @@ async def figures_step(app: web.Application) -> None:
     try:
         runtime.figures = await asyncio.to_thread(run_figures, reader, registry, now,
                                                   DEFAULT_DAYS, None, clock)
-    except StoreError as exc:
+    except AssetStoreError as exc:
         log.warning("reliability figures not updated: %s", exc)
 
 
@@ -153,7 +150,7 @@ async def prune_assets(app: web.Application, now: float) -> None:
     """Retention of the asset database (hourly, with the history's); a failure is logged."""
     try:
         deleted = await app[ASSETS_KEY].store.prune(now)
-    except StoreError as exc:
+    except AssetStoreError as exc:
         log.warning("asset retention not applied: %s", exc)
         return
     if deleted:

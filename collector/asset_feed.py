@@ -27,9 +27,8 @@ from collector.assets import AssetRegister
 from collector.parts import NO_ORDER_INFO, OrderInfo
 from collector.readiness import ReadinessTracker
 from collector.repairs import RepairOps, RepairTracker
-from collector.store import StoreError
 from collector.store_assets import AssetBatch, AssetStore
-from collector.store_assets_read import StoredState
+from collector.store_assets_read import AssetReader, AssetStoreError, StoredState
 from pantau import wire
 from pantau.log_throttle import LogThrottle
 
@@ -44,6 +43,7 @@ log = logging.getLogger(__name__)
 # cost ~300 B per station for the life of the process, slices of 500 ~100 B (measured with
 # tests/bench/collector.py --role render). 500 a second is far above a fleet's change rate.
 MAX_CHANGES_PER_STEP: Final = 500
+MAX_OPEN_RETRY_S: Final = 60.0
 
 
 class AssetFeed:
@@ -65,12 +65,32 @@ class AssetFeed:
         self.repairs.restore(state.open_repairs)
         self.readiness.restore(state.last_readiness)
 
+    async def open(self) -> bool:
+        """Open the asset database and restore from it; False (logged) if it cannot.
+
+        Until it opens, changes wait in the backlog, undigested: the register must start
+        from what the database holds, or every part would look newly installed.
+        """
+        try:
+            await self.store.open()
+            state = await asyncio.to_thread(AssetReader(self.store.path).state)
+        except AssetStoreError as exc:
+            self._throttle.warning("open", "asset database cannot be opened, retrying; the "
+                                   "fleet view goes on, parts records wait: %s", exc)
+            return False
+        self.restore(state)
+        log.info("assets at %s (%d present, %d repairs open)", self.store.path,
+                 len(state.present), len(state.open_repairs))
+        return True
+
     def note_transitions(self, transitions: Iterable[StationTransition]) -> None:
         self._touched.update(t.station for t in transitions)
 
     def step(self, fleet: Fleet, now: float, ready: bool) -> None:
         """Digest what changed since the last step; queue the records for the store."""
         self._backlog.extend(fleet.drain_part_changes())
+        if not self.store.is_open:
+            return  # see open(): nothing is digested before the register is restored
         for _ in range(min(len(self._backlog), MAX_CHANGES_PER_STEP)):
             self._observe(self._backlog.popleft(), now)
         self._queue(self.repairs.tick(now))
@@ -123,22 +143,29 @@ class AssetFeed:
         return len(self._backlog)
 
     async def run(self) -> None:
-        """Commit forever; on cancel, commit what is left once more."""
+        """Open (retrying with a growing delay), then commit forever; on cancel, commit
+        what is left once more."""
+        delay = self._interval_s
         try:
+            while not self.store.is_open and not await self.open():
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, MAX_OPEN_RETRY_S)
             while True:
                 await self.flush()
                 await asyncio.sleep(self._interval_s)
         finally:
-            with contextlib.suppress(StoreError):
+            with contextlib.suppress(AssetStoreError):
                 await asyncio.shield(self.flush())
 
     async def flush(self) -> bool:
+        if not self.store.is_open:
+            return False
         batch, self._pending = self._pending, AssetBatch()
         if not len(batch):
             return True
         try:
             await self.store.write(batch)
-        except StoreError as exc:
+        except AssetStoreError as exc:
             self._throttle.warning("store", "asset records not saved, will retry: %s", exc)
             self._pending.merge_older(batch)
             return False

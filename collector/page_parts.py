@@ -13,8 +13,7 @@ from collector.app_keys import ASSETS_KEY, FLEET_KEY, ROLLOUT_KEY
 from collector.i18n import Lang
 from collector.page_html import Markup, esc, h, held, station_link, table, when
 from collector.site_calendars import site_zone
-from collector.store import StoreError
-from collector.store_assets_read import AssetReader
+from collector.store_assets_read import AssetReader, AssetStoreError
 
 if TYPE_CHECKING:
     from collector.assets import AssetChange, DeviceId
@@ -50,7 +49,7 @@ async def part_changes_section(request: web.Request, lang: Lang, station: str,
     try:
         changes = await asyncio.to_thread(AssetReader(feed.store.path).changes, station,
                                           CHANGES_SHOWN)
-    except StoreError:
+    except AssetStoreError:
         return Markup()
     return Markup(f"<section><h2>{h(lang, 'part_changes')}</h2>"
                   f"{changes_table(lang, changes, at)}</section>")

@@ -25,7 +25,7 @@ from typing import Final, TypeVar
 from collector.assets import AssetChange, DeviceId, Spell
 from collector.readiness import ReadinessRow
 from collector.repairs import Repair
-from collector.store import StoreError
+from collector.store_assets_read import AssetStoreError
 
 DB_NAME: Final = "assets.sqlite3"
 WRITER_CACHE_KIB: Final = 256
@@ -108,8 +108,15 @@ class AssetStore:
         self._conn: sqlite3.Connection | None = None
 
     async def open(self) -> None:
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="pantau-assets")
+        """Open (or retry opening) the database; AssetStoreError says why it cannot."""
+        if self._executor is None:
+            self._executor = ThreadPoolExecutor(max_workers=1,
+                                                thread_name_prefix="pantau-assets")
         await self._on_writer(self._open_writer)
+
+    @property
+    def is_open(self) -> bool:
+        return self._conn is not None
 
     async def close(self) -> None:
         if self._executor is None:
@@ -135,7 +142,7 @@ class AssetStore:
 
     async def _on_writer(self, fn: Callable[[], _T]) -> _T:
         if self._executor is None:
-            raise StoreError(f"{self.path}: asset store is not open")
+            raise AssetStoreError(f"{self.path}: asset store is not open")
         return await asyncio.get_running_loop().run_in_executor(self._executor, fn)
 
     def _open_writer(self) -> None:
@@ -150,7 +157,7 @@ class AssetStore:
             conn.execute(f"PRAGMA cache_size=-{WRITER_CACHE_KIB}")
             conn.executescript(SCHEMA)
         except (OSError, sqlite3.Error) as exc:
-            raise StoreError(
+            raise AssetStoreError(
                 f"cannot open asset database {self.path}: {exc}; "
                 "check that [state] data_dir exists and is writable by the collector"
             ) from exc
@@ -163,12 +170,12 @@ class AssetStore:
 
     def _guarded(self, what: str, fn: Callable[[sqlite3.Connection], _T]) -> _T:
         if self._conn is None:
-            raise StoreError(f"{self.path}: asset store is not open")
+            raise AssetStoreError(f"{self.path}: asset store is not open")
         try:
             with self._conn:
                 return fn(self._conn)
         except sqlite3.Error as exc:
-            raise StoreError(f"cannot {what} the asset database {self.path}: {exc}") from exc
+            raise AssetStoreError(f"cannot {what} the asset database {self.path}: {exc}") from exc
 
 
 _START: Final = (

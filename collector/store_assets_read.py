@@ -14,9 +14,14 @@ from pathlib import Path
 from typing import Any, Final, cast
 
 from collector.assets import AssetChange, ChangeKind, DeviceId, RoleKey, Spell
+from collector.errors import CollectorError
 from collector.readiness import Readiness, ReadinessRow
 from collector.repairs import Model, Outcome, Repair
-from collector.store import StoreError
+
+
+class AssetStoreError(CollectorError):
+    """The asset database cannot be opened, written or read; the message says where and why."""
+
 
 _SPELL: Final = ("station, site, role, vid, pid, serial, manufacturer, product, standin, "
                  "start_at, end_at")
@@ -68,7 +73,7 @@ class AssetReader:
             with closing(sqlite3.connect(f"file:{self.path}?mode=ro", uri=True)) as conn:
                 return conn.execute(sql, args).fetchall()
         except sqlite3.Error as exc:
-            raise StoreError(f"cannot read asset database {self.path}: {exc}") from exc
+            raise AssetStoreError(f"cannot read asset database {self.path}: {exc}") from exc
 
     def state(self) -> StoredState:
         present = [_spell(r) for r in self._query(

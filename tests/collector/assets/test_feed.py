@@ -74,3 +74,22 @@ async def test_a_burst_of_new_stations_is_digested_a_slice_per_step(asset_feed: 
     assert backlogs == [700, 200, 0, 0]
     assert await asset_feed.flush()
     assert len(AssetReader(asset_feed.store.path).assets()) == 1200
+
+
+async def test_an_asset_database_that_cannot_open_holds_changes_until_it_can(
+        tmp_path: Path) -> None:
+    blocker = tmp_path / "data"
+    blocker.write_text("a file where the data dir should be")
+    feed_ = AssetFeed(AssetStore(blocker), min_open_s=60)
+    assert not await feed_.open()
+    fleet = Fleet(Registry.empty(), now=0.0)
+    beat(fleet, 1, 100.0, component("fingerprint", since=90.0))
+    feed_.step(fleet, 101.0, ready=True)
+    assert (feed_.backlog, feed_.pending) == (1, 0)  # held, not digested
+    assert not await feed_.flush()
+    blocker.unlink()  # the operator fixes data_dir
+    assert await feed_.open()
+    feed_.step(fleet, 102.0, ready=True)
+    assert await feed_.flush()
+    assert [a.device.serial for a in AssetReader(feed_.store.path).assets()] == ["SN-fingerprint"]
+    await feed_.store.close()
