@@ -39,8 +39,16 @@ REJECT_REASONS: Final[tuple[RejectReason, ...]] = (
     "oversize", "decode", "schema", "version", "topic", "mismatch",
 )
 
-
-
+# Every time on the wire lies in [2000-01-01, 2100-01-01) UTC. A clock mistake
+# (milliseconds for seconds, a dead CMOS battery) is refused as `schema` here
+# rather than reaching the views, where Python's datetime cannot show it.
+TS_MIN: Final = 946_684_800.0  # 2000-01-01T00:00:00Z
+TS_END: Final = 4_102_444_800.0  # 2100-01-01T00:00:00Z, excluded
+# List bounds: a station cannot blow up the fleet's metric cardinality.
+MAX_COMPONENTS: Final = 64
+MAX_CHECKS: Final = 64
+MAX_UNEXPECTED: Final = 64
+MAX_DISKS: Final = 32
 
 Id = Annotated[str, DeferredPattern(ID_PATTERN)]
 Ratio = Annotated[float, msgspec.Meta(ge=0.0, le=1.0)]
@@ -50,6 +58,8 @@ HexId = Annotated[str, DeferredPattern(HEX_PATTERN)]
 Short = Annotated[str, msgspec.Meta(max_length=256)]
 Detail = Annotated[str, msgspec.Meta(max_length=1024)]
 BootId = Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
+# Seconds since the epoch: the type of every time field, present and future.
+Timestamp = Annotated[float, msgspec.Meta(ge=TS_MIN, lt=TS_END)]
 
 
 class Rejected(Exception):
@@ -109,7 +119,7 @@ class Component(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     kind: Short
     required: bool
     status: ComponentStatus
-    since: float
+    since: Timestamp
     detail: Detail = ""
     device: Device | None = None
     standin: bool | msgspec.UnsetType = msgspec.UNSET
@@ -145,12 +155,12 @@ class Disk(msgspec.Struct, frozen=True, kw_only=True, gc=False):
 
 class Host(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     hostname: Short
-    boot_time: float
+    boot_time: Timestamp
     cpu_ratio: Ratio
     load1: NonNegative
     memory_used_ratio: Ratio
     swap_used_ratio: Ratio
-    disks: list[Disk] = []
+    disks: Annotated[list[Disk], msgspec.Meta(max_length=MAX_DISKS)] = []
     temperature_c: float | None = None
     clock_offset_s: float | None = None
 
@@ -166,13 +176,15 @@ class Heartbeat(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     station: Id
     seq: Seq
     boot_id: BootId
-    ts: float
+    ts: Timestamp
     interval_s: Annotated[float, msgspec.Meta(gt=0.0, le=86400.0)]
     agent: AgentInfo
     host: Host | None = None
-    components: Annotated[list[Component], msgspec.Meta(max_length=256)] = []
-    checks: Annotated[list[Check], msgspec.Meta(max_length=256)] = []
-    unexpected: Annotated[list[UnexpectedDevice], msgspec.Meta(max_length=256)] = []
+    # Required, even empty: a heartbeat without its components is not "no components"
+    # (that would resolve every part alert of the station silently).
+    components: Annotated[list[Component], msgspec.Meta(max_length=MAX_COMPONENTS)]
+    checks: Annotated[list[Check], msgspec.Meta(max_length=MAX_CHECKS)]
+    unexpected: Annotated[list[UnexpectedDevice], msgspec.Meta(max_length=MAX_UNEXPECTED)]
 
 
 class Status(msgspec.Struct, frozen=True, kw_only=True, gc=False):
@@ -181,7 +193,7 @@ class Status(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     state: StationLinkState
     boot_id: BootId
     session: Seq
-    ts: float | None = None
+    ts: Timestamp | None = None
     reason: Short = ""
     v: int = PROTOCOL_VERSION
 
@@ -204,7 +216,7 @@ class Event(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     station: Id
     boot_id: BootId
     seq: Seq
-    ts: float
+    ts: Timestamp
     component: Id
     from_: ComponentStatus = msgspec.field(name="from")
     to: ComponentStatus
@@ -352,7 +364,20 @@ def _decode_unchecked_origin(kind: MessageKind, payload: bytes, limit: int) -> P
     version = getattr(msg, "v", PROTOCOL_VERSION)
     if version != PROTOCOL_VERSION:
         raise Rejected("version", f"{kind} has v={version}, this side speaks v{PROTOCOL_VERSION}")
+    if isinstance(msg, Heartbeat):
+        _refuse_duplicates(msg)
     return msg
+
+
+def _refuse_duplicates(hb: Heartbeat) -> None:
+    """Component ids, check ids and disk mounts are keys (labels, rows): each once."""
+    disks = hb.host.disks if hb.host is not None else []
+    for what, keys in (("component id", [c.id for c in hb.components]),
+                       ("check id", [k.id for k in hb.checks]),
+                       ("disk mount", [d.mount for d in disks])):
+        if len(keys) > 1 and len(set(keys)) != len(keys):
+            twice = next(k for i, k in enumerate(keys) if k in keys[:i])
+            raise Rejected("schema", f"heartbeat: {what} {twice!r} appears more than once")
 
 
 def _strict_reject(kind: MessageKind, payload: bytes) -> NoReturn:

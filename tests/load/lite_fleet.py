@@ -117,6 +117,7 @@ class LiteStation:
             agent=wire.AgentInfo(version="lite", uptime_s=float(self.seq)),
             components=[wire.Component(id="fingerprint", kind="usb", required=True,
                                            status="ok", since=1.7e9)],
+            checks=[], unexpected=[],
         )
 
     def event(self) -> wire.Event:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import socket
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -33,8 +34,9 @@ def test_real_host_figures_round_trip_through_the_protocol() -> None:
     assert 0.0 < host.memory_used_ratio < 1.0
     assert host.clock_offset_s is None
     beat = Heartbeat(
-        v=1, site="x", station="s1", seq=1, boot_id="b", ts=1.0, interval_s=15.0,
-        agent=AgentInfo(version="0.1.0", uptime_s=1.0), host=host,
+        v=1, site="x", station="s1", seq=1, boot_id="b", ts=time.time(), interval_s=15.0,
+        agent=AgentInfo(version="0.1.0", uptime_s=1.0), host=host, components=[], checks=[],
+        unexpected=[],
     )
     assert decode("heartbeat", encode(beat)) == beat
 

@@ -159,10 +159,10 @@ def test_heartbeat_round_trips_and_counts() -> None:
     state = StationStateMachine(CONFIG.site, CONFIG.station, "boot-1")
     merged = merge_results([ProbeResult(components=(reading(),), unexpected=(FLASH,)),
                             ProbeResult(components=(reading(cid="monitor", serial=None),))])
-    obs = state.observe(merged, 50.0)
+    obs = state.observe(merged, 1.7e9)  # wire times lie in [2000, 2100)
     builder = HeartbeatBuilder(CONFIG, "boot-1", "0.1.0")
-    hb1 = builder.build(obs, None, 50.0, 3.0)
-    hb2 = builder.build(obs, None, 65.0, 18.0)
+    hb1 = builder.build(obs, None, 1.7e9, 3.0)
+    hb2 = builder.build(obs, None, 1.7e9 + 15, 18.0)
     assert (hb1.seq, hb2.seq) == (1, 2)
     assert decode("heartbeat", encode(hb2)) == hb2
     assert [c.id for c in hb2.components] == ["fingerprint", "monitor"]
