@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 import msgspec
 import pytest
 
@@ -16,7 +18,7 @@ from agent.state_machine import (
     failed_probe_result,
     merge_results,
 )
-from pantau.wire import Check, Device, UnexpectedDevice, decode, encode
+from pantau.wire import MAX_UNEXPECTED, Check, Device, UnexpectedDevice, decode, encode
 
 
 def reading(status: str = "ok", serial: str | None = "S1", cid: str = "fingerprint",
@@ -169,6 +171,21 @@ def test_heartbeat_round_trips_and_counts() -> None:
     assert hb2.unexpected == [FLASH] and hb2.agent.uptime_s == 18.0
     assert hb2.interval_s == CONFIG.intervals.heartbeat_s
 
+
+
+def test_lists_past_the_protocols_bounds_are_cut_and_said_once(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    hub = tuple(UnexpectedDevice(vid="0781", pid="5567", port=f"1-{n}") for n in range(70))
+    obs = StationStateMachine("s", "st", "b").observe(ProbeResult(unexpected=hub), 1.7e9)
+    builder = HeartbeatBuilder(CONFIG, "boot-1", "0.1.0")
+    with caplog.at_level(logging.WARNING, logger="agent.state_machine"):
+        beats = [builder.build(obs, None, 1.7e9 + n, 1.0) for n in range(2)]
+    assert [u.port for u in beats[1].unexpected] == [f"1-{n}" for n in range(MAX_UNEXPECTED)]
+    assert decode("heartbeat", encode(beats[1])) == beats[1]
+    assert [r.getMessage() for r in caplog.records] == [
+        "70 unexpected this poll, the protocol carries 64: the first 64 are sent "
+        "(said once per run)"]
 
 def test_overlong_detail_is_clipped_to_protocol_limit() -> None:
     state = StationStateMachine("s", "st", "b")
