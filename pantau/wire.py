@@ -371,13 +371,20 @@ def _decode_unchecked_origin(kind: MessageKind, payload: bytes, limit: int) -> P
 
 def _refuse_duplicates(hb: Heartbeat) -> None:
     """Component ids, check ids and disk mounts are keys (labels, rows): each once."""
-    disks = hb.host.disks if hb.host is not None else []
-    for what, keys in (("component id", [c.id for c in hb.components]),
-                       ("check id", [k.id for k in hb.checks]),
-                       ("disk mount", [d.mount for d in disks])):
-        if len(keys) > 1 and len(set(keys)) != len(keys):
-            twice = next(k for i, k in enumerate(keys) if k in keys[:i])
-            raise Rejected("schema", f"heartbeat: {what} {twice!r} appears more than once")
+    comps, checks, host = hb.components, hb.checks, hb.host
+    if len(comps) > 1 and len({c.id for c in comps}) != len(comps):
+        _duplicate("component id", [c.id for c in comps])
+    if len(checks) > 1 and len({k.id for k in checks}) != len(checks):
+        _duplicate("check id", [k.id for k in checks])
+    if host is not None and len(host.disks) > 1 and (
+        len({d.mount for d in host.disks}) != len(host.disks)
+    ):
+        _duplicate("disk mount", [d.mount for d in host.disks])
+
+
+def _duplicate(what: str, keys: list[str]) -> NoReturn:
+    twice = next(k for i, k in enumerate(keys) if k in keys[:i])
+    raise Rejected("schema", f"heartbeat: {what} {twice!r} appears more than once")
 
 
 def _strict_reject(kind: MessageKind, payload: bytes) -> NoReturn:
