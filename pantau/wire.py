@@ -53,7 +53,10 @@ MAX_DISKS: Final = 32
 Id = Annotated[str, DeferredPattern(ID_PATTERN)]
 Ratio = Annotated[float, msgspec.Meta(ge=0.0, le=1.0)]
 NonNegative = Annotated[float, msgspec.Meta(ge=0.0)]
-Seq = Annotated[int, msgspec.Meta(ge=0)]
+# At most SQLite's largest INTEGER: the collector stores seq numbers, and one
+# larger would stop its history writer for the whole fleet.
+MAX_SEQ: Final = 2**63 - 1
+Seq = Annotated[int, msgspec.Meta(ge=0, le=MAX_SEQ)]
 HexId = Annotated[str, DeferredPattern(HEX_PATTERN)]
 Short = Annotated[str, msgspec.Meta(max_length=256)]
 Detail = Annotated[str, msgspec.Meta(max_length=1024)]
