@@ -83,11 +83,12 @@ clean:
 # Long runs, not in CI (tests/fuzz, tests/load; figures in docs/reliability.md).
 .PHONY: fuzz soak
 FUZZ_COUNT ?= 1000000
+FUZZ_PIPELINE_SECONDS ?= 600
 SOAK_STATIONS ?= 2000
 SOAK_MINUTES ?= 30
 
 fuzz: deps
-	$(PY) -m tests.fuzz.run_fuzz --count $(FUZZ_COUNT) --workers 2
+	$(PY) -m tests.fuzz.run_fuzz --count $(FUZZ_COUNT) --workers 2 --pipeline-seconds $(FUZZ_PIPELINE_SECONDS)
 
 soak: deps
 	$(PY) -m tests.load.soak --stations $(SOAK_STATIONS) --minutes $(SOAK_MINUTES)
