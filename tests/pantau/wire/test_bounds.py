@@ -144,3 +144,14 @@ def test_the_three_lists_must_be_present_and_may_be_empty(key: str) -> None:
     del doc[key]
     assert outcome("heartbeat", doc) == (
         "schema", f"heartbeat: Object missing required field `{key}`")
+
+
+@pytest.mark.parametrize(("kind", "path"), [
+    ("heartbeat", ("seq",)), ("event", ("seq",)), ("event", ("oldest_pending",)),
+    ("status", ("session",)), ("ack", ("seq",)),
+])
+def test_sequence_numbers_fit_an_sqlite_integer(
+    kind: wire.MessageKind, path: tuple[str, ...]
+) -> None:
+    assert outcome(kind, with_value(kind, path, 2**63 - 1)) == ("ok", "")
+    assert outcome(kind, with_value(kind, path, 2**63))[0] == "schema"
