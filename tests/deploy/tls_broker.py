@@ -16,6 +16,7 @@ import socket
 import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
@@ -131,16 +132,25 @@ class TlsBroker:
         self.proc = None
 
 
+class Endpoint(Protocol):
+    """A TLS MQTT listener: this Mosquitto, or a NATS node (tests/support/nats_cluster.py)."""
+
+    @property
+    def ca(self) -> Path: ...
+    @property
+    def port(self) -> int: ...
+
+
 class Client:
     """A plain paho client that records its CONNACK, messages and disconnects."""
 
-    def __init__(self, broker: TlsBroker, user: str | None, password: str | None,
-                 client_id: str = "") -> None:
+    def __init__(self, broker: Endpoint, user: str | None, password: str | None,
+                 client_id: str = "", clean_session: bool = True) -> None:
         self.connack: ReasonCode | None = None
         self.disconnects = 0
         self.messages: list[mqtt.MQTTMessage] = []
         self.paho = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id,
-                                protocol=mqtt.MQTTv311)
+                                protocol=mqtt.MQTTv311, clean_session=clean_session)
         self.paho.tls_set(ca_certs=str(broker.ca))
         if user is not None:
             self.paho.username_pw_set(user, password)

@@ -1,0 +1,168 @@
+"""deploy/nats on a real 3-node nats-server cluster: TLS, accounts, permissions, sessions.
+
+The accounts are made by the real tooling (pantau-enroll-station
+--nats-users). Stations, the collector and the probes connect to different
+nodes, so every check also crosses the cluster's routes. Isolation is shown as
+in test_mosquitto_acl.py, without sleeps: a client's QoS 1 messages reach a
+subscriber in order, so once a later, allowed marker has arrived, a denied
+message sent before it would have arrived too.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from agent.config import load_config as load_agent_config
+from tests.deploy.binaries import REPO
+from tests.deploy.tls_broker import Client, run_script
+from tests.support.mosquitto import wait_for
+from tests.support.nats_cluster import NatsCluster, NatsNode
+
+pytestmark = pytest.mark.broker
+
+SITE = "medan-baru"
+A, B = "medan-baru-01", "medan-baru-02"
+COLLECTOR, ADMIN = "pantau-collector", "pantau-admin"
+
+
+def topic(station: str, kind: str, site: str = SITE) -> str:
+    return f"pantau/v1/{site}/{station}/{kind}"
+
+
+def enroll(cluster: NatsCluster, name: str) -> None:
+    """A station (name like medan-baru-NN) or a central account, by the shipped tooling."""
+    out = cluster.workdir / name
+    args = (["--service", name] if name in (COLLECTOR, ADMIN) else
+            ["--site", SITE, "--station", name, "--ca-file", str(cluster.ca),
+             "--install-dir", str(out)])
+    result = run_script("pantau-enroll-station", "--nats-users", str(cluster.users),
+                        "--out", str(out), *args)
+    assert result.returncode == 0, result.stderr
+
+
+def password(cluster: NatsCluster, name: str) -> str:
+    return (cluster.workdir / name / "broker.password").read_text()
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[NatsCluster]:
+    nats = NatsCluster(tmp_path_factory.mktemp("nats")).prepare()
+    for name in (A, B, COLLECTOR, ADMIN):
+        enroll(nats, name)
+    yield nats.start()
+    nats.stop()
+
+
+def connect(node: NatsNode, name: str, cluster: NatsCluster, client_id: str = "",
+            clean_session: bool = True) -> Client:
+    client = Client(node, name, password(cluster, name), client_id or name, clean_session)
+    assert client.accepted, client.connack
+    return client
+
+
+@pytest.fixture
+def collector(cluster: NatsCluster) -> Iterator[Client]:
+    client = connect(cluster.nodes[0], COLLECTOR, cluster)
+    client.subscribe("pantau/v1/+/+/+")
+    yield client
+    client.close()
+
+
+def deliver_then_marker(sender: Client, to: Client, marker_topic: str) -> None:
+    sender.publish(marker_topic, b"marker")
+    wait_for(lambda: b"marker" in to.received(marker_topic), 10, what=f"marker on {marker_topic}")
+
+
+@pytest.mark.parametrize("kind", ["status", "heartbeat", "event"])
+def test_station_publishes_own_topics_not_anothers(
+    cluster: NatsCluster, collector: Client, kind: str
+) -> None:
+    a = connect(cluster.nodes[1], A, cluster)
+    a.publish(topic(B, kind), b"forged")
+    a.publish(topic(B, kind, site="helvetia"), b"forged")
+    deliver_then_marker(a, collector, topic(A, kind))
+    assert collector.received(topic(B, kind)) == []
+    assert collector.received(topic(B, kind, site="helvetia")) == []
+    a.close()
+
+
+@pytest.mark.parametrize("kind", ["ack", "command", "status"])
+def test_station_reads_only_its_own_ack_command_status(
+    cluster: NatsCluster, collector: Client, kind: str
+) -> None:
+    a, b = connect(cluster.nodes[1], A, cluster), connect(cluster.nodes[2], B, cluster)
+    a.subscribe(topic(A, kind))
+    a.subscribe(topic(B, kind))  # SUBACK may say "refused"; either way nothing may arrive
+    (b if kind == "status" else collector).publish(topic(B, kind), b"for-b")
+    wait_for(lambda: b"for-b" in collector.received(topic(B, kind)), 10, what="routed")
+    (a if kind == "status" else collector).publish(topic(A, kind), b"marker")
+    wait_for(lambda: b"marker" in a.received(topic(A, kind)), 10, what="own message")
+    assert a.received(topic(B, kind)) == []
+    a.close()
+    b.close()
+
+
+# Filters a station may try: another's topic, wildcards over the fleet, and the
+# subjects NATS itself delivers QoS 1 subscriptions on ($MQTT.sub.<id>).
+SNOOP_FILTERS = [topic(B, "status"), "pantau/v1/+/+/status", "pantau/v1/#", "#",
+                 "$MQTT/sub/#", "$MQTT/sub/+", "$MQTT/#"]
+
+
+def test_station_gets_no_retained_or_live_message_of_another(
+        cluster: NatsCluster, collector: Client) -> None:
+    b = connect(cluster.nodes[2], B, cluster)
+    b.publish(topic(B, "status"), b"b-retained", retain=True)
+    a = connect(cluster.nodes[1], A, cluster)
+    a.publish(topic(A, "status"), b"a-retained", retain=True)
+    wait_for(lambda: b"a-retained" in collector.received(topic(A, "status")), 10, what="routed")
+    fresh = connect(cluster.nodes[0], A, cluster, client_id="a-fresh")
+    for pattern in SNOOP_FILTERS:
+        fresh.subscribe(pattern)
+    fresh.subscribe(topic(A, "status"))  # its own retained status does come back
+    fresh.subscribe(topic(A, "ack"))
+    wait_for(lambda: b"a-retained" in fresh.received(topic(A, "status")), 10, what="own retained")
+    b.publish(topic(B, "heartbeat"), b"b-live")
+    wait_for(lambda: b"b-live" in collector.received(topic(B, "heartbeat")), 10, what="routed")
+    deliver_then_marker(collector, fresh, topic(A, "ack"))
+    assert {m.topic for m in fresh.messages} == {topic(A, "status"), topic(A, "ack")}
+    for client in (a, b, fresh):
+        client.close()
+
+
+def test_collector_cannot_forge_station_status(cluster: NatsCluster, collector: Client) -> None:
+    collector.publish(topic(A, "status"), b"forged")
+    deliver_then_marker(collector, collector, topic(A, "command"))
+    assert b"forged" not in collector.received(topic(A, "status"))
+
+
+@pytest.mark.parametrize(("user", "secret"), [
+    (None, None), (A, "wrong-password"), ("nobody", "x"), ("", ""),
+], ids=["anonymous", "wrong-password", "unknown-user", "empty-user"])
+def test_refused_logins(cluster: NatsCluster, user: str | None, secret: str | None) -> None:
+    client = Client(cluster.nodes[0], user, secret)
+    assert client.connack is not None and client.connack.is_failure, client.connack
+    client.close()
+
+
+def test_persistent_session_keeps_qos1_messages_while_the_collector_is_away(
+        cluster: NatsCluster) -> None:
+    away = connect(cluster.nodes[0], COLLECTOR, cluster, "collector-away", clean_session=False)
+    away.subscribe(topic(A, "event"))
+    away.close()
+    a = connect(cluster.nodes[1], A, cluster)
+    for n in range(5):
+        a.publish(topic(A, "event"), f"e{n}".encode())
+    a.close()
+    back = connect(cluster.nodes[2], COLLECTOR, cluster, "collector-away", clean_session=False)
+    wait_for(lambda: len(back.received(topic(A, "event"))) >= 5, 15, what="queued events")
+    assert back.received(topic(A, "event")) == [f"e{n}".encode() for n in range(5)]
+    back.close()
+
+
+def test_enrolled_station_config_loads_in_the_agent(cluster: NatsCluster) -> None:
+    config = load_agent_config(cluster.workdir / A / "agent.toml", [REPO / "deploy" / "profiles"])
+    assert (config.station, config.site, config.broker.username) == (A, SITE, A)
+    assert config.broker.tls and config.broker.ca_file is not None
