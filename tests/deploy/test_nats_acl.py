@@ -10,6 +10,8 @@ message sent before it would have arrived too.
 
 from __future__ import annotations
 
+import grp
+import stat
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -18,6 +20,7 @@ import pytest
 from agent.config import load_config as load_agent_config
 from tests.deploy.binaries import REPO
 from tests.deploy.tls_broker import Client, run_script
+from tests.deploy.traced import run_traced
 from tests.support.mosquitto import wait_for
 from tests.support.nats_cluster import NatsCluster, NatsNode
 
@@ -59,7 +62,9 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[NatsCluster]:
 def connect(node: NatsNode, name: str, cluster: NatsCluster, client_id: str = "",
             clean_session: bool = True) -> Client:
     client = Client(node, name, password(cluster, name), client_id or name, clean_session)
-    assert client.accepted, client.connack
+    if not client.accepted:
+        client.close()
+        raise AssertionError(f"{name} refused by {node.name}: {client.connack}")
     return client
 
 
@@ -166,3 +171,71 @@ def test_enrolled_station_config_loads_in_the_agent(cluster: NatsCluster) -> Non
     config = load_agent_config(cluster.workdir / A / "agent.toml", [REPO / "deploy" / "profiles"])
     assert (config.station, config.site, config.broker.username) == (A, SITE, A)
     assert config.broker.tls and config.broker.ca_file is not None
+
+
+def test_enroll_keeps_the_password_off_command_lines_and_the_users_file_private(
+        cluster: NatsCluster) -> None:
+    name = "medan-baru-98"
+    traced = run_traced("pantau-enroll-station", "--site", SITE, "--station", name,
+                        "--out", str(cluster.workdir / name), "--nats-users", str(cluster.users),
+                        workdir=cluster.workdir)
+    assert traced.result.returncode == 0, traced.result.stderr
+    assert "mkpasswd" in {Path(p).name for p in traced.programs()}
+    assert traced.leaks(password(cluster, name)) == []
+    mode = cluster.users.stat()
+    assert stat.S_IMODE(mode.st_mode) == 0o640
+    assert grp.getgrgid(mode.st_gid).gr_name == "nats"
+    cluster.reload()
+    wait_for(lambda: _accepted_once(cluster, name), 10, what="enrolled station accepted")
+
+
+def test_retire_clears_retained_state_and_account(cluster: NatsCluster) -> None:
+    name = "medan-baru-99"
+    enroll(cluster, name)
+    cluster.reload()
+    old = wait_for(lambda: _try(cluster, name), 10, what="enrolled station accepted")
+    for kind in ("status", "heartbeat"):
+        old.publish(topic(name, kind), b'{"state":"online"}', retain=True)
+    old.close()
+    config = cluster.workdir / "collector.toml"  # the broker comes from the collector's config
+    config.write_text(f'[broker]\nurl = "mqtts://127.0.0.1:{cluster.nodes[1].port}"\n'
+                      f'ca_file = "{cluster.ca}"\n')
+    admin_password = cluster.workdir / ADMIN / "broker.password"
+    traced = run_traced("pantau-retire-station", "--site", SITE, "--station", name,
+                        "--nats-users", str(cluster.users), "--config", str(config),
+                        "--admin-user", ADMIN, "--admin-password-file", str(admin_password),
+                        workdir=cluster.workdir)
+    assert traced.result.returncode == 0, traced.result.stderr
+    assert "mosquitto_pub" in {Path(p).name for p in traced.programs()}
+    assert traced.leaks(admin_password.read_text()) == []
+    assert [line.endswith("# retired") for line in cluster.users.read_text().splitlines()
+            if f'"{name}"' in line] == [True]
+    assert stat.S_IMODE(cluster.users.stat().st_mode) == 0o640
+    fresh = connect(cluster.nodes[2], COLLECTOR, cluster, "collector-fresh")
+    fresh.subscribe("pantau/v1/+/+/status")
+    fresh.subscribe("pantau/v1/+/+/heartbeat")
+    a = connect(cluster.nodes[0], A, cluster)
+    deliver_then_marker(a, fresh, topic(A, "status"))
+    assert fresh.received(topic(name, "status")) == []
+    assert fresh.received(topic(name, "heartbeat")) == []
+    for client in (a, fresh):
+        client.close()
+    cluster.reload()
+    wait_for(lambda: not _accepted_once(cluster, name), 10, what="retired station refused")
+    assert all(node.healthy() for node in cluster.nodes)  # the reload crashed none
+
+
+def _try(cluster: NatsCluster, name: str) -> Client | None:
+    """A station's connection, or None while the node still refuses it."""
+    client = Client(cluster.nodes[0], name, password(cluster, name), name)
+    if client.accepted:
+        return client
+    client.close()
+    return None
+
+
+def _accepted_once(cluster: NatsCluster, name: str) -> bool:
+    client = _try(cluster, name)
+    if client is not None:
+        client.close()
+    return client is not None

@@ -159,7 +159,11 @@ class Client:
         self.paho.on_message = lambda _c, _u, msg: self.messages.append(msg)
         self.paho.connect_async("127.0.0.1", broker.port)
         self.paho.loop_start()
-        wait_for(lambda: self.connack is not None, 10, what=f"CONNACK for {user}")
+        try:
+            wait_for(lambda: self.connack is not None, 10, what=f"CONNACK for {user}")
+        except AssertionError:
+            self.close()  # no retries behind the test's back
+            raise
 
     def _on_connect(self, _c: object, _u: object, _f: object, rc: ReasonCode,
                     _p: object) -> None:

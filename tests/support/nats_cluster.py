@@ -99,6 +99,14 @@ class NatsNode:
         except OSError:
             return False
 
+    def streams(self) -> dict[str, dict[str, object]]:
+        """The account's JetStream streams as this node reports them (/jsz), by name."""
+        url = f"http://127.0.0.1:{self.http_port}/jsz?accounts=true&streams=true"
+        with urllib.request.urlopen(url, timeout=5) as resp:
+            jsz = json.loads(resp.read())
+        return {s["name"]: s for a in jsz.get("account_details", [])
+                for s in a.get("stream_detail", [])}
+
     def log_tail(self) -> str:
         return (self.workdir / "nats.log").read_text(errors="replace")[-3000:]
 
@@ -174,6 +182,13 @@ class NatsCluster:
     def stop(self) -> None:
         for node in self.nodes:
             node.stop()
+
+    def stream_leader(self, stream: str) -> NatsNode:
+        """The node leading `stream` (e.g. $MQTT_msgs), as a live node reports it."""
+        live = next(n for n in self.nodes if n.proc is not None)
+        leader = live.streams()[stream]["cluster"]
+        assert isinstance(leader, dict)
+        return next(n for n in self.nodes if n.name == leader.get("leader"))
 
     @property
     def mqtt_urls(self) -> list[str]:
