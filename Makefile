@@ -3,10 +3,13 @@ PYTHON ?= python3
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
 PIP    := $(VENV)/bin/pip
-# Debian packages the tests run for real (broker, Prometheus, Alertmanager, usb.ids, a browser).
-DEB_PACKAGES := mosquitto prometheus prometheus-alertmanager usbutils hwdata chromium
+# Debian packages the tests run for real (broker, Prometheus, Alertmanager, usb.ids, a browser;
+# nats-server, the HA broker, with mkpasswd from whois for its account hashes).
+DEB_PACKAGES := mosquitto prometheus prometheus-alertmanager usbutils hwdata chromium \
+                nats-server whois
 DEB_BINARIES := /usr/sbin/mosquitto /usr/bin/promtool /usr/bin/amtool /usr/share/misc/usb.ids \
-                /usr/bin/prometheus-alertmanager /usr/bin/chromium
+                /usr/bin/prometheus-alertmanager /usr/bin/chromium /usr/sbin/nats-server \
+                /usr/bin/mkpasswd
 
 .PHONY: test test-hil test-install dist demo lint deps venv system-deps clean
 
