@@ -35,9 +35,10 @@ test-install: dist
 	$(PY) -m pytest -q -m install -s tests/install
 
 # The central stack (Mosquitto, collector, Prometheus, Alertmanager) and a
-# simulated Medan fleet on private loopback ports. DEMO_ARGS="--time-scale 0.1" for faster alerts.
+# simulated Medan fleet on private loopback ports. DEMO_ARGS="--time-scale 0.1" for faster alerts;
+# HA=1: a Prometheus pair and a 2-node Alertmanager cluster (stack/central_ha.py, docs/ha.md).
 demo: deps
-	$(PY) -m stack.demo $(DEMO_ARGS)
+	$(PY) -m stack.demo $(if $(HA),--ha) $(DEMO_ARGS)
 
 # ruff, mypy (strict) and the import contracts of pyproject.toml (the architecture).
 lint: deps
