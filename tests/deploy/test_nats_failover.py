@@ -63,27 +63,47 @@ def test_cluster_survives_kill_9_of_the_message_stream_leader(cluster: NatsClust
     a = wait_for(lambda: _connected(others[0], A, cluster), 60, what="station on another node")
     for n in range(3, 6):
         a.publish(topic(A, "event"), f"e{n}".encode())
-    back = connect(others[1], COLLECTOR, cluster, "collector-1", clean_session=False)
+    back = wait_for(lambda: _connected(others[1], COLLECTOR, cluster, "collector-1", False), 60,
+                    what="the collector's session on another node")
     wait_for(lambda: len(received_events(back)) >= 6, 30, what="queued events after the kill")
     assert received_events(back) == [f"e{n}".encode() for n in range(6)]
-    fresh = connect(others[0], COLLECTOR, cluster, "collector-2")
-    fresh.subscribe(topic(B, "status"))
-    wait_for(lambda: fresh.received(topic(B, "status")), 10, what="retained status after kill")
+    attempts: list[int] = []
+    wait_for(lambda: _retained_status(cluster, others[0], attempts), 60,
+             what="retained status after kill")
+    print(f"retained status after the kill: on subscription {len(attempts)}")
     leader.start()  # rejoins; it serves the retained status again
-    late = connect(leader, COLLECTOR, cluster, "collector-3")
+    late = wait_for(lambda: _connected(leader, COLLECTOR, cluster, "collector-3"), 60,
+                    what="a session on the rejoined node")
     late.subscribe(topic(B, "status"))
     wait_for(lambda: late.received(topic(B, "status")) == [b"b-online"], 30, what="rejoined node")
-    for client in (a, back, fresh, late):
+    for client in (a, back, late):
         client.close()
 
 
-def _connected(node: NatsNode, name: str, cluster: NatsCluster) -> Client | None:
+def _connected(node: NatsNode, name: str, cluster: NatsCluster, client_id: str = "",
+               clean_session: bool = True) -> Client | None:
     """A connection once the surviving nodes accept MQTT sessions again.
 
     Until the two elect a new JetStream meta leader a CONNECT gets no CONNACK
     (the node cannot create the session's consumers) or a refusal.
     """
     try:
-        return connect(node, name, cluster)
+        return connect(node, name, cluster, client_id, clean_session)
     except AssertionError:
         return None
+
+
+def _retained_status(cluster: NatsCluster, node: NatsNode, attempts: list[int]) -> bool:
+    """A new subscriber gets B's retained status (a new one each try, 10 s each)."""
+    attempts.append(1)
+    fresh = _connected(node, COLLECTOR, cluster, f"collector-probe-{len(attempts)}")
+    if fresh is None:
+        return False
+    try:
+        fresh.subscribe(topic(B, "status"))
+        wait_for(lambda: fresh.received(topic(B, "status")), 10, what="retained status")
+        return True
+    except AssertionError:
+        return False
+    finally:
+        fresh.close()
