@@ -6,7 +6,8 @@ Method. A 3-node cluster from deploy/nats (tests/support/nats_cluster.py) with
 a station account made by pantau-enroll-station. Each round: a station
 publishes a QoS 1 event through the node leading $MQTT_msgs, that node gets
 kill -9, and the station, as soon as the kill returns, tries the other nodes
-in turn until one accepts its CONNECT and acknowledges a QoS 1 publish. Printed
+in turn (1 s for a CONNACK, 5 s for a PUBACK) until one accepts its CONNECT
+and acknowledges a QoS 1 publish. Printed
 per round: whether the killed node was also the JetStream meta leader,
 seconds from the kill to that PUBACK (the broker side of a station's
 failover: the agent's own reconnect delay comes on top), and seconds for the
@@ -23,22 +24,27 @@ import time
 import urllib.request
 from pathlib import Path
 
-from tests.deploy.test_nats_acl import A, COLLECTOR, connect, enroll, topic
+from tests.deploy.test_nats_acl import A, COLLECTOR, connect, enroll, password, topic
+from tests.deploy.tls_broker import Client
 from tests.support.mosquitto import wait_for
 from tests.support.nats_cluster import NatsCluster, NatsNode
 
 
 def _published_via(cluster: NatsCluster, nodes: list[NatsNode]) -> bool:
+    """One try on each node: CONNACK within 1 s, then a QoS 1 PUBACK within 5 s."""
     for node in nodes:
         try:
-            client = connect(node, A, cluster)
+            client = Client(node, A, password(cluster, A), A, connack_timeout_s=1.0)
         except AssertionError:
-            continue  # no CONNACK yet, or refused while the cluster elects leaders
+            continue  # no CONNACK yet while the cluster elects leaders
         try:
-            client.publish(topic(A, "event"), b"after")
-            return True
+            if client.accepted:
+                sent = client.paho.publish(topic(A, "event"), b"after", qos=1)
+                sent.wait_for_publish(5)
+                if sent.is_published():
+                    return True
         except (RuntimeError, ValueError):
-            continue
+            pass  # no PUBACK in time
         finally:
             client.close()
     return False

@@ -145,7 +145,8 @@ class Client:
     """A plain paho client that records its CONNACK, messages and disconnects."""
 
     def __init__(self, broker: Endpoint, user: str | None, password: str | None,
-                 client_id: str = "", clean_session: bool = True) -> None:
+                 client_id: str = "", clean_session: bool = True,
+                 connack_timeout_s: float = 10.0) -> None:
         self.connack: ReasonCode | None = None
         self.disconnects = 0
         self.messages: list[mqtt.MQTTMessage] = []
@@ -160,7 +161,8 @@ class Client:
         self.paho.connect_async("127.0.0.1", broker.port)
         self.paho.loop_start()
         try:
-            wait_for(lambda: self.connack is not None, 10, what=f"CONNACK for {user}")
+            wait_for(lambda: self.connack is not None, connack_timeout_s,
+                     what=f"CONNACK for {user}")
         except AssertionError:
             self.close()  # no retries behind the test's back
             raise
