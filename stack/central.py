@@ -19,10 +19,10 @@ import shutil
 import subprocess
 import sys
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, Self
 
 import yaml
 
@@ -75,7 +75,7 @@ class CentralStack:
         scheme = "mqtt" if part == "mosquitto" else "http"
         return f"{scheme}://127.0.0.1:{self.ports[part]}"
 
-    def start(self) -> CentralStack:
+    def start(self) -> Self:
         self.workdir.mkdir(parents=True, exist_ok=True)
         for part in self.port_names():
             self.ports[part] = free_port()

@@ -24,7 +24,7 @@ import time
 import urllib.request
 from pathlib import Path
 
-from tests.deploy.test_nats_acl import A, COLLECTOR, connect, enroll, password, topic
+from tests.deploy.test_nats_acl import COLLECTOR, A, connect, enroll, password, topic
 from tests.deploy.tls_broker import Client
 from tests.support.mosquitto import wait_for
 from tests.support.nats_cluster import NatsCluster, NatsNode

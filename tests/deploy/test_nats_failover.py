@@ -14,7 +14,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.deploy.test_nats_acl import A, B, COLLECTOR, connect, enroll, topic
+from tests.deploy.test_nats_acl import COLLECTOR, A, B, connect, enroll, topic
 from tests.deploy.tls_broker import Client
 from tests.support.mosquitto import wait_for
 from tests.support.nats_cluster import NatsCluster, NatsNode

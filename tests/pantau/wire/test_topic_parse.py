@@ -64,7 +64,8 @@ def test_the_parts_read_like_before() -> None:
 
 SHARDS = [
     ((), ["pantau/v1/+/+/status", "pantau/v1/+/+/event"]),
-    (("medan-baru", "binjai-kota"), ["pantau/v1/medan-baru/+/status", "pantau/v1/medan-baru/+/event",
+    (("medan-baru", "binjai-kota"), ["pantau/v1/medan-baru/+/status",
+                                     "pantau/v1/medan-baru/+/event",
                                      "pantau/v1/binjai-kota/+/status",
                                      "pantau/v1/binjai-kota/+/event"]),
 ]
