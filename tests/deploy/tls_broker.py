@@ -16,6 +16,7 @@ import socket
 import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
@@ -131,16 +132,26 @@ class TlsBroker:
         self.proc = None
 
 
+class Endpoint(Protocol):
+    """A TLS MQTT listener: this Mosquitto, or a NATS node (tests/support/nats_cluster.py)."""
+
+    @property
+    def ca(self) -> Path: ...
+    @property
+    def port(self) -> int: ...
+
+
 class Client:
     """A plain paho client that records its CONNACK, messages and disconnects."""
 
-    def __init__(self, broker: TlsBroker, user: str | None, password: str | None,
-                 client_id: str = "") -> None:
+    def __init__(self, broker: Endpoint, user: str | None, password: str | None,
+                 client_id: str = "", clean_session: bool = True,
+                 connack_timeout_s: float = 10.0) -> None:
         self.connack: ReasonCode | None = None
         self.disconnects = 0
         self.messages: list[mqtt.MQTTMessage] = []
         self.paho = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id,
-                                protocol=mqtt.MQTTv311)
+                                protocol=mqtt.MQTTv311, clean_session=clean_session)
         self.paho.tls_set(ca_certs=str(broker.ca))
         if user is not None:
             self.paho.username_pw_set(user, password)
@@ -149,7 +160,12 @@ class Client:
         self.paho.on_message = lambda _c, _u, msg: self.messages.append(msg)
         self.paho.connect_async("127.0.0.1", broker.port)
         self.paho.loop_start()
-        wait_for(lambda: self.connack is not None, 10, what=f"CONNACK for {user}")
+        try:
+            wait_for(lambda: self.connack is not None, connack_timeout_s,
+                     what=f"CONNACK for {user}")
+        except AssertionError:
+            self.close()  # no retries behind the test's back
+            raise
 
     def _on_connect(self, _c: object, _u: object, _f: object, rc: ReasonCode,
                     _p: object) -> None:
