@@ -63,7 +63,7 @@ def rig(mosquitto: MosquittoBroker, tmp_path: Path
 
 def open_repairs(collector: CollectorProcess) -> list[dict[str, Any]]:
     status, body = collector.http(f"/api/v1/repairs?station={NAME}&state=open")
-    return json.loads(body)["repairs"] if status == 200 else []  # type: ignore[no-any-return]
+    return list(json.loads(body)["repairs"]) if status == 200 else []
 
 
 def write(collector: CollectorProcess, repair_id: str, fields: dict[str, str]) -> None:
