@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import re
 import tempfile
-import time
 from pathlib import Path
 
 import paho.mqtt.client as mqtt
@@ -30,6 +29,7 @@ from tests.support.mosquitto import MosquittoBroker, wait_for
 
 CONF = Path(__file__).resolve().parents[2] / "deploy" / "mosquitto" / "mosquitto.conf"
 FLEETS = (1_000, 10_000, 30_000)
+MARKER = "pantau/v1/bench/end/marker"
 RATES = (2, 12, 60)  # queued messages per station per hour: quiet, busy, a part flapping
 
 
@@ -59,10 +59,13 @@ def measure(send: int) -> tuple[int, int, int]:
     with tempfile.TemporaryDirectory() as tmp:
         broker = MosquittoBroker(Path(tmp), extra_config=shipped_limits()).start()
         try:
-            got: dict[str, int] = {"event": 0, "heartbeat": 0}
+            got: dict[str, int] = {"event": 0, "heartbeat": 0, "marker": 0}
             sub = client(broker.port, "pantau-collector-b", clean=False)
-            sub.subscribe([("pantau/v1/+/+/event", 1), ("pantau/v1/+/+/heartbeat", 0)])
-            time.sleep(0.5)  # a bench, not a test: the SUBACK has long arrived
+            subacks: list[object] = []
+            sub.on_subscribe = lambda *args: subacks.append(args)
+            sub.subscribe([("pantau/v1/+/+/event", 1), ("pantau/v1/+/+/heartbeat", 0),
+                           (MARKER, 1)])
+            wait_for(lambda: subacks, 10, what="SUBACK")
             sub.disconnect()
             sub.loop_stop()
             pub = client(broker.port, "bench-station", clean=True)
@@ -76,12 +79,11 @@ def measure(send: int) -> tuple[int, int, int]:
                                clean_session=False, protocol=mqtt.MQTTv311)
             back.on_message = lambda _c, _u, m: got.__setitem__(
                 m.topic.rsplit("/", 1)[1], got[m.topic.rsplit("/", 1)[1]] + 1)
+            back.on_connect = lambda *_: pub.publish(MARKER, b"end", qos=1)
             back.connect("127.0.0.1", broker.port)
             back.loop_start()
-            last = -1
-            while last != got["event"]:  # until nothing more arrives for a second
-                last = got["event"]
-                time.sleep(1.0)
+            # The queue is delivered first, then the marker sent after the reconnect.
+            wait_for(lambda: got["marker"], 120, what="the marker behind the queue")
             back.loop_stop()
             pub.loop_stop()
             return got["event"], got["heartbeat"], len(payload(send))
