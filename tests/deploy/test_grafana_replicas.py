@@ -69,8 +69,10 @@ def prometheus(workdir: Path, targets: list[str]) -> Server:
 
 
 @pytest.fixture(scope="module")
-def metrics(mosquitto: MosquittoBroker, tmp_path_factory: pytest.TempPathFactory) -> bytes:
+def metrics(tmp_path_factory: pytest.TempPathFactory) -> bytes:
     workdir = tmp_path_factory.mktemp("replica-metrics")
+    # Its own broker: retained stations of other tests would change the counts.
+    mosquitto = MosquittoBroker(workdir / "mosquitto").start()
     collector = CollectorProcess(mosquitto.url, workdir / "collector",
                                  registry_toml([(SITE, NAME), (SITE, "medan-baru-02")]),
                                  client_id="pantau-collector-grafana")
@@ -90,6 +92,7 @@ def metrics(mosquitto: MosquittoBroker, tmp_path_factory: pytest.TempPathFactory
         for station in stations:
             station.stop()
         collector.kill()
+        mosquitto.stop()
 
 
 @pytest.fixture(scope="module")
