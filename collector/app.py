@@ -116,12 +116,13 @@ def build_app(
     app[RUNTIME_KEY], app[CLOCK_KEY] = Runtime(), clock
     _add_site_schedules(app, registry, schedule_clock)
     install_assets(app, config)
-    install_repair_sync(app, app[INGEST_KEY], config, valid_write)
     app.cleanup_ctx.extend([
         _store_ctx, assets_ctx, _ingest_ctx, _history_ctx, _every(TICK_S, _tick),
         _every(PROCESS_SAMPLE_S, _sample_process), _every(FIGURES_POLL_S, figures_step),
         _registry_reload_ctx,
     ])
+    # After the asset store's context: started once it is open, stopped before it closes.
+    install_repair_sync(app, app[INGEST_KEY], config, valid_write)
     app.router.add_get("/metrics", metrics_handler)
     app.router.add_get("/healthz", healthz_handler)
     app.router.add_get("/readyz", readyz_handler)

@@ -133,6 +133,8 @@ class RepairSync:
                 await self.step()
             except AssetStoreError as exc:  # the database is down: the writes wait
                 self._throttle.warning("store", "repair writes wait: %s", exc)
+            except Exception:  # a bug must not end the replication for good
+                log.exception("applying repair writes failed; retrying")
 
     async def step(self) -> None:
         """Apply the held writes in order; keep those whose record is not here yet."""
