@@ -79,7 +79,11 @@ def measure(send: int) -> tuple[int, int, int]:
                                clean_session=False, protocol=mqtt.MQTTv311)
             back.on_message = lambda _c, _u, m: got.__setitem__(
                 m.topic.rsplit("/", 1)[1], got[m.topic.rsplit("/", 1)[1]] + 1)
-            back.on_connect = lambda *_: pub.publish(MARKER, b"end", qos=1)
+
+            def marker(*_: object) -> None:
+                pub.publish(MARKER, b"end", qos=1)
+
+            back.on_connect = marker
             back.connect("127.0.0.1", broker.port)
             back.loop_start()
             # The queue is delivered first, then the marker sent after the reconnect.
