@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import msgspec
 
 from agent.config import AgentConfig
+from agent.journal_meta import QueueHealth
 from agent.probes.base import ComponentReading, ProbeResult
 from pantau.wire import (
     PROTOCOL_VERSION,
@@ -216,14 +217,15 @@ class HeartbeatBuilder:
         self._seq = 0
 
     def build(
-        self, observation: Observation, host: Host | None, ts: float, uptime_s: float
+        self, observation: Observation, host: Host | None, ts: float, uptime_s: float,
+        queue: QueueHealth | None = None,
     ) -> Heartbeat:
         self._seq += 1
         return Heartbeat(
             v=PROTOCOL_VERSION, site=self._config.site, station=self._config.station,
             seq=self._seq, boot_id=self._boot_id, ts=ts,
             interval_s=self._config.intervals.heartbeat_s,
-            agent=AgentInfo(version=self._version, uptime_s=max(0.0, uptime_s)),
+            agent=self._agent_info(uptime_s, queue),
             host=host,
             components=list(observation.components[:MAX_LIST]),
             checks=list(observation.checks[:MAX_LIST]),
@@ -231,6 +233,14 @@ class HeartbeatBuilder:
             # is still visible in the agent log, the heartbeat stays valid.
             unexpected=list(observation.unexpected[:MAX_LIST]),
         )
+
+    def _agent_info(self, uptime_s: float, queue: QueueHealth | None) -> AgentInfo:
+        uptime = max(0.0, uptime_s)
+        if queue is None:
+            return AgentInfo(version=self._version, uptime_s=uptime)
+        oldest = msgspec.UNSET if queue.oldest_ts is None else queue.oldest_ts
+        return AgentInfo(version=self._version, uptime_s=uptime, queued_events=queue.queued,
+                         dropped_events=queue.dropped, oldest_queued_ts=oldest)
 
 
 # --- probe results -------------------------------------------------------------

@@ -6,6 +6,7 @@ import msgspec
 import pytest
 
 from agent.config import AgentConfig, CheckSpec, ComponentSpec
+from agent.journal_meta import QueueHealth
 from agent.probes.base import ComponentReading, ProbeResult
 from agent.state_machine import (
     ComponentTracker,
@@ -168,6 +169,18 @@ def test_heartbeat_round_trips_and_counts() -> None:
     assert [c.id for c in hb2.components] == ["fingerprint", "monitor"]
     assert hb2.unexpected == [FLASH] and hb2.agent.uptime_s == 18.0
     assert hb2.interval_s == CONFIG.intervals.heartbeat_s
+
+
+def test_queue_health_goes_on_the_wire_only_when_given() -> None:
+    obs = StationStateMachine(CONFIG.site, CONFIG.station, "b").observe(ProbeResult(), 1.0)
+    builder = HeartbeatBuilder(CONFIG, "b", "0.1.0")
+    bare, empty, busy = (builder.build(obs, None, 50.0, 3.0, queue) for queue in (
+        None, QueueHealth(0, 4, None), QueueHealth(2, 4, 40.5)))
+    assert msgspec.json.decode(encode(bare.agent)) == {"version": "0.1.0", "uptime_s": 3.0}
+    assert msgspec.json.decode(encode(empty.agent)) == {
+        "version": "0.1.0", "uptime_s": 3.0, "queued_events": 0, "dropped_events": 4}
+    assert (busy.agent.queued_events, busy.agent.oldest_queued_ts) == (2, 40.5)
+    assert decode("heartbeat", encode(busy)) == busy
 
 
 def test_overlong_detail_is_clipped_to_protocol_limit() -> None:
