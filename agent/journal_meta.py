@@ -18,8 +18,8 @@ still holds the queue whatever the clocks do.
 from __future__ import annotations
 
 import sqlite3
-from contextlib import suppress
 from collections.abc import Callable
+from contextlib import suppress
 from typing import Final, NamedTuple
 
 SCHEMA: Final = """

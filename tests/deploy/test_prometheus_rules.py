@@ -37,7 +37,9 @@ STORE_ALERTS = (
 )
 # Issue 13: the rollout deadline (docs/parts.md).
 ROLLOUT_ALERTS = ("PantauRolloutBehind",)
-ALL_ALERTS = DESIGN_ALERTS + SCHEDULE_ALERTS + STORE_ALERTS + ROLLOUT_ALERTS
+# Issue 10: the agent's queue health on the wire.
+AGENT_ALERTS = ("PantauAgentDroppingEvents",)
+ALL_ALERTS = DESIGN_ALERTS + SCHEDULE_ALERTS + STORE_ALERTS + ROLLOUT_ALERTS + AGENT_ALERTS
 
 
 def _ok(result: Any) -> None:
