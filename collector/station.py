@@ -109,7 +109,7 @@ class StationView:
 
 
 def _or_none(value: _T | msgspec.UnsetType) -> _T | None:
-    return None if value is msgspec.UNSET else value  # type: ignore[return-value]
+    return None if value is msgspec.UNSET else value
 
 
 def _same_or_new(old: tuple[_T, ...], new: list[_T]) -> tuple[_T, ...]:
