@@ -182,27 +182,59 @@ def make_fleet(broker_url: str, workdir: Path, count: int, sites: int = 2,
 
 
 @dataclass(frozen=True)
+class Applied:
+    """How often the collector's last run took events as new, against what it stored.
+
+    The history table is UNIQUE by (station, boot_id, seq) and written with
+    INSERT OR IGNORE, so counting its rows can never show a duplicate. These
+    figures can: `applied` is the run's `pantau_collector_messages_total{kind="event"}`
+    (events its ledger took as new), `rows` the history rows received in that
+    run; an event applied twice makes `applied > rows`. `refused` is the run's
+    `rejected{reason="duplicate"}`: deliveries it recognised as already seen.
+    `repeats` are station transitions of the run recorded twice (a row whose
+    `old` is not the previous row's `new`, or `old == new`).
+    """
+
+    applied: int
+    rows: int
+    refused: int
+    transitions: int = 0
+    repeats: tuple[tuple[str, str | None, str], ...] = ()
+
+    @property
+    def once(self) -> bool:
+        return self.applied == self.rows and not self.repeats
+
+    def line(self) -> str:
+        return (f"last run: applied {self.applied} events as new, stored {self.rows} rows, "
+                f"refused {self.refused} deliveries as duplicates; "
+                f"{self.transitions} station transitions, {len(self.repeats)} recorded twice")
+
+
+@dataclass(frozen=True)
 class LedgerReport:
     expected: int
     stored: int
-    duplicates: int
     missing: frozenset[EventKey]
     extra: frozenset[EventKey]
+    applied: Applied | None = None
 
     @property
     def exact(self) -> bool:
-        return self.duplicates == 0 and not self.missing and not self.extra
+        once = self.applied is None or self.applied.once
+        return once and not self.missing and not self.extra
 
     def line(self) -> str:
         return (f"events expected={self.expected} stored={self.stored} "
-                f"duplicates={self.duplicates} missing={len(self.missing)} "
-                f"extra={len(self.extra)}")
+                f"missing={len(self.missing)} extra={len(self.extra)}"
+                + (f"; {self.applied.line()}" if self.applied is not None else ""))
 
 
-def compare(expected: set[EventKey], stored_rows: list[EventKey]) -> LedgerReport:
+def compare(expected: set[EventKey], stored_rows: list[EventKey],
+            applied: Applied | None = None) -> LedgerReport:
     stored = set(stored_rows)
-    return LedgerReport(len(expected), len(stored), len(stored_rows) - len(stored),
-                        frozenset(expected - stored), frozenset(stored - expected))
+    return LedgerReport(len(expected), len(stored), frozenset(expected - stored),
+                        frozenset(stored - expected), applied)
 
 
 def expected_of(stations: Iterable[FaultStation]) -> set[EventKey]:
