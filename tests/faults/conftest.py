@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from agent.sim.fleet import registry_toml
+from tests.deploy.tls_broker import TlsBroker
 from tests.support.collector_process import CollectorProcess
 from tests.support.fleet_harness import FaultStation, make_fleet
 from tests.support.mosquitto import MosquittoBroker
@@ -21,7 +22,7 @@ pytestmark = pytest.mark.broker
 
 @dataclass
 class Rig:
-    broker: MosquittoBroker
+    broker: MosquittoBroker | TlsBroker
     collector: CollectorProcess
     stations: list[FaultStation] = field(default_factory=list)
     proxy: TcpProxy | None = None
@@ -35,18 +36,31 @@ class Rig:
 def rig_factory(
     broker_factory: Callable[..., MosquittoBroker], tmp_path: Path
 ) -> Iterator[Callable[..., Rig]]:
-    """rig(stations=3, persistence=False, extra_config="", proxy=False, start_collector=True)"""
+    """rig(stations=3, persistence=False, extra_config="", proxy=False, start_collector=True,
+    queue_dirs=None, autosave_s=None): `autosave_s` runs the production broker instead
+    (TLS, password accounts, the shipped ACL, persistence on, tests/deploy/tls_broker.py)
+    with that `autosave_interval`."""
     rigs: list[Rig] = []
 
     def make(stations: int = 3, *, persistence: bool = False, extra_config: str = "",
              proxy: bool = False, start_collector: bool = True,
-             queue_dirs: dict[str, Path] | None = None) -> Rig:
-        broker = broker_factory(persistence=persistence, extra_config=extra_config)
+             queue_dirs: dict[str, Path] | None = None, autosave_s: int | None = None) -> Rig:
+        broker: MosquittoBroker | TlsBroker
+        if autosave_s is None:
+            broker, account = broker_factory(persistence=persistence,
+                                             extra_config=extra_config), None
+        else:
+            broker = production_broker(tmp_path / f"tls-broker{len(rigs)}", autosave_s)
+            account = broker.station_account
         link = TcpProxy(broker.port).start() if proxy else None
         agent_url = link.url if link is not None else broker.url
-        fleet = make_fleet(agent_url, tmp_path / "stations", stations, queue_dirs=queue_dirs)
+        fleet = make_fleet(agent_url, tmp_path / "stations", stations, queue_dirs=queue_dirs,
+                           account=account)
         pairs = [(s.site, s.name) for s in fleet]
-        collector = CollectorProcess(broker.url, tmp_path / "collector", registry_toml(pairs))
+        collector = CollectorProcess(broker.url, tmp_path / "collector", registry_toml(pairs),
+                                     broker_extra=account("pantau-collector") if account else "")
+        if isinstance(broker, TlsBroker):
+            broker.start()  # after the accounts: Mosquitto reads the password file at start
         rig = Rig(broker, collector, fleet, link)
         rigs.append(rig)
         if start_collector:
@@ -60,6 +74,15 @@ def rig_factory(
         rig.collector.kill()
         if rig.proxy is not None:
             rig.proxy.stop()
+        if isinstance(rig.broker, TlsBroker):
+            rig.broker.kill()
+
+
+def production_broker(workdir: Path, autosave_s: int) -> TlsBroker:
+    """deploy/mosquitto as installed (TLS, accounts, ACL, persistence), autosave changed."""
+    broker = TlsBroker(workdir).prepare()
+    broker.set_drop_in({"autosave_interval 60": f"autosave_interval {autosave_s}"})
+    return broker
 
 
 def fill_disk(mount: Path, leave: int) -> int:
