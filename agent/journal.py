@@ -339,8 +339,10 @@ class EventJournal:
         """Queued count, drop total and the oldest event's queue time: the wall clock now
         minus its age on the queue clock, so it moves with a heartbeat's `ts` if the clock jumps."""
         with self._lock:
+            # Insertion order is queue-clock order: the oldest is the first row, found by key.
             count, oldest = self._db.execute(
-                "SELECT COUNT(*), MIN(queued_q) FROM events").fetchone()
+                "SELECT COUNT(*), (SELECT queued_q FROM events ORDER BY id LIMIT 1) "
+                "FROM events").fetchone()
             age = None if oldest is None else max(0.0, self._meta.clock() - oldest)
             dropped = self._meta.dropped
         return QueueHealth(int(count), dropped, None if age is None else self._clock() - age)
