@@ -29,10 +29,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from agent.config import QueueConfig
-from agent.errors import JournalError
 from agent.journal_meta import SCHEMA as META_SCHEMA
-from agent.journal_meta import JournalMeta, QueueHealth, add_queue_clock_column
-from agent.journal_space import WAL_AUTOCHECKPOINT_PAGES, QueueRoom, is_disk_full
+from agent.journal_meta import JournalMeta, QueueHealth
+from agent.journal_open import open_journal
+from agent.journal_space import QueueRoom, is_disk_full
 from pantau import wire
 
 log = logging.getLogger(__name__)
@@ -45,7 +45,7 @@ CREATE TABLE IF NOT EXISTS events (
     ts REAL NOT NULL,
     queued_at REAL NOT NULL,  -- wall clock, for people reading the file
     payload BLOB NOT NULL,
-    queued_q REAL,  -- queue clock (journal_meta): the age bound reads this
+    queued_q REAL NOT NULL DEFAULT 0,  -- queue clock (journal_meta): the age bound reads this
     UNIQUE (boot_id, seq)
 );
 -- The serial last seen ok per role, kept across restarts and reboots so that a
@@ -85,59 +85,11 @@ class EventJournal:
         self._config = config
         self._clock = clock
         self._lock = threading.Lock()
-        self._db = self._open_or_set_aside()
+        self._db = open_journal(self.path, _SCHEMA + META_SCHEMA, clock, self.set_aside)
         self._meta = JournalMeta(self._db, monotonic)
         self.room = QueueRoom(self._db, self.path)
         self._bytes = self._scalar("SELECT COALESCE(SUM(LENGTH(payload)), 0) FROM events")
         self.enforce_bounds()
-
-    # --- opening -------------------------------------------------------------
-
-    def _open_or_set_aside(self) -> sqlite3.Connection:
-        try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise JournalError(f"cannot create queue directory {self.path.parent}: {exc}; "
-                             "create it writable for the agent user") from exc
-        try:
-            return self._open()
-        except sqlite3.DatabaseError as exc:
-            aside = self.path.with_name(f"{self.path.name}.corrupt-{int(self._clock())}")
-            log.error("event queue %s is unreadable (%s); moved aside to %s, starting empty",
-                      self.path, exc, aside)
-            self._move_aside(aside)
-        try:
-            return self._open()
-        except sqlite3.DatabaseError as exc:
-            raise JournalError(f"cannot create event queue {self.path}: {exc}; "
-                             "check the disk and the directory's permissions") from exc
-
-    def _open(self) -> sqlite3.Connection:
-        db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
-        try:
-            db.execute("PRAGMA journal_mode=WAL")
-            db.execute("PRAGMA synchronous=FULL")
-            db.execute(f"PRAGMA wal_autocheckpoint={WAL_AUTOCHECKPOINT_PAGES}")
-            row = db.execute("PRAGMA quick_check").fetchone()
-            if row is None or row[0] != "ok":
-                raise sqlite3.DatabaseError(f"quick_check: {row}")
-            db.executescript(_SCHEMA + META_SCHEMA)
-            add_queue_clock_column(db)
-        except sqlite3.DatabaseError:
-            db.close()
-            raise
-        return db
-
-    def _move_aside(self, aside: Path) -> None:
-        try:
-            self.path.rename(aside)
-        except OSError as exc:
-            raise JournalError(f"cannot move corrupt queue {self.path} aside: {exc}") from exc
-        self.set_aside.append(aside)
-        for suffix in ("-wal", "-shm"):  # stale journals belong to the old file
-            side = self.path.with_name(self.path.name + suffix)
-            if side.exists():
-                side.rename(aside.with_name(aside.name + suffix))
 
     # --- writing -------------------------------------------------------------
 

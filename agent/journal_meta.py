@@ -41,10 +41,11 @@ class QueueHealth(NamedTuple):
 
 
 def add_queue_clock_column(db: sqlite3.Connection) -> None:
-    """Journals made before the queue clock lack `queued_q`; their events get one at open."""
+    """Journals made before the queue clock lack `queued_q`: their events read 0, the
+    clock's start, so their age counts from the upgrade (only the schema is written)."""
     columns = {row[1] for row in db.execute("PRAGMA table_info(events)")}
     if "queued_q" not in columns:
-        db.execute("ALTER TABLE events ADD COLUMN queued_q REAL")
+        db.execute("ALTER TABLE events ADD COLUMN queued_q REAL NOT NULL DEFAULT 0")
 
 
 class JournalMeta:
@@ -57,8 +58,6 @@ class JournalMeta:
         newest = db.execute("SELECT MAX(queued_q) FROM events").fetchone()[0]
         self._base = max(self._read(_CLOCK), newest or 0.0)
         self._origin = monotonic()
-        # Events of a journal made before the queue clock start their age now.
-        db.execute("UPDATE events SET queued_q = ? WHERE queued_q IS NULL", (self._base,))
 
     def clock(self) -> float:
         """The queue clock now: seconds of agent running time since the journal began."""
