@@ -10,6 +10,7 @@ from __future__ import annotations
 import time
 
 from tests.support.collector_process import CollectorProcess
+from tests.support.event_tap import EventTap
 from tests.support.fleet_harness import (
     Applied,
     EventKey,
@@ -22,7 +23,8 @@ from tests.support.mosquitto import wait_for
 
 
 def settle(collector: CollectorProcess, stations: list[FaultStation],
-           timeout: float = 45.0, expected: set[EventKey] | None = None) -> LedgerReport:
+           timeout: float = 45.0, expected: set[EventKey] | None = None,
+           tap: EventTap | None = None) -> LedgerReport:
     """Wait until every committed event is stored and acked (queues empty), then compare."""
     want = expected_of(stations) if expected is None else expected
 
@@ -44,6 +46,8 @@ def settle(collector: CollectorProcess, stations: list[FaultStation],
     finally:
         report = compare(want, collector.stored_events(), applied_in_last_run(collector))
         print(f"\n  {report.line()}; settled in {time.monotonic() - began:.1f} s")
+        if tap is not None:
+            print(f"  {tap.line()}")
         if report.missing:
             queued = {s.name: s.queued for s in stations}
             print(f"  missing {sorted(report.missing)[:12]}; still queued at the agents: {queued}")

@@ -11,13 +11,15 @@ from pathlib import Path
 import pytest
 
 from agent.sim.fleet import registry_toml
-from tests.deploy.tls_broker import TlsBroker
+from tests.deploy.tls_broker import TlsBroker, add_account
 from tests.support.collector_process import CollectorProcess
+from tests.support.event_tap import TAP_USER, EventTap
 from tests.support.fleet_harness import FaultStation, make_fleet
 from tests.support.mosquitto import MosquittoBroker
 from tests.support.tcp_proxy import TcpProxy
 
 pytestmark = pytest.mark.broker
+TAP_PASSWORD = "event-tap-secret"
 
 
 @dataclass
@@ -26,6 +28,7 @@ class Rig:
     collector: CollectorProcess
     stations: list[FaultStation] = field(default_factory=list)
     proxy: TcpProxy | None = None
+    tap: EventTap | None = None  # counts each event's deliveries beside the collector
 
     @property
     def names(self) -> list[str]:
@@ -61,7 +64,10 @@ def rig_factory(
                                      broker_extra=account("pantau-collector") if account else "")
         if isinstance(broker, TlsBroker):
             broker.start()  # after the accounts: Mosquitto reads the password file at start
-        rig = Rig(broker, collector, fleet, link)
+            tap = EventTap(broker.port, broker.ca, TAP_PASSWORD)
+        else:
+            tap = EventTap(broker.port)
+        rig = Rig(broker, collector, fleet, link, tap)
         rigs.append(rig)
         if start_collector:
             collector.start()
@@ -74,6 +80,8 @@ def rig_factory(
         rig.collector.kill()
         if rig.proxy is not None:
             rig.proxy.stop()
+        if rig.tap is not None:
+            rig.tap.close()
         if isinstance(rig.broker, TlsBroker):
             rig.broker.kill()
 
@@ -82,6 +90,10 @@ def production_broker(workdir: Path, autosave_s: int) -> TlsBroker:
     """deploy/mosquitto as installed (TLS, accounts, ACL, persistence), autosave changed."""
     broker = TlsBroker(workdir).prepare()
     broker.set_drop_in({"autosave_interval 60": f"autosave_interval {autosave_s}"})
+    # The event tap's account, read-only on events, added to the test copy of the ACL.
+    add_account(broker.passwd, TAP_USER, TAP_PASSWORD)
+    acl = broker.workdir / "acl"
+    acl.write_text(acl.read_text() + f"\nuser {TAP_USER}\ntopic read pantau/v1/+/+/event\n")
     return broker
 
 

@@ -80,6 +80,6 @@ def test_broker_fault_loses_no_event(
         at_heal = pump.toggles
         wait_for(lambda: pump.toggles >= at_heal + 6, 20, what="events flowing after the fault")
     assert_online(rig.collector, rig.stations)
-    report = settle(rig.collector, rig.stations)
+    report = settle(rig.collector, rig.stations, tap=rig.tap)
     print(f"  fault {fault_s:.1f} s, agents reconnected {back:.1f} s after it began")
     assert_exact(report)

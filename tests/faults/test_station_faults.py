@@ -55,7 +55,7 @@ def test_disk_full_drops_oldest_counts_and_keeps_heartbeats(
     rig.proxy.reset_all()
     committed = st.expected()
     survivors = {k for k in committed if k[2] > dropped}  # the oldest `dropped` went
-    report = settle(rig.collector, [st], timeout=20, expected=survivors)
+    report = settle(rig.collector, [st], timeout=20, expected=survivors, tap=rig.tap)
     stored = rig.collector.stored_events()
     print(f"  disk full: {filled} bytes of filler; {len(committed)} events committed, "
           f"{dropped} dropped (counted), {len(stored)} stored; heartbeats kept coming")
@@ -99,7 +99,7 @@ def test_clock_jump_keeps_state_and_reports_offset(
         jumper.clock.offset_s = 0.0
         sample_until(sampler, rig.collector, lambda: offset_shown(rig, jumper.name, 0.0),
                      30, "the offset back to 0 after the clock is fixed")
-    report = settle(rig.collector, rig.stations)
+    report = settle(rig.collector, rig.stations, tap=rig.tap)
     assert_online(rig.collector, rig.stations)
     print(f"  clock {jump_s:+.0f} s: offset in /api after {took:.1f} s, /metrics "
           f"{shown_metric}; states seen {sampler.seen}")
