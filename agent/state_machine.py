@@ -16,6 +16,7 @@ from typing import TypeVar
 import msgspec
 
 from agent.config import AgentConfig
+from agent.journal_meta import QueueHealth
 from agent.probes.base import ComponentReading, ProbeResult
 from pantau.wire import (
     MAX_CHECKS,
@@ -223,14 +224,15 @@ class HeartbeatBuilder:
         self._capped: set[str] = set()  # lists already logged as cut to the protocol's bound
 
     def build(
-        self, observation: Observation, host: Host | None, ts: float, uptime_s: float
+        self, observation: Observation, host: Host | None, ts: float, uptime_s: float,
+        queue: QueueHealth | None = None,
     ) -> Heartbeat:
         self._seq += 1
         return Heartbeat(
             v=PROTOCOL_VERSION, site=self._config.site, station=self._config.station,
             seq=self._seq, boot_id=self._boot_id, ts=ts,
             interval_s=self._config.intervals.heartbeat_s,
-            agent=AgentInfo(version=self._version, uptime_s=max(0.0, uptime_s)),
+            agent=self._agent_info(uptime_s, queue),
             host=host,
             components=self._cap("components", observation.components, MAX_COMPONENTS),
             checks=self._cap("checks", observation.checks, MAX_CHECKS),
@@ -245,6 +247,14 @@ class HeartbeatBuilder:
             log.warning("%d %s this poll, the protocol carries %d: the first %d are sent "
                         "(said once per run)", len(items), what, limit, limit)
         return list(items[:limit])
+
+    def _agent_info(self, uptime_s: float, queue: QueueHealth | None) -> AgentInfo:
+        uptime = max(0.0, uptime_s)
+        if queue is None:
+            return AgentInfo(version=self._version, uptime_s=uptime)
+        oldest = msgspec.UNSET if queue.oldest_ts is None else queue.oldest_ts
+        return AgentInfo(version=self._version, uptime_s=uptime, queued_events=queue.queued,
+                         dropped_events=queue.dropped, oldest_queued_ts=oldest)
 
 
 # --- probe results -------------------------------------------------------------

@@ -168,9 +168,26 @@ class Host(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     clock_offset_s: float | None = None
 
 
+Count = Annotated[int, msgspec.Meta(ge=0, le=2**53)]  # exact as a float in /metrics
+
+
 class AgentInfo(msgspec.Struct, frozen=True, kw_only=True, gc=False):
+    """The agent itself, and the health of its event queue.
+
+    Three optional fields (added in v1 without a version bump; left out when
+    unset, so payloads without them are byte-identical to the older ones; see
+    docs/protocol.md, "Agent queue health"): `queued_events` events in the
+    journal not yet acked, `dropped_events` events the queue bounds dropped
+    unacked since the journal was created (persisted in it), and
+    `oldest_queued_ts` the oldest queued event's queue time on the clock of
+    this heartbeat's `ts` (its age is measured on a monotonic clock).
+    """
+
     version: Short
     uptime_s: NonNegative
+    queued_events: Count | msgspec.UnsetType = msgspec.UNSET
+    dropped_events: Count | msgspec.UnsetType = msgspec.UNSET
+    oldest_queued_ts: Timestamp | msgspec.UnsetType = msgspec.UNSET
 
 
 class Heartbeat(msgspec.Struct, frozen=True, kw_only=True, gc=False):

@@ -42,6 +42,7 @@ ROUTES = [
     ("tickets", ["alertname=PantauCollectorStoreReset", "severity=ticket"]),
     ("tickets", ["alertname=PantauRegistryReloadFailed", "severity=ticket"]),
     ("tickets", ["alertname=PantauDiskAlmostFull", "severity=ticket", "site=helvetia"]),
+    ("tickets", ["alertname=PantauAgentDroppingEvents", "severity=ticket", "site=helvetia"]),
     ("tickets", ["alertname=PantauUnexpectedDevice", "severity=ticket", "site=helvetia"]),
     ("tickets", ["alertname=SomethingNew"]),  # unknown severity: someone reads it next day
     ("deadmans-switch", ["alertname=PantauWatchdog", "severity=none"]),

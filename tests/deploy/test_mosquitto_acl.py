@@ -86,6 +86,20 @@ def test_station_publishes_own_topics_not_anothers(
     a.close()
 
 
+@pytest.mark.parametrize("kind", ["ack", "command"])
+def test_station_cannot_write_its_own_ack_or_command(
+    broker: TlsBroker, collector: Client, kind: str
+) -> None:
+    """A stolen station credential must not ack away the real agent's unstored events."""
+    a = station(broker, A)
+    a.publish(topic(A, kind), b"forged")
+    a.publish(topic(A, kind, site="helvetia"), b"forged")
+    deliver_then_marker(a, collector, topic(A, "event"))
+    assert collector.received(topic(A, kind)) == []
+    assert collector.received(topic(A, kind, site="helvetia")) == []
+    a.close()
+
+
 @pytest.mark.parametrize("kind", ["ack", "command", "status"])
 def test_station_reads_only_its_own_ack_command_status(
     broker: TlsBroker, collector: Client, kind: str

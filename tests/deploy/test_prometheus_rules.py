@@ -39,7 +39,10 @@ STORE_ALERTS = (
 ROLLOUT_ALERTS = ("PantauRolloutBehind",)
 # Issue 14 (collector replicas): the per-site inhibition source (docs/replicas.md).
 REPLICA_ALERTS = ("PantauSiteUnobserved",)
-ALL_ALERTS = DESIGN_ALERTS + SCHEDULE_ALERTS + STORE_ALERTS + ROLLOUT_ALERTS + REPLICA_ALERTS
+# Issue 10: the agent's queue health on the wire.
+AGENT_ALERTS = ("PantauAgentDroppingEvents",)
+ALL_ALERTS = (DESIGN_ALERTS + SCHEDULE_ALERTS + STORE_ALERTS + ROLLOUT_ALERTS + REPLICA_ALERTS
+              + AGENT_ALERTS)
 
 
 def _ok(result: Any) -> None:

@@ -82,6 +82,10 @@ class TlsBroker:
     proc: subprocess.Popen[bytes] | None = None
 
     @property
+    def url(self) -> str:
+        return f"mqtts://127.0.0.1:{self.port}"
+
+    @property
     def ca(self) -> Path:
         return self.workdir / "ca.crt"
 
@@ -130,6 +134,27 @@ class TlsBroker:
             self.proc.terminate()
             self.proc.wait(10)
         self.proc = None
+
+    def kill(self) -> None:
+        """SIGKILL: whatever the last autosave did not write is lost."""
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(10)
+        self.proc = None
+
+    def set_drop_in(self, replacements: dict[str, str]) -> None:
+        """Change settings of the drop-in copy (each must be there), before `start`."""
+        path = self.workdir / "conf.d" / "pantau.conf"
+        path.write_text(rewrite(path.read_text(), replacements))
+
+    def station_account(self, name: str) -> str:
+        """A password account for `name` and the [broker] lines of its agent.toml."""
+        secret = f"{name}-secret"
+        add_account(self.passwd, name, secret)
+        password_file = self.workdir / f"{name}.password"
+        password_file.write_text(secret)
+        return (f'ca_file = "{self.ca}"\nusername = "{name}"\n'
+                f'password_file = "{password_file}"\n')
 
 
 class Endpoint(Protocol):

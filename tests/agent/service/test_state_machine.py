@@ -8,6 +8,7 @@ import msgspec
 import pytest
 
 from agent.config import AgentConfig, CheckSpec, ComponentSpec
+from agent.journal_meta import QueueHealth
 from agent.probes.base import ComponentReading, ProbeResult
 from agent.state_machine import (
     ComponentTracker,
@@ -186,6 +187,18 @@ def test_lists_past_the_protocols_bounds_are_cut_and_said_once(
     assert [r.getMessage() for r in caplog.records] == [
         "70 unexpected this poll, the protocol carries 64: the first 64 are sent "
         "(said once per run)"]
+
+
+def test_queue_health_goes_on_the_wire_only_when_given() -> None:
+    obs = StationStateMachine(CONFIG.site, CONFIG.station, "b").observe(ProbeResult(), 1.7e9)
+    builder = HeartbeatBuilder(CONFIG, "b", "0.1.0")
+    bare, empty, busy = (builder.build(obs, None, 1.7e9 + 50, 3.0, queue) for queue in (
+        None, QueueHealth(0, 4, None), QueueHealth(2, 4, 1.7e9 + 40.5)))
+    assert msgspec.json.decode(encode(bare.agent)) == {"version": "0.1.0", "uptime_s": 3.0}
+    assert msgspec.json.decode(encode(empty.agent)) == {
+        "version": "0.1.0", "uptime_s": 3.0, "queued_events": 0, "dropped_events": 4}
+    assert (busy.agent.queued_events, busy.agent.oldest_queued_ts) == (2, 1.7e9 + 40.5)
+    assert decode("heartbeat", encode(busy)) == busy
 
 def test_overlong_detail_is_clipped_to_protocol_limit() -> None:
     state = StationStateMachine("s", "st", "b")

@@ -56,10 +56,11 @@ def heartbeat(
     checks: list[wire.Check] | None = None,
     unexpected: list[wire.UnexpectedDevice] | None = None,
     host_info: wire.Host | None = None,
+    agent: wire.AgentInfo | None = None,
 ) -> wire.Heartbeat:
     msg = wire.Heartbeat(
         v=1, site=site, station=station, seq=seq, boot_id=boot, ts=ts, interval_s=interval_s,
-        agent=wire.AgentInfo(version=version, uptime_s=10.0), host=host_info,
+        agent=agent or wire.AgentInfo(version=version, uptime_s=10.0), host=host_info,
         components=components if components is not None else [component("fingerprint")],
         checks=checks or [], unexpected=unexpected or [],
     )

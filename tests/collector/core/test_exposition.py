@@ -66,13 +66,18 @@ def small_fleet() -> tuple[Fleet, IngestStats]:
         checks=[wire.Check(id="enrollment-server", kind="tcp", status="ok", latency_s=0.012),
                 wire.Check(id="dns", kind="tcp", status="failed")],
         unexpected=[wire.UnexpectedDevice(vid="0781", pid="5567", product="flash drive")],
+        agent=wire.AgentInfo(version="0.1.0", uptime_s=10.0, queued_events=3, dropped_events=2,
+                             oldest_queued_ts=T0 + 990.5),
     )
     apply("heartbeat", fleet.apply_heartbeat(full, T0 + 1001.5))
     apply("heartbeat", fleet.apply_heartbeat(full, T0 + 1001.6))  # repeat: out_of_order
     apply("event", fleet.apply_event(event(1, "mb-01"), T0 + 1001.5))
     apply("event", fleet.apply_event(event(1, "mb-01"), T0 + 1001.6))  # duplicate
     apply("heartbeat", fleet.apply_heartbeat(heartbeat("mb-04", site=SITE), T0 + 1001.0))  # retired
-    apply("heartbeat", fleet.apply_heartbeat(heartbeat("mk-01", site="medan-kota"), T0 + 1001.0))
+    idle_agent = wire.AgentInfo(version="0.1.0", uptime_s=10.0, queued_events=0,
+                                dropped_events=5)  # nothing queued: no oldest_queued_ts
+    apply("heartbeat", fleet.apply_heartbeat(
+        heartbeat("mk-01", site="medan-kota", agent=idle_agent), T0 + 1001.0))
     apply("status", fleet.apply_status("medan-kota", "mk-01", status("lost", station="mk-01",
                                                                      site="medan-kota"),
                                        T0 + 1003.0))
@@ -95,6 +100,20 @@ def test_golden_metrics() -> None:
     if os.environ.get("PANTAU_UPDATE_GOLDEN"):
         GOLDEN.write_text(text)
     assert text == GOLDEN.read_text(), "rerun with PANTAU_UPDATE_GOLDEN=1 and review the diff"
+
+
+def test_agent_queue_figures_per_station_kept_while_down() -> None:
+    fleet, stats = small_fleet()
+    text = MetricsRenderer("0.1.0").render(fleet, stats, PROCESS).decode()
+    found = families(text)
+    mb, mk = 'site="medan-baru",station="mb-01"', 'site="medan-kota",station="mk-01"'
+    assert found["pantau_agent_queued_events"] == [
+        f"pantau_agent_queued_events{{{mb}}} 3", f"pantau_agent_queued_events{{{mk}}} 0"]
+    assert found["pantau_agent_dropped_events_total"] == [
+        f"pantau_agent_dropped_events_total{{{mb}}} 2",
+        f"pantau_agent_dropped_events_total{{{mk}}} 5"]  # mk-01 is lost: last known kept
+    assert found["pantau_agent_oldest_queued_timestamp_seconds"] == [
+        f"pantau_agent_oldest_queued_timestamp_seconds{{{mb}}} 1700000990.5"]  # stray-1: old agent
 
 
 def test_promtool_finds_nothing_to_complain_about() -> None:
