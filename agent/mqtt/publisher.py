@@ -255,7 +255,10 @@ class Publisher:
                              clean_session=True, protocol=mqtt.MQTTv311,
                              reconnect_on_failure=False)
         client.connect_timeout = self._broker.connect_timeout_s
-        will = wire.Status(state="lost", boot_id=self.boot_id, session=session)
+        # ts: when this connection began, before its birth. A Will of an earlier boot that
+        # a broker node publishes late (after this boot came back elsewhere) is older
+        # than the current birth, and the collector ignores it.
+        will = wire.Status(state="lost", boot_id=self.boot_id, session=session, ts=self._clock())
         client.will_set(self._topic["status"], wire.encode(will), qos=1, retain=True)
         if self._broker.username:
             client.username_pw_set(self._broker.username, self._read_password())

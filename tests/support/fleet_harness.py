@@ -174,7 +174,7 @@ class EventPump:
             self.error = exc
 
 
-def make_fleet(broker_url: str, workdir: Path, count: int, sites: int = 2,
+def make_fleet(broker_url: str | Sequence[str], workdir: Path, count: int, sites: int = 2,
                queue_dirs: dict[str, Path] | None = None) -> list[FaultStation]:
     return [FaultStation(site, name, broker_url, workdir / name,
                          (queue_dirs or {}).get(name))
