@@ -1,4 +1,4 @@
-"""`[broker] urls`: the nodes of a clustered broker, in order; a later file's url or urls wins whole."""
+"""`[broker] urls`: a clustered broker's nodes, in order; a later file's url or urls wins whole."""
 
 from __future__ import annotations
 
