@@ -16,6 +16,7 @@ acks them (see agent.mqtt.outbox); heartbeats are never queued while offline.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import random
 import socket
@@ -205,12 +206,12 @@ class Publisher:
         try:
             return self._watch(client, node.url)
         finally:
+            if not self._loop.stop_event.is_set():
+                self._next_node()
             self._teardown(client)
             if self._session == attempt:  # this attempt did connect
                 with self._stats_lock:
                     self.stats.disconnects += 1
-            if not self._loop.stop_event.is_set():
-                self._next_node()
 
     def _next_node(self) -> str:
         """Move to the next node of the list; a log suffix naming it, if there is another."""
@@ -246,7 +247,10 @@ class Publisher:
             client.disconnect()  # DISCONNECT after whatever is queued: the Will is discarded
         else:
             _shut_socket(client)
-        client.loop_stop()
+        # paho 2.2: its thread clears its own handle when it ends by itself (no
+        # reconnect_on_failure), between loop_stop's check and its join: it has ended.
+        with contextlib.suppress(AttributeError):
+            client.loop_stop()
 
     # --- paho client and callbacks (network thread) ----------------------------
 
@@ -294,8 +298,13 @@ class Publisher:
             with self._stats_lock:
                 self.stats.connects += 1
             # Subscribe before the birth: whoever reacts to the birth (an ack, a
-            # report command) finds the subscription in place.
-            client.subscribe([(self._topic[k], 1) for k in ("ack", "command", "status")])
+            # report command) finds the subscription in place. QoS 0: in a clean
+            # session QoS 1 delivery adds nothing we rely on (a lost ack means a
+            # resend after ack_timeout_s, a retained status comes on subscribe),
+            # while on a NATS cluster each QoS 1 subscription is a replicated
+            # JetStream consumer that a dead node's failover must re-elect or
+            # delete first (tests/bench/failover.py; docs/ha-failover.md).
+            client.subscribe([(self._topic[k], 0) for k in ("ack", "command", "status")])
             self._publish_birth(client)
             self.flush_events()
         except Exception:

@@ -32,14 +32,15 @@ def lost_marks(collector: CollectorProcess) -> list[tuple[str, str, str]]:
     return [t for t in collector.transitions() if t[1] in ("lost", "offline")]
 
 
-def moved(rig: Rig, since: float) -> Callable[[], bool]:
+def moved(collector: CollectorProcess, stations: list[FaultStation],
+          since: float) -> Callable[[], bool]:
     """Every agent connected again and the collector showing all online with a heartbeat
-    received after `since` (so what it shows came through the surviving node)."""
+    sent after `since` (so what it shows came through a surviving node)."""
     def done() -> bool:
-        shown = rig.collector.stations()
-        return all(s.connected for s in rig.stations) and all(
+        shown = collector.stations()
+        return all(s.connected for s in stations) and all(
             shown.get(s.name, {}).get("state") == "online"
-            and (shown[s.name].get("last_heartbeat_ts") or 0) > since for s in rig.stations)
+            and (shown[s.name].get("last_heartbeat_ts") or 0) > since for s in stations)
     return done
 
 
@@ -55,7 +56,8 @@ def test_killed_node_stations_come_online_on_the_other_and_never_lost(
         wait_for(lambda: pump.toggles >= 6, 20, what="events flowing before the kill")
         killed_at = time.time()
         rig.broker.kill()  # kill -9 the first node: agents and collector are all on it
-        took = sample_until(sampler, rig.collector, moved(rig, killed_at), 30,
+        took = sample_until(sampler, rig.collector,
+                            moved(rig.collector, rig.stations, killed_at), 30,
                             "stations online through the second node")
         at_move = pump.toggles
         wait_for(lambda: pump.toggles >= at_move + 6, 20, what="events flowing after the move")
@@ -80,7 +82,8 @@ def test_late_will_from_the_old_node_never_marks_a_moved_station_lost(
     sampler = StateSampler()
     cut_at = time.time()
     rig.proxy.cut_clients()  # stations hear it at once; the first node hears nothing
-    sample_until(sampler, rig.collector, moved(rig, cut_at), 20, "stations on the second node")
+    sample_until(sampler, rig.collector, moved(rig.collector, rig.stations, cut_at), 20,
+                 "stations on the second node")
     # The first node's keepalive (1.5 x 5 s) runs out: it publishes each station's Will.
     sample_until(sampler, rig.collector,
                  lambda: metric(rig.collector.metrics(), *STALE_WILLS) >= len(rig.stations),
@@ -119,7 +122,7 @@ def test_late_will_of_a_previous_boot_never_marks_a_restarted_station_lost(
     rig.proxy.blackhole()  # the link goes silent both ways; the first node keeps the session
     restarted_at = time.time()
     restart_unheard(station)  # new boot: no answer on the first node, so on to the second
-    sample_until(sampler, rig.collector, moved(rig, restarted_at), 20,
+    sample_until(sampler, rig.collector, moved(rig.collector, rig.stations, restarted_at), 20,
                  "the new boot online on the second node")
     sample_until(sampler, rig.collector,
                  lambda: metric(rig.collector.metrics(), *STALE_WILLS) >= 1, 20,

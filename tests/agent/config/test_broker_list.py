@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -48,3 +49,15 @@ def test_station_file_replaces_the_profiles_list_whole(
     path.write_text(f'station = "s1"\nsite = "x"\ninclude = ["kit"]\n[broker]\n{station}\n')
     config = load_config(path, profile_dirs=[tmp_path])
     assert [node.url for node in config.broker.endpoints] == expected
+
+
+REPO = Path(__file__).resolve().parents[3]
+
+
+@pytest.mark.parametrize("name", ["agent", "collector"])
+def test_the_examples_commented_urls_line_is_a_valid_list(name: str) -> None:
+    text = (REPO / "deploy" / f"{name}.example.toml").read_text()
+    line = next(ln for ln in text.splitlines() if ln.startswith("# urls = "))
+    broker = parse_broker(tomllib.loads(line[2:]), f"{name}.example.toml", f"the {name}")
+    assert [n.host for n in broker.endpoints] == [f"nats-{i}.pantau.example" for i in (1, 2, 3)]
+    assert broker.tls
