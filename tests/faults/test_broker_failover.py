@@ -27,9 +27,10 @@ pytestmark = pytest.mark.broker
 STALE_WILLS = ("pantau_collector_rejected_messages_total", 'reason="stale_will"')
 
 
-def lost_marks(collector: CollectorProcess) -> list[tuple[str, str, str]]:
-    """Every time the collector put a station in `lost` or `offline`, from its history."""
-    return [t for t in collector.transitions() if t[1] in ("lost", "offline")]
+def lost_marks(collector: CollectorProcess,
+               after: float = 0.0) -> list[tuple[str, str, str, float]]:
+    """Every time since `after` the collector put a station in `lost` or `offline`."""
+    return [t for t in collector.transitions() if t[1] in ("lost", "offline") and t[3] > after]
 
 
 def moved(collector: CollectorProcess, stations: list[FaultStation],

@@ -138,11 +138,11 @@ class CollectorProcess:
         rows = self._query("SELECT station, boot_id, seq FROM events")
         return [(str(a), str(b), int(c)) for a, b, c in rows]
 
-    def transitions(self) -> list[tuple[str, str, str]]:
-        """Every station state change the collector recorded: (station, new state, reason).
-        Unlike sampling /api, it misses none, however short."""
-        rows = self._query("SELECT station, new, reason FROM transitions ORDER BY id")
-        return [(str(a), str(b), str(c)) for a, b, c in rows]
+    def transitions(self) -> list[tuple[str, str, str, float]]:
+        """Every station state change the collector recorded: (station, new state, reason,
+        wall-clock time). Unlike sampling /api, it misses none, however short."""
+        rows = self._query("SELECT station, new, reason, at FROM transitions ORDER BY id")
+        return [(str(a), str(b), str(c), float(d)) for a, b, c, d in rows]
 
     def _query(self, sql: str) -> list[tuple[Any, ...]]:
         db = self.data_dir / "collector.sqlite3"
