@@ -27,6 +27,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import paho.mqtt.client as mqtt
@@ -55,7 +56,7 @@ class BirthWatcher:
         self.client.loop_start()
 
     def _on_message(self, _c: object, _u: object, msg: mqtt.MQTTMessage) -> None:
-        status = wire.decode("status", msg.payload)
+        status = wire.decode("status", bytes(msg.payload))
         if isinstance(status, wire.Status) and status.state == "online" and status.session >= 2:
             station = msg.topic.split("/")[3]
             with self._lock:
@@ -99,8 +100,8 @@ def pick(values: list[float], q: float) -> float:
     return values[min(len(values) - 1, int(q * len(values)))]
 
 
-def measure(urls: list[str], kill: object, watch_port: int, args: argparse.Namespace,
-            workdir: Path) -> int:
+def measure(urls: list[str], kill: Callable[[], None], watch_port: int,
+            args: argparse.Namespace, workdir: Path) -> int:
     watcher = BirthWatcher(watch_port)
     began = time.monotonic()
     procs = start_fleet(urls, args.stations, workdir)
@@ -108,7 +109,7 @@ def measure(urls: list[str], kill: object, watch_port: int, args: argparse.Names
           f"{time.monotonic() - began:.1f} s; settling {args.settle:g} s")
     time.sleep(args.settle)  # the condition measured: connections older than stable_after_s
     killed_at = time.time()
-    kill()  # type: ignore[operator]
+    kill()
     try:
         wait_for(lambda: watcher.count() >= args.stations, args.timeout, interval=0.2,
                  what="every station's birth on another node")

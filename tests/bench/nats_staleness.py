@@ -49,7 +49,7 @@ def measure(cluster: PlainNatsCluster, args: argparse.Namespace, work: Path) -> 
             names = list(collector.states())
             wait_for(lambda: collector.all_in(names, "online"), 60, what="fleet online")
             time.sleep(2 * args.interval)  # steady heartbeats before the kill, as in the field
-            sampler, stale_at = StateSampler(), {}
+            sampler, stale_at = StateSampler(), dict[str, float]()
             killed_at = time.monotonic()
             cluster.nodes[0].kill()
             while len(stale_at) < len(names) and time.monotonic() - killed_at < 6 * args.interval:

@@ -68,7 +68,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     publishers = make_publishers(args.broker, names, args.workdir)
     done = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: done.set())
-    threading.Thread(target=lambda: (sys.stdin.read(), done.set()), daemon=True).start()
+
+    def until_stdin_closes() -> None:
+        sys.stdin.read()
+        done.set()
+
+    threading.Thread(target=until_stdin_closes, daemon=True).start()
     for publisher in publishers:
         publisher.start()
     wait_for(lambda: all(pub.connected for pub in publishers) or done.is_set(), 300,
