@@ -27,7 +27,7 @@ from typing import Any, Final
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
-from pantau.broker_config import BrokerConfig
+from pantau.broker_config import BrokerConfig, BrokerEndpoint
 
 log = logging.getLogger(__name__)
 
@@ -80,6 +80,11 @@ class PahoLink:
     def on_loop(self, fn: Callable[..., None], *args: Any) -> None:
         """Run `fn(*args)` on the loop thread (now, if this is it)."""
         self._watch.on_loop(fn, *args)
+
+    def target(self, node: BrokerEndpoint) -> None:
+        """The node the next `connect` goes to; only while no connect is in flight."""
+        if (self._client.host, self._client.port) != (node.host, node.port):
+            self._client.connect_async(node.host, node.port, keepalive=self._broker.keepalive_s)
 
     def connect(self) -> None:
         """The blocking TCP/TLS connect and CONNECT: run it in a worker thread, and no

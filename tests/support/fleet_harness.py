@@ -18,7 +18,7 @@ from __future__ import annotations
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -46,10 +46,10 @@ class SkewClock:
         return time.time() + self.offset_s
 
 
-def fault_toml(station: str, site: str, broker_url: str, workdir: Path,
+def fault_toml(station: str, site: str, broker_url: str | Sequence[str], workdir: Path,
                queue_path: Path | None = None) -> str:
     text = station_toml(station, site, broker_url, workdir, POLL_S, HEARTBEAT_S)
-    text = text.replace(f'url = "{broker_url}"\n', f'url = "{broker_url}"\n'
+    text = text.replace("[broker]\n", "[broker]\n"
                         f"keepalive_s = {KEEPALIVE_S}\nconnect_timeout_s = 3\n"
                         "reconnect_min_s = 0.2\nreconnect_max_s = 2\n")
     if queue_path is not None:
@@ -58,7 +58,7 @@ def fault_toml(station: str, site: str, broker_url: str, workdir: Path,
     return text + "\n[usb]\ndebounce_polls = 1\nflap_changes = 1000\n"
 
 
-def fault_config(station: str, site: str, broker_url: str, workdir: Path,
+def fault_config(station: str, site: str, broker_url: str | Sequence[str], workdir: Path,
                  queue_path: Path | None = None) -> AgentConfig:
     workdir.mkdir(parents=True, exist_ok=True)
     path = workdir / "agent.toml"
@@ -67,7 +67,7 @@ def fault_config(station: str, site: str, broker_url: str, workdir: Path,
 
 
 class FaultStation:
-    def __init__(self, site: str, name: str, broker_url: str, workdir: Path,
+    def __init__(self, site: str, name: str, broker_url: str | Sequence[str], workdir: Path,
                  queue_path: Path | None = None) -> None:
         self.site, self.name = site, name
         self.config = fault_config(name, site, broker_url, workdir, queue_path)
@@ -174,7 +174,7 @@ class EventPump:
             self.error = exc
 
 
-def make_fleet(broker_url: str, workdir: Path, count: int, sites: int = 2,
+def make_fleet(broker_url: str | Sequence[str], workdir: Path, count: int, sites: int = 2,
                queue_dirs: dict[str, Path] | None = None) -> list[FaultStation]:
     return [FaultStation(site, name, broker_url, workdir / name,
                          (queue_dirs or {}).get(name))
