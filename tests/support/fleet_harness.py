@@ -122,6 +122,23 @@ class FaultStation:
         wait_for(lambda: self._all_are(want), timeout, what=f"{self.name}: parts {want}")
         self.committed[self.boot_id] += len(FAULT_ROLES)
 
+    def set_part(self, role: str, plugged: bool, timeout: float = 10.0) -> None:
+        """Unplug (or plug back) one part and wait until the agent has seen it: one event."""
+        serial = kit_devices(self.name)[role].serial
+        if plugged:
+            self.bus.plug(kit_devices(self.name)[role])
+        else:
+            self.bus.unplug(lambda d: d.serial == serial)
+        want = "ok" if plugged else "missing"
+        wait_for(lambda: self._is(role, want), timeout, what=f"{self.name}: {role} {want}")
+        self.committed[self.boot_id] += 1
+
+    def _is(self, role: str, status: str) -> bool:
+        assert self.service is not None
+        obs = self.service.last_observation
+        return obs is not None and any(c.id == role and c.status == status
+                                       for c in obs.components)
+
     def _all_are(self, status: str) -> bool:
         assert self.service is not None
         obs = self.service.last_observation
