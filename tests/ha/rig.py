@@ -80,3 +80,17 @@ def gap_events(collector: CollectorProcess) -> str:
     """pantau_collector_history_gap_events_total as the replica reports it."""
     return next((line.split()[-1] for line in collector.metrics().splitlines()
                  if line.startswith("pantau_collector_history_gap_events_total")), "?")
+
+
+def alert_views(stack: PairOnly, alertname: str) -> str:
+    """What each live Prometheus and Alertmanager holds of `alertname`: for a failure message."""
+    views = []
+    for name in stack.pair_port_names():
+        service = next((s for s in stack.services if s.name == name), None)
+        if service is None or service.proc is None or service.proc.poll() is not None:
+            continue
+        path = (f"/api/v1/query?query=ALERTS{{alertname=%22{alertname}%22}}"
+                if name.startswith("prometheus")
+                else f"/api/v2/alerts?filter=alertname%3D%22{alertname}%22")
+        views.append(f"{name}: {http_json(stack.url(name) + path)}")
+    return "\n".join(views)

@@ -61,8 +61,12 @@ class Webhook:
 
     def count(self, status: str, alertname: str, **labels: str) -> int:
         """How many notifications carried this alert with this status."""
+        return len(self.seen(status, alertname, **labels))
+
+    def seen(self, status: str, alertname: str, **labels: str) -> list[str]:
+        """Each notification that carried this alert: when (monotonic) and its startsAt."""
         with self._lock:
-            return sum(1 for _, alert in self.alerts
-                       if alert["status"] == status
-                       and alert["labels"].get("alertname") == alertname
-                       and all(alert["labels"].get(k) == v for k, v in labels.items()))
+            return [f"{at:.1f} startsAt={alert.get('startsAt')}" for at, alert in self.alerts
+                    if alert["status"] == status
+                    and alert["labels"].get("alertname") == alertname
+                    and all(alert["labels"].get(k) == v for k, v in labels.items())]
