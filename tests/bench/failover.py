@@ -100,24 +100,35 @@ def pick(values: list[float], q: float) -> float:
     return values[min(len(values) - 1, int(q * len(values)))]
 
 
-def measure(urls: list[str], kill: Callable[[], None], watch_port: int,
-            args: argparse.Namespace, workdir: Path) -> int:
+def failover_times(urls: list[str], kill: Callable[[], None], watch_port: int, stations: int,
+                   settle_s: float, timeout_s: float, workdir: Path) -> list[float]:
+    """Seconds from `kill()` to each station's new birth on the node at `watch_port`,
+    sorted; fewer than `stations` if some were not back within `timeout_s`. For make
+    test-ha as well: start the brokers, pass the list and how to kill the first node."""
     watcher = BirthWatcher(watch_port)
     began = time.monotonic()
-    procs = start_fleet(urls, args.stations, workdir)
-    print(f"{args.stations} stations connected to {urls[0]} in "
-          f"{time.monotonic() - began:.1f} s; settling {args.settle:g} s")
-    time.sleep(args.settle)  # the condition measured: connections older than stable_after_s
-    killed_at = time.time()
-    kill()
+    procs = start_fleet(urls, stations, workdir)
     try:
-        wait_for(lambda: watcher.count() >= args.stations, args.timeout, interval=0.2,
-                 what="every station's birth on another node")
-    except AssertionError as exc:
-        print(f"NOT BACK: {args.stations - watcher.count()} stations ({exc})")
-    times = sorted(t - killed_at for t in watcher.back.values())
-    watcher.stop()
-    stop_fleet(procs)
+        print(f"{stations} stations connected to {urls[0]} in "
+              f"{time.monotonic() - began:.1f} s; settling {settle_s:g} s")
+        time.sleep(settle_s)  # the condition measured: connections older than stable_after_s
+        killed_at = time.time()
+        kill()
+        try:
+            wait_for(lambda: watcher.count() >= stations, timeout_s, interval=0.2,
+                     what="every station's birth on another node")
+        except AssertionError as exc:
+            print(f"NOT BACK: {stations - watcher.count()} stations ({exc})")
+        return sorted(t - killed_at for t in watcher.back.values())
+    finally:
+        watcher.stop()
+        stop_fleet(procs)
+
+
+def measure(urls: list[str], kill: Callable[[], None], watch_port: int,
+            args: argparse.Namespace, workdir: Path) -> int:
+    times = failover_times(urls, kill, watch_port, args.stations, args.settle, args.timeout,
+                           workdir)
     if times:
         print("\n".join(histogram(times, 1.0)))
         print(f"failover ({args.engine}, {len(times)} of {args.stations} stations, first retry "
