@@ -96,7 +96,8 @@ class IngestSession:
                                   subscribed=self._on_subscribe,
                                   disconnected=self._on_disconnect,
                                   socket_gone=self._socket_gone, message=self._on_message,
-                                  undecodable_topic=lambda: self._stats.reject("topic")))
+                                  undecodable_topic=lambda: self._stats.reject("topic"),
+                                  unacked=lambda: self.on_unacked()))
         self._stopping = False
         self._sub_mid: int | None = None
         self._last_retained = 0.0
@@ -107,6 +108,13 @@ class IngestSession:
         self._connecting: asyncio.Future[Any] | None = None
         self._deferred_acks: list[tuple[str, bytes]] = []
         self._own_topics: dict[str, Callable[[bytes], None]] = {}
+        # Messages wait for their PUBACK: the app sets it to History.wake.
+        self.on_unacked: Callable[[], None] = lambda: None
+
+    def durable_mark(self) -> Callable[[], None]:
+        """History.durable_mark: PUBACK what was received so far, once it is committed."""
+        mark = self._link.durable_mark()
+        return lambda: self._link.release(mark)
 
     def add_topic(self, topic: str, handler: Callable[[bytes], None]) -> None:
         """Subscribe to one of the collector's own topics (from the next session on)."""
