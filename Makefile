@@ -11,15 +11,20 @@ DEB_BINARIES := /usr/sbin/mosquitto /usr/bin/promtool /usr/bin/amtool /usr/share
                 /usr/bin/prometheus-alertmanager /usr/bin/chromium /usr/sbin/nats-server \
                 /usr/bin/mkpasswd
 
-.PHONY: test test-hil test-install dist demo lint deps venv system-deps clean
+.PHONY: test test-hil test-ha test-install dist demo lint deps venv system-deps clean
 
 test: deps
-	$(PY) -m pytest -q -m "not hil and not install" tests
+	$(PY) -m pytest -q -m "not hil and not install and not ha" tests
 
 # The agent in a QEMU guest with hot-plugged emulated USB devices (tests/hil/).
 # Set-up is cached under /var/cache/pantau-hil; skips only where QEMU cannot be installed.
 test-hil: deps
 	$(PY) -m pytest -q -m hil -s tests/hil
+
+# kill -9 of one of each HA tier (a NATS node, a collector replica, a Prometheus, an
+# Alertmanager) under a simulated fleet (tests/ha, docs/ha.md); about 5 minutes on 2 cores.
+test-ha: deps
+	$(PY) -m pytest -q -m ha -s tests/ha
 
 # dist/: pantau-agent and pantau-collector .debs (Python dependencies bundled in
 # /opt/pantau/<role>, built for Debian 12's python3.11) and the offline station

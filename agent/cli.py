@@ -106,11 +106,12 @@ def cmd_check_config(args: argparse.Namespace) -> int:
 
 def describe_config(config: AgentConfig) -> str:
     b, i = config.broker, config.intervals
+    nodes = ", ".join(node.url for node in b.endpoints)
     lines = [
         f"{config.source}: OK",
         f"  station {config.station} at site {config.site}"
         + (f", profiles: {', '.join(config.profiles)}" if config.profiles else ""),
-        f"  broker {b.url} (client id {b.client_id or 'pantau-agent-' + config.station}"
+        f"  broker {nodes} (client id {b.client_id or 'pantau-agent-' + config.station}"
         + (f", user {b.username}" if b.username else "") + ")",
         f"  every {i.poll_s:g} s probe, {i.heartbeat_s:g} s heartbeat, {i.host_s:g} s host",
         f"  queue {config.queue.path} (max {config.queue.max_bytes // 2**20} MiB, "

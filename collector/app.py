@@ -111,7 +111,8 @@ def build_app(
     dispatcher = Dispatcher(fleet, stats, history, config.topic_root)
     app[CONFIG_KEY], app[FLEET_KEY], app[STATS_KEY] = config, fleet, stats
     app[STORE_KEY], app[HEALTH_KEY], app[HISTORY_KEY] = store, health, history
-    app[INGEST_KEY] = IngestSession(config, dispatcher, stats, health, clock=clock)
+    app[INGEST_KEY] = session = IngestSession(config, dispatcher, stats, health, clock=clock)
+    history.durable_mark, session.on_unacked = session.durable_mark, history.wake
     app[RENDERER_KEY] = MetricsRenderer(__version__, source_revision())
     app[RUNTIME_KEY], app[CLOCK_KEY] = Runtime(), clock
     _add_site_schedules(app, registry, schedule_clock)

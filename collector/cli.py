@@ -46,7 +46,8 @@ def _parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     run = sub.add_parser("run", help="collect station messages and serve /metrics, /api, /")
     run.add_argument("--config", type=Path, help="TOML file (default /etc/pantau/collector.toml)")
-    run.add_argument("--broker", help="mqtt://host:port or mqtts://host:port")
+    run.add_argument("--broker", action="append", help="mqtt://host:port or mqtts://host:port; "
+                     "repeat it for each node of a broker cluster, tried in order")
     run.add_argument("--listen", help="HTTP HOST:PORT (default 127.0.0.1:9620)")
     run.add_argument("--registry", type=Path, help="fleet registry TOML")
     run.add_argument("--data-dir", type=Path, help="directory for the history database")
@@ -69,8 +70,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     setup_logging(getattr(args, "log_level", "INFO"))
     if args.command == "hash-password":
         return _hash_password(args.user)
+    brokers = getattr(args, "broker", None)  # a list: --broker may be repeated
     overrides = CliOverrides(
-        broker=getattr(args, "broker", None), listen=getattr(args, "listen", None),
+        broker=tuple(brokers) if brokers else None, listen=getattr(args, "listen", None),
         registry=getattr(args, "registry", None), data_dir=getattr(args, "data_dir", None),
     )
     try:
@@ -144,7 +146,8 @@ async def serve(
     await runner.setup()
     try:
         await web.TCPSite(runner, http.host, http.port, ssl_context=tls).start()
-        log.info("serving %s, broker %s", http.url, config.broker.url)
+        nodes = ", ".join(node.url for node in config.broker.endpoints)
+        log.info("serving %s, broker %s", http.url, nodes)
         notifier.ready(f"serving on {config.http.host}:{config.http.port}")
         await _until_signalled(notifier)
         notifier.stopping()

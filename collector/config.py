@@ -77,7 +77,7 @@ class CollectorConfig:
 
 @dataclass(frozen=True, slots=True)
 class CliOverrides:
-    broker: str | None = None
+    broker: str | tuple[str, ...] | None = None  # several: the nodes of a broker cluster
     listen: str | None = None
     registry: Path | None = None
     data_dir: Path | None = None
@@ -150,13 +150,18 @@ def _table(top: Section, name: str, schema: Mapping[str, FieldParser]) -> dict[s
     return top.child(name).fields(schema) if name in top.data else {}
 
 
-def _broker(top: Section, url_flag: str | None, replica: str | None) -> BrokerConfig:
+def _broker(
+    top: Section, url_flag: str | tuple[str, ...] | None, replica: str | None
+) -> BrokerConfig:
     table: dict[str, object] = dict(top.child("broker").data) if "broker" in top.data else {}
     if "topic_root" in table:
         raise top.error("broker.topic_root", "not a collector key; set the top-level topic_root")
-    if url_flag is not None:
-        parse_broker({"url": url_flag}, "command line", READER, "--broker")  # name the flag if bad
-        table["url"] = url_flag
+    flags = [url_flag] if isinstance(url_flag, str) else list(url_flag or ())
+    if flags:  # the flags replace the file's url or urls
+        parse_broker({"urls": flags}, "command line", READER, "--broker")  # name the flag if bad
+        table.pop("url", None)
+        table.pop("urls", None)
+        table.update({"url": flags[0]} if len(flags) == 1 else {"urls": flags})
     broker = parse_broker(table, top.file, READER)
     if broker.client_id is None:
         client_id = default_client_id() if replica is None else replica_client_id(replica)

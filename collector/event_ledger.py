@@ -22,6 +22,12 @@ received. The agent no longer holds them, so they will never come: another
 collector replica acked them while this one was away and its broker queue
 overflowed, or the agent's own disk bounds dropped them. The result says how
 many seqs were skipped (docs/replicas.md).
+
+A skipped seq may still arrive: the broker redelivers what it sent to this
+collector's previous connection (killed before its PUBACK) only after its ack
+wait, by when the live events' `oldest_pending` has declared those seqs gone
+(NATS: 30 s, tests/ha). Such a late event is stored, once, not taken for a
+duplicate; the gap it was counted in stays counted.
 """
 
 from __future__ import annotations
@@ -52,6 +58,8 @@ class _BootMark:
     # Seqs received above the mark. None while there are none, which is nearly always (events
     # arrive in order): an empty set costs 216 bytes per boot, at 10k stations 2 MB.
     above: set[int] | None = None
+    # Seqs a history gap skipped: still stored if they arrive after all (see `late`).
+    skipped: set[int] | None = None
 
     def raise_to(self, mark: int) -> None:
         """Everything up to `mark` is stored or gone; fold in what was above it."""
@@ -81,6 +89,21 @@ class _BootMark:
             return 0
         have = sum(1 for s in self.above if self.mark < s <= mark) if self.above else 0
         return mark - self.mark - have
+
+    def skip_to(self, mark: int) -> None:
+        """Remember the seqs raising to `mark` skips, the highest MAX_ABOVE_MARK at most."""
+        skipped = self.skipped or set()
+        first = max(self.mark + 1, mark - (MAX_ABOVE_MARK - len(skipped)) + 1)
+        skipped.update(s for s in range(first, mark + 1) if not self.above or s not in self.above)
+        self.skipped = skipped or None
+
+    def late(self, seq: int) -> bool:
+        """`seq` was skipped as a gap and has arrived after all: new, once."""
+        if self.skipped is None or seq not in self.skipped:
+            return False
+        self.skipped.discard(seq)
+        self.skipped = self.skipped or None
+        return True
 
     def waiting(self) -> int:
         return len(self.above) if self.above else 0
@@ -124,7 +147,11 @@ class EventLedger:
             # contradicts itself; the event is stored all the same.
             floor = min(oldest_pending, seq) - 1
             gap = boot.missing_up_to(floor)
+            if gap:
+                boot.skip_to(floor)
             boot.raise_to(floor)
+        if boot.late(seq):
+            return LedgerResult(True, _ack(boot), gap=gap)
         if boot.has(seq):
             return LedgerResult(False, _ack(boot), gap=gap)
         if boot.waiting() >= MAX_ABOVE_MARK and seq != boot.mark + 1:

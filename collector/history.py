@@ -33,6 +33,8 @@ log = logging.getLogger(__name__)
 
 AckKey = tuple[str, str, str]  # (site, station, boot_id)
 PublishAck = Callable[[str, str, str, int], None]  # (site, station, boot_id, seq)
+# Called as a flush takes its batch; what it returns is called once that batch is committed.
+DurableMark = Callable[[], Callable[[], None]]
 DEFAULT_MAX_PENDING_ROWS = 100_000
 
 
@@ -83,6 +85,17 @@ class History:
         self._wake = asyncio.Event()
         self._throttle = LogThrottle(log)
         self.committed_rows = 0  # rows inserted (duplicates excluded), for tests and the bench
+        # The ingest session's PUBACKs wait for the commit (collector/mqtt/paho_loop.py).
+        self.durable_mark: DurableMark = lambda: lambda: None
+
+    def wake(self) -> None:
+        """Commit now rather than at the next interval (PUBACKs wait for it)."""
+        if self._retry_in is not None:
+            # The store fails: no commit comes soon, and waiting for one would stop the
+            # broker's deliveries, the fleet view's included. PUBACK now, as before.
+            self.durable_mark()()
+            return
+        self._wake.set()
 
     @property
     def full(self) -> bool:
@@ -188,6 +201,15 @@ class History:
     async def flush(self, publish_ack: PublishAck) -> bool:
         """Commit what is pending, then publish its acks. False if the store refused."""
         self._wake.clear()
+        durable = self.durable_mark()  # everything received so far is in this batch or older
+        try:
+            return await self._flush(publish_ack)
+        finally:
+            # PUBACK once the commit was tried: a kill -9 before it loses nothing, the broker
+            # sends the messages again. A failed commit keeps its rows here, as before.
+            durable()
+
+    async def _flush(self, publish_ack: PublishAck) -> bool:
         if not self._store.is_open and not await self.open():
             return False
         batch, self._pending = self._pending, _Batch()

@@ -3,6 +3,10 @@
 `broker_section(sec, reader)` checks one `[broker]` table; `reader` names the
 program that must read its files at run time ("the agent", "the collector"),
 so a refusal points at the right service account.
+
+`url` names one broker; `urls` lists the nodes of a clustered broker, tried in
+order (pantau.failover). The first node fills `url`/`host`/`port`, so code that
+only logs or shows "the broker" keeps working; `endpoints` gives them all.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from pantau.config import (
     ConfigError,
     FieldParser,
     Section,
+    describe,
     integer,
     nonempty_text,
     quoted,
@@ -26,6 +31,15 @@ from pantau.config import (
 )
 
 _DEFAULT_PORTS = {"mqtt": 1883, "mqtts": 8883}
+
+
+@dataclass(frozen=True, slots=True)
+class BrokerEndpoint:
+    """One broker node: its URL as written, and where to connect."""
+
+    url: str
+    host: str
+    port: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,6 +59,12 @@ class BrokerConfig:
     connect_timeout_s: float = 10.0
     reconnect_min_s: float = 1.0
     reconnect_max_s: float = 60.0
+    fallbacks: tuple[BrokerEndpoint, ...] = ()  # the nodes after the first, in `urls` order
+
+    @property
+    def endpoints(self) -> tuple[BrokerEndpoint, ...]:
+        """Every node, the first (`url`) first."""
+        return (BrokerEndpoint(self.url, self.host, self.port), *self.fallbacks)
 
 
 _DEFAULTS = BrokerConfig()
@@ -63,7 +83,36 @@ def _broker_url(sec: Section, name: str) -> dict[str, Any]:
     if parts.scheme not in _DEFAULT_PORTS or not parts.hostname or extra or empty_port:
         raise sec.error(name, _broker_url_wanted(raw))
     port = port or _DEFAULT_PORTS[parts.scheme]
-    return {"url": raw, "host": parts.hostname, "port": port, "tls": parts.scheme == "mqtts"}
+    # `fallbacks` is reset too: a station file's `url` replaces a profile's `urls` whole.
+    return {"url": raw, "host": parts.hostname, "port": port, "tls": parts.scheme == "mqtts",
+            "fallbacks": ()}
+
+
+_URLS_WANTED = 'an array of broker URLs like ["mqtts://mqtt-1:8883", "mqtts://mqtt-2:8883"]'
+
+
+def _broker_urls(sec: Section, name: str) -> dict[str, Any]:
+    value = sec.data[name]
+    if not isinstance(value, list) or not value:
+        got = "an empty array" if isinstance(value, list) else describe(value)
+        raise sec.error(name, f"expected {_URLS_WANTED}, got {got}")
+    keys = [f"{name}[{i}]" for i in range(len(value))]
+    nodes = [_broker_url(Section({k: v}, sec.file, sec.prefix), k)
+             for k, v in zip(keys, value, strict=True)]
+    first = nodes[0]
+    for i, node in enumerate(nodes[1:], start=1):
+        if node["tls"] != first["tls"]:
+            scheme = "mqtts" if first["tls"] else "mqtt"
+            # One TLS set-up serves every node, so a list cannot mix the two.
+            raise sec.error(keys[i], f"expected {scheme}://host:port like {keys[0]} (all nodes "
+                            f"TLS or none), got {quoted(node['url'])}")
+        seen = [n["url"] for n in nodes[:i]]
+        if node["url"] in seen:
+            also = keys[seen.index(node["url"])]
+            raise sec.error(keys[i], f"{quoted(node['url'])} is listed twice (also {also}); "
+                            "list each node once")
+    first["fallbacks"] = tuple(BrokerEndpoint(n["url"], n["host"], n["port"]) for n in nodes[1:])
+    return first
 
 
 def _broker_url_wanted(raw: str) -> str:
@@ -82,7 +131,8 @@ def broker_schema(reader: str) -> dict[str, FieldParser]:
     """The keys of `[broker]`; files must be readable by `reader` (e.g. "the agent")."""
     readable = readable_file_for(reader)
     return {
-        "url": _broker_url, "client_id": nonempty_text, "username": nonempty_text,
+        "url": _broker_url, "urls": _broker_urls,
+        "client_id": nonempty_text, "username": nonempty_text,
         "password_file": readable, "ca_file": readable, "cert_file": readable,
         "key_file": readable, "keepalive_s": integer(5, 65535), "topic_root": topic_root,
         "connect_timeout_s": seconds(0, 600), "reconnect_min_s": seconds(0, 3600),
@@ -91,9 +141,14 @@ def broker_schema(reader: str) -> dict[str, FieldParser]:
 
 
 def broker_fields(sec: Section, reader: str) -> dict[str, Any]:
-    """The keys one file gives, as BrokerConfig fields: `url` expands into url/host/port/tls."""
+    """The keys one file gives, as BrokerConfig fields: `url` or `urls` expands into
+    url/host/port/tls/fallbacks."""
+    if "url" in sec.data and "urls" in sec.data:
+        raise sec.error("urls", "set together with url in the same file; keep one: url for "
+                        "a single broker, urls to list every node of a cluster")
     fields = sec.fields(broker_schema(reader))
     fields.update(fields.pop("url", {}))
+    fields.update(fields.pop("urls", {}))
     return fields
 
 

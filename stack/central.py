@@ -230,6 +230,10 @@ class CentralStack:
     def alertmanager_targets(self) -> list[str]:
         return [f"127.0.0.1:{self.ports['alertmanager']}"]
 
+    def collector_targets(self) -> list[str]:
+        """What Prometheus' pantau-collector job scrapes: every collector replica."""
+        return [f"127.0.0.1:{self.ports['collector']}"]
+
     def prometheus_config(self, labels: dict[str, str] | None = None) -> dict[str, Any]:
         interval = f"{int(self.scrape_interval_s * 1000)}ms"
         return {
@@ -249,7 +253,7 @@ class CentralStack:
             "scrape_configs": [
                 {
                     "job_name": "pantau-collector",
-                    "static_configs": [{"targets": [f"127.0.0.1:{self.ports['collector']}"]}],
+                    "static_configs": [{"targets": self.collector_targets()}],
                 }
             ],
         }

@@ -25,12 +25,19 @@ class HaCentralStack(CentralStack):
     """Mosquitto and one collector, with a Prometheus pair and an Alertmanager cluster."""
 
     def port_names(self) -> tuple[str, ...]:
-        gossip = tuple(f"{name}-gossip" for name in ALERTMANAGERS)
-        return ("mosquitto", "collector", *ALERTMANAGERS, *gossip, *PROMETHEUS)
+        return ("mosquitto", "collector", *self.pair_port_names())
 
     def makers(self) -> tuple[Callable[[], Service], ...]:
-        return (self._mosquitto, self._collector,
-                *(self._clustered(name) for name in ALERTMANAGERS),
+        return (self._mosquitto, self._collector, *self.pair_makers())
+
+    def pair_port_names(self) -> tuple[str, ...]:
+        """The ports of the Prometheus pair and the Alertmanager cluster."""
+        gossip = tuple(f"{name}-gossip" for name in ALERTMANAGERS)
+        return (*ALERTMANAGERS, *gossip, *PROMETHEUS)
+
+    def pair_makers(self) -> tuple[Callable[[], Service], ...]:
+        """The Alertmanager cluster, then the Prometheus pair that sends to it."""
+        return (*(self._clustered(name) for name in ALERTMANAGERS),
                 *(self._replica(name, label) for name, label in zip(PROMETHEUS, "ab", strict=True)))
 
     def alertmanager_targets(self) -> list[str]:

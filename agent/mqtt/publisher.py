@@ -3,7 +3,8 @@
 One supervisor thread owns the connection life cycle: it builds a fresh paho
 client per attempt (Will = `lost` with that attempt's session number),
 connects, lets paho's threaded loop run the socket, and when the connection
-ends waits a jittered backoff before the next attempt. paho's own reconnect is
+ends waits a jittered backoff before the next attempt, on the next node of the
+broker list (pantau.failover). paho's own reconnect is
 off because its delays have no jitter. Other threads only publish (paho queues
 the packet for its network thread, so the socket has one writer).
 
@@ -15,6 +16,7 @@ acks them (see agent.mqtt.outbox); heartbeats are never queued while offline.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import random
 import socket
@@ -33,7 +35,7 @@ from agent.mqtt.inbound import Inbound, InboundOutcome
 from agent.mqtt.outbox import Outbox
 from agent.mqtt.reconnect import ReconnectLoop
 from pantau import wire
-from pantau.backoff import Backoff
+from pantau.failover import BrokerRotation, station_backoff
 from pantau.log_throttle import LogThrottle
 
 log = logging.getLogger(__name__)
@@ -90,9 +92,9 @@ class Publisher:
                                 self._outbox, on_report=on_report,
                                 republish_birth=self._republish_birth,
                                 max_payload_bytes=config.max_payload_bytes)
+        self._nodes = BrokerRotation(self._broker)
         self._loop = ReconnectLoop(
-            self._one_connection,
-            Backoff(self._broker.reconnect_min_s, self._broker.reconnect_max_s, rng),
+            self._one_connection, station_backoff(self._broker, rng),
             stable_after_s=max(self._broker.reconnect_max_s, self._broker.keepalive_s),
             stuck_after_s=self._broker.connect_timeout_s + 10.0, name="pantau-mqtt")
         self._throttle = LogThrottle(log)
@@ -188,27 +190,35 @@ class Publisher:
         """One connect attempt and its life; returns how long it was connected (s)."""
         attempt = self._session + 1
         self._ended.clear()
+        node = self._nodes.current
         try:
             client = self._new_client(attempt)
-            client.connect(self._broker.host, self._broker.port, self._broker.keepalive_s)
+            client.connect(node.host, node.port, self._broker.keepalive_s)
         except (OSError, ValueError) as exc:
-            self._throttle.warning("connect", "cannot connect to the broker at %s:%d: %s "
-                                   "(retrying with backoff)", self._broker.host,
-                                   self._broker.port, exc)
+            next_node = self._next_node()
+            self._throttle.warning("connect", "cannot connect to the broker at %s: %s "
+                                   "(retrying with backoff%s)", node.url, exc, next_node)
             return 0.0
         with self._lock:
             self._client = client
         client.user_data_set(attempt)
         client.loop_start()
         try:
-            return self._watch(client)
+            return self._watch(client, node.url)
         finally:
+            if not self._loop.stop_event.is_set():
+                self._next_node()
             self._teardown(client)
             if self._session == attempt:  # this attempt did connect
                 with self._stats_lock:
                     self.stats.disconnects += 1
 
-    def _watch(self, client: mqtt.Client) -> float:
+    def _next_node(self) -> str:
+        """Move to the next node of the list; a log suffix naming it, if there is another."""
+        node = self._nodes.move_on()
+        return f", next: {node.url}" if self._nodes.several else ""
+
+    def _watch(self, client: mqtt.Client, url: str) -> float:
         # The connection is over when paho reports the disconnect or its socket is
         # gone (paho closes it on any socket error, CONNACK refusals included).
         deadline = time.monotonic() + self._broker.connect_timeout_s
@@ -223,8 +233,8 @@ class Publisher:
             elif connected_at is not None:
                 break
             elif now > deadline:
-                log.warning("no CONNACK from %s:%d within %.0f s; reconnecting",
-                            self._broker.host, self._broker.port, self._broker.connect_timeout_s)
+                log.warning("no CONNACK from %s within %.0f s; reconnecting", url,
+                            self._broker.connect_timeout_s)
                 break
             self._wake.wait(_WATCH_INTERVAL_S)
             self._wake.clear()
@@ -237,7 +247,10 @@ class Publisher:
             client.disconnect()  # DISCONNECT after whatever is queued: the Will is discarded
         else:
             _shut_socket(client)
-        client.loop_stop()
+        # paho 2.2: its thread clears its own handle when it ends by itself (no
+        # reconnect_on_failure), between loop_stop's check and its join: it has ended.
+        with contextlib.suppress(AttributeError):
+            client.loop_stop()
 
     # --- paho client and callbacks (network thread) ----------------------------
 
@@ -246,7 +259,10 @@ class Publisher:
                              clean_session=True, protocol=mqtt.MQTTv311,
                              reconnect_on_failure=False)
         client.connect_timeout = self._broker.connect_timeout_s
-        will = wire.Status(state="lost", boot_id=self.boot_id, session=session)
+        # ts: when this connection began, before its birth. A Will of an earlier boot that
+        # a broker node publishes late (after this boot came back elsewhere) is older
+        # than the current birth, and the collector ignores it.
+        will = wire.Status(state="lost", boot_id=self.boot_id, session=session, ts=self._clock())
         client.will_set(self._topic["status"], wire.encode(will), qos=1, retain=True)
         if self._broker.username:
             client.username_pw_set(self._broker.username, self._read_password())
@@ -282,8 +298,13 @@ class Publisher:
             with self._stats_lock:
                 self.stats.connects += 1
             # Subscribe before the birth: whoever reacts to the birth (an ack, a
-            # report command) finds the subscription in place.
-            client.subscribe([(self._topic[k], 1) for k in ("ack", "command", "status")])
+            # report command) finds the subscription in place. QoS 0: in a clean
+            # session QoS 1 delivery adds nothing we rely on (a lost ack means a
+            # resend after ack_timeout_s, a retained status comes on subscribe),
+            # while on a NATS cluster each QoS 1 subscription is a replicated
+            # JetStream consumer that a dead node's failover must re-elect or
+            # delete first (tests/bench/failover.py; docs/ha-failover.md).
+            client.subscribe([(self._topic[k], 0) for k in ("ack", "command", "status")])
             self._publish_birth(client)
             self.flush_events()
         except Exception:

@@ -8,7 +8,9 @@ from pathlib import Path
 
 def add_simulate_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p = sub.add_parser("simulate", help="run a simulated fleet in this process (same code paths)")
-    p.add_argument("--broker", required=True, help="mqtt://host:port or mqtts://host:port")
+    p.add_argument("--broker", required=True, action="append",
+                   help="mqtt://host:port or mqtts://host:port; repeat it for each node of a "
+                   "broker cluster")
     p.add_argument("--stations", type=_positive_int, default=150, help="stations (default 150)")
     p.add_argument("--sites", type=_positive_int, default=21,
                    help="sites; the first 21 are Medan's kecamatan (default 21)")

@@ -21,7 +21,7 @@ import tempfile
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from agent.sim.faults import FaultInjector
@@ -74,7 +74,8 @@ def registry_toml(pairs: list[tuple[str, str]], region: str = "Kota Medan") -> s
 
 
 class SimFleet:
-    def __init__(self, broker_url: str, pairs: list[tuple[str, str]], workdir: Path,
+    def __init__(self, broker_url: str | Sequence[str], pairs: list[tuple[str, str]],
+                 workdir: Path,
                  seed: int, heartbeat_s: float, poll_s: float) -> None:
         rng = random.Random(seed)
         self.stations = [
@@ -110,7 +111,7 @@ def run_fleet(args: argparse.Namespace, workdir: Path, stop: threading.Event) ->
     faults = FaultInjector(list(fleet.stations), args.faults, random.Random(args.seed + 1))
     fleet.start()
     log.info("%d stations in %d sites reporting to %s", len(pairs),
-             len({s for s, _ in pairs}), args.broker)
+             len({s for s, _ in pairs}), ", ".join(args.broker))
     began = last = time.monotonic()
     try:
         while not stop.wait(1.0):
@@ -129,8 +130,9 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     from agent.errors import UsageError
     from pantau.logs import setup_logging
 
-    if not args.broker.startswith(("mqtt://", "mqtts://")):
-        raise UsageError(f"--broker {args.broker!r}: give mqtt://host:port or mqtts://host:port")
+    for url in args.broker:  # a list: --broker may be repeated, one per broker node
+        if not url.startswith(("mqtt://", "mqtts://")):
+            raise UsageError(f"--broker {url!r}: give mqtt://host:port or mqtts://host:port")
     if args.stations > MAX_STATIONS_PER_PROCESS:
         raise UsageError(
             f"--stations {args.stations}: one process holds at most {MAX_STATIONS_PER_PROCESS} "

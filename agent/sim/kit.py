@@ -6,6 +6,7 @@ all), so the simulator exercises the same config path as a real station.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 
@@ -52,8 +53,15 @@ def role_device(role: str) -> SimDevice:
     return KIT_DEVICES[role]
 
 
+def broker_line(broker_url: str | Sequence[str]) -> str:
+    """`url = "..."` for one broker, `urls = [...]` for the nodes of a cluster."""
+    if isinstance(broker_url, str):
+        return f'url = "{broker_url}"'
+    return "urls = [" + ", ".join(f'"{url}"' for url in broker_url) + "]"
+
+
 def station_toml(
-    station: str, site: str, broker_url: str, workdir: Path,
+    station: str, site: str, broker_url: str | Sequence[str], workdir: Path,
     poll_s: float = 2.0, heartbeat_s: float = 15.0,
 ) -> str:
     """The agent.toml of a simulated station (the standard profile plus the iris scanner)."""
@@ -64,7 +72,7 @@ site = "{site}"
 include = ["ektp-enrollment"]
 
 [broker]
-url = "{broker_url}"
+{broker_line(broker_url)}
 
 [intervals]
 poll_s = {poll_s}
@@ -87,7 +95,7 @@ active_check = "control"
 """
 
 
-def station_config(station: str, site: str, broker_url: str, workdir: Path,
+def station_config(station: str, site: str, broker_url: str | Sequence[str], workdir: Path,
                    poll_s: float = 2.0, heartbeat_s: float = 15.0) -> AgentConfig:
     workdir.mkdir(parents=True, exist_ok=True)
     path = workdir / "agent.toml"

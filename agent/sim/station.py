@@ -7,7 +7,7 @@ service itself cannot tell it from a real PC.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 from agent.probes.base import ProbeEnv
@@ -17,7 +17,7 @@ from agent.sim.usb_backend import SimDevice, kit_devices
 
 
 class SimStation:
-    def __init__(self, site: str, station: str, broker_url: str, workdir: Path, *,
+    def __init__(self, site: str, station: str, broker_url: str | Sequence[str], workdir: Path, *,
                  boot_ids: Iterator[str], heartbeat_s: float = 15.0, poll_s: float = 2.0,
                  extra_hubs: int = 0) -> None:
         self.site, self._name = site, station

@@ -15,6 +15,7 @@ publish, disconnect, and callbacks with plain Python values.
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import logging
 import select
@@ -27,7 +28,7 @@ from typing import Any, Final
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
-from pantau.broker_config import BrokerConfig
+from pantau.broker_config import BrokerConfig, BrokerEndpoint
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +49,10 @@ class LinkCallbacks:
     socket_gone: Callable[[], None]  # the watched socket was closed
     message: Callable[[str, bytes, bool], None]  # topic, payload, retained
     undecodable_topic: Callable[[], None]  # a topic that is not UTF-8
+    # A QoS 1 message awaits its PUBACK (the first since the last release, or some are left
+    # after one): commit now. The broker sends at most its in-flight window (Mosquitto's
+    # max_inflight_messages, 20 by default) un-PUBACKed, so waiting for more would stall it.
+    unacked: Callable[[], None] = lambda: None
 
 
 class PahoLink:
@@ -63,6 +68,10 @@ class PahoLink:
         c.on_connect, c.on_disconnect = self._on_connect, self._on_disconnect
         c.on_subscribe, c.on_message = self._on_subscribe, self._on_message
         self._watch.install()
+        # QoS 1 PUBLISHes of this connection not PUBACKed yet, in arrival order.
+        self._unacked: collections.deque[int] = collections.deque()
+        self._connection = 0  # counts CONNACKs: a mid means nothing on the next connection
+        self._received = 0  # QoS 1 PUBLISHes of this connection so far
 
     @property
     def gone(self) -> asyncio.Event:
@@ -80,6 +89,11 @@ class PahoLink:
     def on_loop(self, fn: Callable[..., None], *args: Any) -> None:
         """Run `fn(*args)` on the loop thread (now, if this is it)."""
         self._watch.on_loop(fn, *args)
+
+    def target(self, node: BrokerEndpoint) -> None:
+        """The node the next `connect` goes to; only while no connect is in flight."""
+        if (self._client.host, self._client.port) != (node.host, node.port):
+            self._client.connect_async(node.host, node.port, keepalive=self._broker.keepalive_s)
 
     def connect(self) -> None:
         """The blocking TCP/TLS connect and CONNECT: run it in a worker thread, and no
@@ -116,7 +130,30 @@ class PahoLink:
 
     # --- paho callbacks -------------------------------------------------------
 
+    def durable_mark(self) -> tuple[int, int]:
+        """Where this connection's QoS 1 messages stand now; `release` it once all that was
+        received by then is committed."""
+        return self._connection, self._received
+
+    def release(self, mark: tuple[int, int]) -> None:
+        """PUBACK, in arrival order (MQTT-4.6.0-2), what was received before `mark`. A
+        message never PUBACKed is the broker's to send again: a collector killed before its
+        commit loses nothing, although another replica's ack made the agent forget it."""
+        connection, received = mark
+        if connection != self._connection:
+            return  # the broker sends those again on this connection
+        ackable = len(self._unacked) - (self._received - received)
+        for _ in range(ackable):
+            self._client.ack(self._unacked.popleft(), 1)
+        if ackable > 0:
+            self._watch.want_write()
+        if self._unacked:  # arrived during that commit: they need one of their own
+            self._callbacks.unacked()
+
     def _on_connect(self, _c: mqtt.Client, _u: Any, flags: Any, rc: Any, _p: Any) -> None:
+        self._connection += 1
+        self._unacked.clear()
+        self._received = 0
         if rc.is_failure:  # paho closes the socket next and reports the disconnect
             self._callbacks.refused(str(rc))
         else:
@@ -130,6 +167,11 @@ class PahoLink:
 
     def _on_message(self, _c: mqtt.Client, _u: Any, msg: mqtt.MQTTMessage) -> None:
         self._watch.delivered += 1
+        if msg.qos == 1:
+            self._unacked.append(msg.mid)
+            self._received += 1
+            if len(self._unacked) == 1:
+                self._callbacks.unacked()
         try:
             topic = msg.topic
         except UnicodeDecodeError:
@@ -141,7 +183,7 @@ class PahoLink:
 def _make_client(b: BrokerConfig, password: str | None) -> mqtt.Client:
     client = _BufferedClient(
         CallbackAPIVersion.VERSION2, client_id=b.client_id or "",
-        clean_session=False, protocol=mqtt.MQTTv311,
+        clean_session=False, protocol=mqtt.MQTTv311, manual_ack=True,
     )
     if b.username is not None:
         client.username_pw_set(b.username, password)

@@ -14,7 +14,8 @@ fallback declares the state loaded after RETAINED_QUIET_S without retained
 messages.
 
 The socket itself is driven by `collector.mqtt.paho_loop` on the asyncio loop;
-each message reaches `Dispatcher.handle` inline.
+each message reaches `Dispatcher.handle` inline. With a broker list, every
+session that ends moves on to the next node (pantau.failover).
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from collector.errors import CollectorError
 from collector.mqtt.paho_loop import LinkCallbacks, PahoLink
 from collector.stats import IngestStats
 from pantau.backoff import Backoff
+from pantau.failover import BrokerRotation
 from pantau.log_throttle import LogThrottle
 from pantau.wire import Ack, encode, subscription_filters, topic_for
 
@@ -87,13 +89,15 @@ class IngestSession:
         self._backoff = Backoff(broker.reconnect_min_s, broker.reconnect_max_s,
                                 first_window_s=broker.reconnect_min_s)
         self._throttle = LogThrottle(log)
+        self._nodes = BrokerRotation(broker)
         self._link = PahoLink(config.broker, _read_secret(config.broker.password_file),
                               LinkCallbacks(
                                   connected=self._on_connect, refused=self._on_refused,
                                   subscribed=self._on_subscribe,
                                   disconnected=self._on_disconnect,
                                   socket_gone=self._socket_gone, message=self._on_message,
-                                  undecodable_topic=lambda: self._stats.reject("topic")))
+                                  undecodable_topic=lambda: self._stats.reject("topic"),
+                                  unacked=lambda: self.on_unacked()))
         self._stopping = False
         self._sub_mid: int | None = None
         self._last_retained = 0.0
@@ -104,6 +108,13 @@ class IngestSession:
         self._connecting: asyncio.Future[Any] | None = None
         self._deferred_acks: list[tuple[str, bytes]] = []
         self._own_topics: dict[str, Callable[[bytes], None]] = {}
+        # Messages wait for their PUBACK: the app sets it to History.wake.
+        self.on_unacked: Callable[[], None] = lambda: None
+
+    def durable_mark(self) -> Callable[[], None]:
+        """History.durable_mark: PUBACK what was received so far, once it is committed."""
+        mark = self._link.durable_mark()
+        return lambda: self._link.release(mark)
 
     def add_topic(self, topic: str, handler: Callable[[bytes], None]) -> None:
         """Subscribe to one of the collector's own topics (from the next session on)."""
@@ -118,7 +129,7 @@ class IngestSession:
             try:
                 await self._one_session()
             except Exception:  # a bug here must not end ingest for good
-                log.exception("MQTT session to %s failed; reconnecting", self._config.broker.url)
+                log.exception("MQTT session to %s failed; reconnecting", self._url)
             if not self._stopping:
                 await asyncio.sleep(self._retry_delay())
 
@@ -131,15 +142,23 @@ class IngestSession:
             log.exception("reconnect backoff failed; retrying in reconnect_max_s")
             return self._config.broker.reconnect_max_s
 
+    @property
+    def _url(self) -> str:
+        return self._nodes.current.url
+
     async def _one_session(self) -> None:
         self._attempt += 1
         self._over = asyncio.get_running_loop().create_future()
         self._connack = False
+        if self._connecting is None or self._connecting.done():  # paho is ours to change
+            self._link.target(self._nodes.current)
         try:
             if await self._connect() and not self._stopping:
                 await self._supervise()
         finally:  # also on error: a socket left watched would end the next session
             await self._close(CLOSE_GRACE_S)
+            if self._nodes.several and not self._stopping:
+                log.info("next MQTT broker node: %s", self._nodes.move_on().url)
         log.debug("MQTT session %d over: %s", self._attempt,
                   self._over.result() if self._over.done() else "abandoned")
 
@@ -155,7 +174,7 @@ class IngestSession:
             raise
         except (OSError, ValueError) as exc:  # ssl.SSLError is an OSError
             self._throttle.warning("connect", "cannot connect to MQTT broker %s: %s",
-                                   self._config.broker.url, exc)
+                                   self._url, exc)
             return False
         finally:
             if connecting.done():  # not when cancelled: the thread may still be in paho
@@ -174,14 +193,14 @@ class IngestSession:
             left = deadline - loop.time()
             if not self._connack and left <= 0:
                 log.warning("no CONNACK from %s within %gs; retrying",
-                            self._config.broker.url, timeout)
+                            self._url, timeout)
                 return
             await asyncio.wait([self._over], timeout=TICK_S if self._connack else min(TICK_S, left))
             why = None if self._over.done() else self._link.check()
             if why is not None:
                 self._session_over(self._attempt, why)
                 self._throttle.warning("lost", "lost MQTT broker %s: %s; reconnecting",
-                                       self._config.broker.url, why)
+                                       self._url, why)
 
     async def _close(self, grace_s: float) -> None:
         """Leave no socket behind: DISCONNECT, and shut it down if that does not close it."""
@@ -248,7 +267,7 @@ class IngestSession:
                                reason, hint)
 
     def _on_connect(self, session_present: bool) -> None:
-        log.info("connected to %s (session present: %s)", self._config.broker.url,
+        log.info("connected to %s (session present: %s)", self._url,
                  session_present)
         self._backoff.reset()
         self._connack = True
@@ -256,7 +275,7 @@ class IngestSession:
         try:
             self._sub_mid = self._link.subscribe(subscriptions(self._config, self._own_topics))
         except Exception:  # without the subscription this session is useless: start over
-            log.exception("cannot subscribe on %s", self._config.broker.url)
+            log.exception("cannot subscribe on %s", self._url)
             self._session_over(self._attempt, "subscribe failed")
 
     def _on_subscribe(self, mid: int, refusals: list[str | None]) -> None:
@@ -279,7 +298,7 @@ class IngestSession:
     def _lost(self, attempt: int, reason: str) -> None:
         if not self._stopping and attempt == self._attempt:
             self._throttle.warning("lost", "lost MQTT broker %s: %s; reconnecting",
-                                   self._config.broker.url, reason)
+                                   self._url, reason)
         self._session_over(attempt, f"disconnected: {reason}")
 
     def _on_message(self, topic: str, payload: bytes, retained: bool) -> None:

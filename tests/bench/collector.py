@@ -2,6 +2,7 @@
 
     /tmp/venv/bin/python -m tests.bench.collector [--stations 10000 100000] [--skip-exporter]
         [--repeat 3]
+    /tmp/venv/bin/python -m tests.bench.collector --broker-list [--stations 10000]
 
 Method. A private Mosquitto with `queue_qos0_messages true` and no queue
 limits. For each subscriber under test we first register its persistent
@@ -20,6 +21,9 @@ that builds GaugeMetricFamily objects of the very same samples on every scrape
 "/metrics with opening hours" renders as the app's handler does with a registry
 of the 500 sites under a [schedule] and 50 stations in a maintenance window:
 the station families, the capacity tally (at most once a second) and the site rows.
+--broker-list: only the collector's ingest, with one broker URL and with a
+list of two nodes (the live one first; the second is never reached), runs
+interleaved on the same queued stream: a broker list costs nothing per message.
 """
 
 from __future__ import annotations
@@ -156,7 +160,7 @@ def run_bare(port: int, expected: int, client_id: str) -> None:
     _report(int(state["n"]), state["first"], state["last"])
 
 
-def run_collector(port: int, expected: int, client_id: str) -> None:
+def run_collector(port: int, expected: int, client_id: str, nodes: int = 1) -> None:
     from dataclasses import replace
 
     from aiohttp import web
@@ -168,9 +172,9 @@ def run_collector(port: int, expected: int, client_id: str) -> None:
 
     async def main() -> None:
         data = Path(tempfile.mkdtemp(prefix="pantau-bench-"))
-        config = load_collector_config(
-            None, CliOverrides(broker=f"mqtt://127.0.0.1:{port}", data_dir=data)
-        )
+        # A list: the live node, then one that is never reached while the first works.
+        urls = (f"mqtt://127.0.0.1:{port}", "mqtt://127.0.0.1:1")[:nodes]
+        config = load_collector_config(None, CliOverrides(broker=urls, data_dir=data))
         config = replace(config, broker=replace(config.broker, client_id=client_id))
         app = build_app(config, Registry.empty())
         runner = web.AppRunner(app)
@@ -459,20 +463,23 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3, help="runs per ingest row; best kept")
     parser.add_argument("--memory-only", action="store_true",
                         help="only RSS per station, heartbeats only and with events flowing")
+    parser.add_argument("--broker-list", action="store_true",
+                        help="only ingest, with one broker URL vs a list of two")
     parser.add_argument("--role")
     parser.add_argument("args", nargs="*")
     opts = parser.parse_args()
     if opts.role == "bare":
         return run_bare(int(opts.args[0]), int(opts.args[1]), opts.args[2])
-    if opts.role == "collector":
-        return run_collector(int(opts.args[0]), int(opts.args[1]), opts.args[2])
+    if opts.role in ("collector", "collector-list"):
+        nodes = 2 if opts.role == "collector-list" else 1
+        return run_collector(int(opts.args[0]), int(opts.args[1]), opts.args[2], nodes)
     if opts.role == "render":
         flags = opts.args[2:]
         events = next((int(f.split("=", 1)[1]) for f in flags if f.startswith("events=")), 0)
         return run_render(int(opts.args[0]), Path(opts.args[1]), "schedule" in flags, events)
     if opts.memory_only:
         return memory_report(opts.stations)
-    why_not = None if opts.skip_exporter else exporter_venv()
+    why_not = None if opts.skip_exporter or opts.broker_list else exporter_venv()
     broker = MosquittoBroker(
         Path(tempfile.mkdtemp(prefix="pantau-bench-mq-")),
         extra_config=(
@@ -481,9 +488,24 @@ def main() -> None:
         ),
     ).start()
     try:
-        report(broker, opts.stations, opts.skip_exporter, why_not, opts.repeat)
+        if opts.broker_list:
+            list_report(broker, opts.stations, opts.repeat)
+        else:
+            report(broker, opts.stations, opts.skip_exporter, why_not, opts.repeat)
     finally:
         broker.stop()
+
+
+def list_report(broker: MosquittoBroker, sizes: list[int], repeat: int) -> None:
+    for n in sizes:
+        rounds = max(1, 100_000 // n) if n < 100_000 else 2
+        rows = best_of(broker, ["collector", "collector-list"], n, rounds, repeat)
+        print(f"\n== {n} stations, {n * rounds} heartbeats queued then drained ==")
+        for role, row in rows.items():
+            print(f"  ingest {role:14s}: {row}")
+        one, two = _rate(rows["collector"]), _rate(rows["collector-list"])
+        if one and two:
+            print(f"  broker list / one url = {two / one:.2f}")
 
 
 EVENTS_PER_STATION = 25  # more than the 20 the fleet keeps, so every station's ring is full

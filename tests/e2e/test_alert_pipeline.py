@@ -9,11 +9,9 @@ from __future__ import annotations
 
 import json
 import random
-import threading
 import time
 import urllib.request
 from collections.abc import Callable, Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +19,7 @@ import pytest
 
 from agent.sim.fleet import SimFleet
 from stack.central import CentralStack
+from tests.support.alert_webhook import Webhook
 from tests.support.mosquitto import wait_for
 
 TIME_SCALE = 0.02  # 5 min → 6 s
@@ -33,58 +32,6 @@ REGISTRY = "\n".join(
         for s, st in PAIRS
     ]
 )
-
-
-class Webhook:
-    """Collects Alertmanager notifications: one entry per alert per notification."""
-
-    def __init__(self) -> None:
-        self.alerts: list[tuple[float, dict[str, Any]]] = []
-        self._lock = threading.Lock()
-        hook = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-                with hook._lock:
-                    hook.alerts += [(time.monotonic(), a) for a in body["alerts"]]
-                self.send_response(200)
-                self.end_headers()
-
-            def log_message(self, *args: object) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/alerts"
-
-    def find(self, status: str, alertname: str, **labels: str) -> float | None:
-        with self._lock:
-            for at, alert in self.alerts:
-                got = alert["labels"]
-                if (
-                    alert["status"] == status
-                    and got.get("alertname") == alertname
-                    and all(got.get(k) == v for k, v in labels.items())
-                ):
-                    return at
-        return None
-
-    def wait(self, status: str, alertname: str, timeout: float = 60, **labels: str) -> float:
-        return wait_for(
-            lambda: self.find(status, alertname, **labels),
-            timeout,
-            interval=0.05,
-            what=f"{status} {alertname} {labels} at the webhook",
-        )  # type: ignore[no-any-return]
-
-    def names_for(self, station: str) -> set[str]:
-        with self._lock:
-            return {
-                a["labels"]["alertname"]
-                for _, a in self.alerts
-                if a["labels"].get("station") == station
-            }
 
 
 @pytest.fixture

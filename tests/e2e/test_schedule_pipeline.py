@@ -23,7 +23,8 @@ import pytest
 
 from agent.sim.fleet import SimFleet
 from stack.central import CentralStack
-from tests.e2e.test_alert_pipeline import Webhook, _api, _station
+from tests.e2e.test_alert_pipeline import _api, _station
+from tests.support.alert_webhook import Webhook
 from tests.support.mosquitto import wait_for
 
 TIME_SCALE = 0.01  # 5 min → 3 s; 30 min → 18 s

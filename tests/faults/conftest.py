@@ -15,7 +15,7 @@ from tests.deploy.tls_broker import TlsBroker, add_account
 from tests.support.collector_process import CollectorProcess
 from tests.support.event_tap import TAP_USER, EventTap
 from tests.support.fleet_harness import FaultStation, make_fleet
-from tests.support.mosquitto import MosquittoBroker
+from tests.support.mosquitto import MosquittoBroker, bridge_to
 from tests.support.tcp_proxy import TcpProxy
 
 pytestmark = pytest.mark.broker
@@ -24,11 +24,12 @@ TAP_PASSWORD = "event-tap-secret"
 
 @dataclass
 class Rig:
-    broker: MosquittoBroker | TlsBroker
+    broker: MosquittoBroker | TlsBroker  # the first node
     collector: CollectorProcess
     stations: list[FaultStation] = field(default_factory=list)
     proxy: TcpProxy | None = None
     tap: EventTap | None = None  # counts each event's deliveries beside the collector
+    nodes: list[MosquittoBroker | TlsBroker] = field(default_factory=list)  # first included
 
     @property
     def names(self) -> list[str]:
@@ -40,14 +41,17 @@ def rig_factory(
     broker_factory: Callable[..., MosquittoBroker], tmp_path: Path
 ) -> Iterator[Callable[..., Rig]]:
     """rig(stations=3, persistence=False, extra_config="", proxy=False, start_collector=True,
-    queue_dirs=None, autosave_s=None): `autosave_s` runs the production broker instead
-    (TLS, password accounts, the shipped ACL, persistence on, tests/deploy/tls_broker.py)
-    with that `autosave_interval`."""
+    queue_dirs=None, autosave_s=None, nodes=1, bridged=False): `autosave_s` runs the
+    production broker instead (TLS, password accounts, the shipped ACL, persistence on,
+    tests/deploy/tls_broker.py) with that `autosave_interval`; with nodes > 1 agents and
+    collector get the broker list (the proxy, if any, in front of the first node);
+    `bridged` links every node to the first."""
     rigs: list[Rig] = []
 
     def make(stations: int = 3, *, persistence: bool = False, extra_config: str = "",
              proxy: bool = False, start_collector: bool = True,
-             queue_dirs: dict[str, Path] | None = None, autosave_s: int | None = None) -> Rig:
+             queue_dirs: dict[str, Path] | None = None, autosave_s: int | None = None,
+             nodes: int = 1, bridged: bool = False) -> Rig:
         broker: MosquittoBroker | TlsBroker
         if autosave_s is None:
             broker, account = broker_factory(persistence=persistence,
@@ -55,19 +59,24 @@ def rig_factory(
         else:
             broker = production_broker(tmp_path / f"tls-broker{len(rigs)}", autosave_s)
             account = broker.station_account
+        more = [broker_factory(persistence=persistence,
+                               extra_config=extra_config + (bridge_to(broker) if bridged else ""))
+                for _ in range(nodes - 1)]
         link = TcpProxy(broker.port).start() if proxy else None
-        agent_url = link.url if link is not None else broker.url
+        agent_urls = [link.url if link is not None else broker.url] + [b.url for b in more]
+        agent_url = agent_urls if more else agent_urls[0]
         fleet = make_fleet(agent_url, tmp_path / "stations", stations, queue_dirs=queue_dirs,
                            account=account)
         pairs = [(s.site, s.name) for s in fleet]
-        collector = CollectorProcess(broker.url, tmp_path / "collector", registry_toml(pairs),
+        collector_url = [b.url for b in (broker, *more)] if more else broker.url
+        collector = CollectorProcess(collector_url, tmp_path / "collector", registry_toml(pairs),
                                      broker_extra=account("pantau-collector") if account else "")
         if isinstance(broker, TlsBroker):
             broker.start()  # after the accounts: Mosquitto reads the password file at start
             tap = EventTap(broker.port, broker.ca, TAP_PASSWORD)
         else:
             tap = EventTap(broker.port)
-        rig = Rig(broker, collector, fleet, link, tap)
+        rig = Rig(broker, collector, fleet, link, tap, [broker, *more])
         rigs.append(rig)
         if start_collector:
             collector.start()

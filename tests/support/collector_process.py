@@ -16,12 +16,13 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from contextlib import closing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from agent.sim.kit import broker_line
 from tests.support.mosquitto import free_port, wait_for
 
 REPO = Path(__file__).resolve().parents[2]
@@ -45,7 +46,8 @@ class StateSampler:
 
 
 class CollectorProcess:
-    def __init__(self, broker_url: str, workdir: Path, registry_toml: str | None = None,
+    def __init__(self, broker_url: str | Sequence[str], workdir: Path,
+                 registry_toml: str | None = None,
                  client_id: str = "pantau-collector-faults", broker_extra: str = "") -> None:
         self.workdir = workdir
         self.data_dir = workdir / "data"
@@ -60,7 +62,7 @@ class CollectorProcess:
         if self.registry is not None and registry_toml is not None:
             self.registry.write_text(registry_toml)
         self.config.write_text(
-            f'[broker]\nurl = "{broker_url}"\nclient_id = "{client_id}"\n'
+            f'[broker]\n{broker_line(broker_url)}\nclient_id = "{client_id}"\n'
             f"keepalive_s = {KEEPALIVE_S}\nreconnect_min_s = 0.2\nreconnect_max_s = 2\n"
             + broker_extra)
 
@@ -138,6 +140,12 @@ class CollectorProcess:
         """Every stored (station, boot_id, seq) row (unique by the table's constraint)."""
         rows = self.query("SELECT station, boot_id, seq FROM events")
         return [(str(a), str(b), int(c)) for a, b, c in rows]
+
+    def transitions(self) -> list[tuple[str, str, str, float]]:
+        """Every station state change the collector recorded: (station, new state, reason,
+        wall-clock time). Unlike sampling /api, it misses none, however short."""
+        rows = self.query("SELECT station, new, reason, at FROM transitions ORDER BY id")
+        return [(str(a), str(b), str(c), float(d)) for a, b, c, d in rows]
 
     def query(self, sql: str, params: tuple[object, ...] = ()) -> list[tuple[Any, ...]]:
         """Rows of a read-only query on the collector's history database ([] before it exists)."""

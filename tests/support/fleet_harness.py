@@ -18,7 +18,7 @@ from __future__ import annotations
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -46,11 +46,11 @@ class SkewClock:
         return time.time() + self.offset_s
 
 
-def fault_toml(station: str, site: str, broker_url: str, workdir: Path,
+def fault_toml(station: str, site: str, broker_url: str | Sequence[str], workdir: Path,
                queue_path: Path | None = None, broker_extra: str = "") -> str:
     """`broker_extra`: more [broker] lines (TLS and the account on a production broker)."""
     text = station_toml(station, site, broker_url, workdir, POLL_S, HEARTBEAT_S)
-    text = text.replace(f'url = "{broker_url}"\n', f'url = "{broker_url}"\n'
+    text = text.replace("[broker]\n", "[broker]\n"
                         f"keepalive_s = {KEEPALIVE_S}\nconnect_timeout_s = 3\n"
                         "reconnect_min_s = 0.2\nreconnect_max_s = 2\n" + broker_extra)
     if queue_path is not None:
@@ -59,7 +59,7 @@ def fault_toml(station: str, site: str, broker_url: str, workdir: Path,
     return text + "\n[usb]\ndebounce_polls = 1\nflap_changes = 1000\n"
 
 
-def fault_config(station: str, site: str, broker_url: str, workdir: Path,
+def fault_config(station: str, site: str, broker_url: str | Sequence[str], workdir: Path,
                  queue_path: Path | None = None, broker_extra: str = "") -> AgentConfig:
     workdir.mkdir(parents=True, exist_ok=True)
     path = workdir / "agent.toml"
@@ -68,7 +68,7 @@ def fault_config(station: str, site: str, broker_url: str, workdir: Path,
 
 
 class FaultStation:
-    def __init__(self, site: str, name: str, broker_url: str, workdir: Path,
+    def __init__(self, site: str, name: str, broker_url: str | Sequence[str], workdir: Path,
                  queue_path: Path | None = None, broker_extra: str = "") -> None:
         self.site, self.name = site, name
         self.config = fault_config(name, site, broker_url, workdir, queue_path, broker_extra)
@@ -123,6 +123,23 @@ class FaultStation:
         wait_for(lambda: self._all_are(want), timeout, what=f"{self.name}: parts {want}")
         self.committed[self.boot_id] += len(FAULT_ROLES)
 
+    def set_part(self, role: str, plugged: bool, timeout: float = 10.0) -> None:
+        """Unplug (or plug back) one part and wait until the agent has seen it: one event."""
+        serial = kit_devices(self.name)[role].serial
+        if plugged:
+            self.bus.plug(kit_devices(self.name)[role])
+        else:
+            self.bus.unplug(lambda d: d.serial == serial)
+        want = "ok" if plugged else "missing"
+        wait_for(lambda: self._is(role, want), timeout, what=f"{self.name}: {role} {want}")
+        self.committed[self.boot_id] += 1
+
+    def _is(self, role: str, status: str) -> bool:
+        assert self.service is not None
+        obs = self.service.last_observation
+        return obs is not None and any(c.id == role and c.status == status
+                                       for c in obs.components)
+
     def _all_are(self, status: str) -> bool:
         assert self.service is not None
         obs = self.service.last_observation
@@ -175,7 +192,7 @@ class EventPump:
             self.error = exc
 
 
-def make_fleet(broker_url: str, workdir: Path, count: int, sites: int = 2,
+def make_fleet(broker_url: str | Sequence[str], workdir: Path, count: int, sites: int = 2,
                queue_dirs: dict[str, Path] | None = None,
                account: Callable[[str], str] | None = None) -> list[FaultStation]:
     """`account(name)`: the station's extra [broker] lines (its broker account)."""

@@ -107,3 +107,10 @@ class MosquittoBroker:
     def restart(self) -> MosquittoBroker:
         self.stop()
         return self.start()
+
+
+def bridge_to(other: MosquittoBroker, topic: str = "pantau/#") -> str:
+    """Config lines that bridge a broker to `other` both ways on `topic`: two plain
+    Mosquitto processes that share every message, like two nodes of a cluster."""
+    return (f"connection to-{other.port}\naddress 127.0.0.1:{other.port}\n"
+            f"topic {topic} both 1\ncleansession true\nrestart_timeout 1\n")

@@ -8,7 +8,10 @@ here, in user space, on loopback:
 * ``throttle``  — at most `bytes_per_s` per direction per connection (a slow link);
 * ``blackhole`` — accept connections but forward nothing, either way, and close
                   nothing: what a cut district link looks like to both ends;
-* ``reset``     — close every open connection at once (RST-like; a flaky link).
+* ``reset``     — close every open connection at once (RST-like; a flaky link);
+* ``cut_clients`` — a blackhole whose client side is reset: the client hears of
+                  it at once and moves on, the broker's side stays open and hears
+                  nothing (its keepalive fires the client's Will later).
 
 The proxy runs its own event loop in a daemon thread so that synchronous
 tests (and the threads of in-process agents) can drive it with plain calls.
@@ -97,6 +100,11 @@ class TcpProxy:
         """Close every open connection now; returns how many were cut."""
         return self._call(self._reset_all())
 
+    def cut_clients(self) -> int:
+        """Blackhole, and reset the client end of every open connection; returns how many."""
+        self.blackhole()
+        return self._call(self._reset_clients())
+
     @property
     def open_connections(self) -> int:
         return len(self._conns)
@@ -124,6 +132,11 @@ class TcpProxy:
         self._conns.clear()
         self.stats.resets += len(conns)
         return len(conns)
+
+    async def _reset_clients(self) -> int:
+        for conn in self._conns:
+            _abort(conn.client)
+        return len(self._conns)
 
     async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self.stats.accepted += 1

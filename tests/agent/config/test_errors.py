@@ -74,6 +74,20 @@ CASES = [
      'expected mqtt://host:port or mqtts://host:port, got "mqtt://broker.example:99999"'),
     ("empty_broker_port", "broker.url",
      'expected mqtt://host:port or mqtts://host:port, got "mqtt://broker.example:"'),
+    ("broker_url_and_urls", "broker.urls",
+     "set together with url in the same file; keep one: url for a single broker, urls to list "
+     "every node of a cluster"),
+    ("broker_urls_empty", "broker.urls", "expected an array of broker URLs like "
+     '["mqtts://mqtt-1:8883", "mqtts://mqtt-2:8883"], got an empty array'),
+    ("broker_urls_not_array", "broker.urls", "expected an array of broker URLs like "
+     '["mqtts://mqtt-1:8883", "mqtts://mqtt-2:8883"], got string "mqtt://mqtt-1.example:1883"'),
+    ("broker_urls_mixed_tls", "broker.urls[1]",
+     'expected mqtts://host:port like urls[0] (all nodes TLS or none), '
+     'got "mqtt://mqtt-2.example:1883"'),
+    ("broker_urls_duplicate", "broker.urls[2]",
+     '"mqtt://mqtt-1.example:1883" is listed twice (also urls[0]); list each node once'),
+    ("broker_urls_bad_item", "broker.urls[1]",
+     'expected mqtt://host:port or mqtts://host:port, got "mqtt-2.example:1883"'),
     ("missing_password_file", "broker.password_file",
      'cannot read "{bad}/no-such.password" (No such file or directory); '
      "expected an existing file the agent can read"),
@@ -163,7 +177,8 @@ def test_broker_table_errors_use_the_callers_prefix() -> None:
         parse_broker({"url": "mqtt://h", "colour": "red"}, "/etc/pantau/collector.toml",
                      "the collector")
     assert str(caught.value) == (
-        "/etc/pantau/collector.toml: broker.colour: unknown key; expected one of: url, client_id, "
+        "/etc/pantau/collector.toml: broker.colour: unknown key; expected one of: url, urls, "
+        "client_id, "
         "username, password_file, ca_file, cert_file, key_file, keepalive_s, topic_root, "
         "connect_timeout_s, reconnect_min_s, reconnect_max_s"
     )

@@ -62,8 +62,9 @@ def ev(item: Send) -> wire.Event:
         ([(3, 9)], [(True, True, 3, "")]),
         # seq 0 (outside the 1, 2, 3 ... chain) is stored once, acked by itself
         ([0, 0, 1], [(True, True, 0, ""), (True, False, 0, "duplicate"), (True, True, 1, "")]),
-        # an event below the mark is a duplicate
-        ([(10, 10), 9], [(True, True, 10, ""), (True, False, 10, "duplicate")]),
+        # an event below the mark, stored already, is a duplicate
+        ([9, (10, 10), 9], [(True, True, None, ""), (True, True, 10, ""),
+                            (True, False, 10, "duplicate")]),
     ],
 )
 def test_dedup_and_ack(
@@ -153,3 +154,26 @@ def test_history_gap_counts_seqs_the_agent_no_longer_holds(
 ) -> None:
     fleet = Fleet(REGISTRY, now=0.0)
     assert [fleet.apply_event(ev(s), 1.0).gap for s in sends] == gaps
+
+
+@pytest.mark.parametrize(
+    ("sends", "new"),
+    [
+        # 2..9 skipped as a gap; 5 then arrives late (a redelivery): stored once
+        ([(1, 1), (10, 10), (5, 1), (5, 1)], [True, True, True, False]),
+        # every skipped seq arrives late, in any order: each stored once
+        ([(1, 1), (4, 4), (3, 1), (2, 1), (2, 1), (3, 1)], [True, True, True, True, False, False]),
+        # a boot first seen at 10, the agent holding nothing older: 9 still arrives
+        ([(10, 10), 9], [True, True]),
+        # what was stored before the gap is still a duplicate
+        ([(1, 1), (3, 1), (5, 5), (3, 1)], [True, True, True, False]),
+    ],
+)
+def test_a_seq_skipped_as_a_gap_is_stored_when_it_arrives_late(
+    sends: list[Send], new: list[bool]
+) -> None:
+    fleet = Fleet(REGISTRY, now=0.0)
+    results = [fleet.apply_event(ev(s), 1.0) for s in sends]
+    assert [r.new for r in results] == new
+    top = max(s if isinstance(s, int) else s[0] for s in sends)
+    assert results[-1].ack_seq == top  # the mark never moves back

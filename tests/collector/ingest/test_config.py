@@ -121,3 +121,36 @@ def test_bad_replica_config_is_refused_with_an_exact_message(
     with pytest.raises(ConfigError) as err:
         load_collector_config(path, CliOverrides())
     assert str(err.value) == f"{path}: {message}"
+
+
+def test_broker_urls_in_the_file_and_repeated_flags(tmp_path: Path) -> None:
+    path = write(tmp_path, '[broker]\nurls = ["mqtt://a:1", "mqtt://b:2"]\n')
+    config = load_collector_config(path, CliOverrides())
+    assert [(n.host, n.port) for n in config.broker.endpoints] == [("a", 1), ("b", 2)]
+    # Flags replace the file's list whole, one node or several.
+    for flags, nodes in ((("mqtt://c:3",), [("c", 3)]),
+                         (("mqtt://c:3", "mqtt://d:4"), [("c", 3), ("d", 4)])):
+        config = load_collector_config(path, CliOverrides(broker=flags))
+        assert [(n.host, n.port) for n in config.broker.endpoints] == nodes
+
+
+@pytest.mark.parametrize(("flags", "message"), [
+    (("mqtt://a:1", "mqtt://a:1"),
+     'command line: --broker.urls[1]: "mqtt://a:1" is listed twice (also urls[0]); '
+     "list each node once"),
+    (("mqtt://a:1", "b:2"),
+     'command line: --broker.urls[1]: expected mqtt://host:port or mqtts://host:port, got "b:2"'),
+])
+def test_bad_repeated_broker_flags_name_the_flag(flags: tuple[str, ...], message: str) -> None:
+    with pytest.raises(ConfigError) as err:
+        load_collector_config(None, CliOverrides(broker=flags))
+    assert str(err.value) == message
+
+
+def test_url_and_urls_in_one_collector_file_is_refused(tmp_path: Path) -> None:
+    path = write(tmp_path, '[broker]\nurl = "mqtt://a:1"\nurls = ["mqtt://a:1", "mqtt://b:2"]\n')
+    with pytest.raises(ConfigError) as err:
+        load_collector_config(path, CliOverrides())
+    assert str(err.value) == (f"{path}: broker.urls: set together with url in the same file; "
+                              "keep one: url for a single broker, urls to list every node of a "
+                              "cluster")

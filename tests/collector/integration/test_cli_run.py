@@ -152,3 +152,31 @@ def test_check_config_accepts_the_shipped_example(tmp_path: Path) -> None:
     )
     assert done.returncode == 0, done.stderr
     assert "ok" in done.stdout
+
+
+def test_repeated_broker_flags_list_the_nodes_and_a_dead_first_one_is_passed_over(
+    mosquitto: MosquittoBroker, tmp_path: Path
+) -> None:
+    dead = f"mqtt://127.0.0.1:{free_port()}"  # nothing listens: refused at once
+    port = free_port()
+    proc = subprocess.Popen(
+        collector_cmd("run", "--broker", dead, "--broker", mosquitto.url, "--listen",
+                      f"127.0.0.1:{port}", "--data-dir", str(tmp_path / "data")),
+        cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    try:
+        station = f"it-{uuid.uuid4().hex[:8]}"
+        publish_station(mosquitto, "it-site", station)
+        base = f"http://127.0.0.1:{port}"
+        wait_for(lambda: http_status(base + "/readyz")[0] == 200, 20, what="/readyz 200")
+        wait_for(lambda: f'station="{station}"'.encode() in http_status(base + "/metrics")[1],
+                 10, what="the station, through the second node")
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(15) == 0
+        assert proc.stdout is not None
+        log = proc.stdout.read().decode()
+        assert f"broker {dead}, {mosquitto.url}" in log  # the start line names both nodes
+        assert f"next MQTT broker node: {mosquitto.url}" in log
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(10)
