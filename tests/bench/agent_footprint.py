@@ -13,6 +13,20 @@ minutes, on a private Mosquitto:
               imported and a WAL SQLite queue file held open;
   node_exp    prometheus-node-exporter (Debian package), idle on a loopback port.
 
+Before measuring, every process goes through the faults a station meets, so
+that work deferred to the first fault is counted (lazy imports, decoders built
+on first use, a reconnect's new client): each agent's kit loses a part and gets
+it back (SIGUSR1 to tests/support/kit_agent.py toggles the part in the
+simulated USB bus; the fingerprint scanner, or the missing part, which comes
+back and goes again), the bench acks the two events as the collector would and
+sends a `report` command; then the broker is restarted, and the bench waits
+until every process (the bare ones too) is connected again.
+
+Our modules are byte-compiled first (`compileall` on pantau, agent and
+tests/support), as the package's postinst does on a station: compiling from
+source at each import leaves the heap bigger (this environment sets
+PYTHONDONTWRITEBYTECODE=1, so nothing else would write the .pyc files).
+
 Goals: agent RSS <= 1.25x bare RSS, agent CPU <= 0.2 % of one core.
 RSS varies by about +-0.3 MiB from run to run: read ratios with that in mind.
 
@@ -22,8 +36,10 @@ RSS varies by about +-0.3 MiB from run to run: read ratios with that in mind.
 from __future__ import annotations
 
 import argparse
+import compileall
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -37,12 +53,16 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
 from agent.sim.kit import FAULT_ROLES, station_sysfs, station_toml  # noqa: E402
+from pantau import wire  # noqa: E402
+from tests.agent.publisher.helpers import Watcher  # noqa: E402
 from tests.support.mosquitto import MosquittoBroker, free_port, wait_for  # noqa: E402
 
 WARMUP_S = 15.0  # imports, first connect and first host sample are not the steady state
 SAMPLE_S = 5.0
 RSS_GOAL, CPU_GOAL = 1.25, 0.2
 RSS_NOISE_MIB = 0.3  # run-to-run spread of one process's RSS seen on this benchmark
+SITE = "bench"
+FAULT_TIMEOUT_S = 60.0  # a part is missing after 2 polls (4 s); a reconnect backs off <= 60 s
 
 BASELINE = """
 import sys, time
@@ -62,10 +82,14 @@ db.execute("PRAGMA synchronous=FULL")
 db.execute("CREATE TABLE IF NOT EXISTS q (id INTEGER PRIMARY KEY, body BLOB)")
 db.execute("INSERT INTO q (body) VALUES (?)", (msgspec.json.encode({"k": 1}),))
 c.loop_forever()""").replace("bench-baseline", "bench-baseline-store")
+
+
 @dataclass
 class Series:
     name: str
     proc: subprocess.Popen[bytes]
+    station: str = ""  # the agents' station id; "" for the other processes
+    part: str = ""  # the part SIGUSR1 takes out of the agent's kit or puts back
     rss: list[int] = field(default_factory=list)
     cpu_start: float = 0.0
     cpu_end: float = 0.0
@@ -92,17 +116,25 @@ def node_exporter() -> str:
 
 
 def kit_agent(work: Path, missing: str | None = None) -> list[str]:
-    """`pantau-agent` over the simulated kit (two extra hubs), optionally lacking a part."""
+    """`pantau-agent` over the simulated kit (two extra hubs), optionally lacking a part;
+    SIGUSR1 takes the fingerprint scanner (or the missing part) out or puts it back."""
     sysfs = station_sysfs(work / "sys")
     lacking = ["--missing", missing] if missing else []
     return [sys.executable, "-m", "tests.support.kit_agent", "--sysfs", str(sysfs),
-            "--extra-hubs", "2", *lacking]
+            "--extra-hubs", "2", *lacking, "--toggle-on-usr1", missing or "fingerprint"]
+
+
+def byte_compile() -> None:
+    """What the package's postinst does: our modules' .pyc files, read at import."""
+    for tree in ("pantau", "agent", "tests/support"):
+        if not compileall.compile_dir(ROOT / tree, quiet=1):
+            raise SystemExit(f"compileall failed in {tree}")
 
 
 def agent_config(work: Path, name: str, broker: MosquittoBroker) -> Path:
     (work / name).mkdir()
     config = work / name / "agent.toml"
-    config.write_text(station_toml(name, "bench", broker.url, work / name))
+    config.write_text(station_toml(name, SITE, broker.url, work / name))
     return config
 
 
@@ -116,9 +148,10 @@ def check_missing(role: str, config: Path, agent: list[str], env: dict[str, str]
                          f"(exit {probe.returncode}):\n{probe.stdout}{probe.stderr}")
 
 
-def spawn(name: str, argv: list[str], env: dict[str, str] | None = None) -> Series:
+def spawn(name: str, argv: list[str], env: dict[str, str] | None = None,
+          station: str = "", part: str = "") -> Series:
     return Series(name, subprocess.Popen(argv, cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
-                                         stderr=subprocess.DEVNULL))
+                                         stderr=subprocess.DEVNULL), station, part)
 
 
 def start_all(work: Path, broker: MosquittoBroker, missing: str | None) -> list[Series]:
@@ -128,10 +161,12 @@ def start_all(work: Path, broker: MosquittoBroker, missing: str | None) -> list[
         lacking = agent_config(work, "bench-02", broker)
         check_missing(missing, lacking, kit_agent(work, missing), env)
     config = agent_config(work, "bench-01", broker)
-    series = [spawn("pantau-agent", [*kit_agent(work), *run, str(config)], env)]
+    series = [spawn("pantau-agent", [*kit_agent(work), *run, str(config)], env,
+                    "bench-01", "fingerprint")]
     if missing:
         series.append(spawn(f"pantau-agent ({missing} missing)",
-                            [*kit_agent(work, missing), *run, str(lacking)], env))
+                            [*kit_agent(work, missing), *run, str(lacking)], env,
+                            "bench-02", missing))
     port = str(broker.port)
     return [*series,
             spawn("bare paho+psutil+pyusb", [py, "-c", BASELINE, port]),
@@ -139,6 +174,73 @@ def start_all(work: Path, broker: MosquittoBroker, missing: str | None) -> list[
                   [py, "-c", BASELINE_STORE, port, str(work / "bare.sqlite3")]),
             spawn("node_exporter",
                   [node_exporter(), f"--web.listen-address=127.0.0.1:{free_port()}"])]
+
+
+# --- the faults before the measurement ---------------------------------------------
+
+def topic(station: str, kind: wire.MessageKind) -> str:
+    return wire.topic_for(SITE, station, kind)
+
+
+def part_events(watch: Watcher, agent: Series) -> dict[int, wire.Event]:
+    """The agent's events about its toggled part, by seq (resends counted once)."""
+    decoded = (wire.decode("event", m.payload) for m in watch.on(topic(agent.station, "event")))
+    return {e.seq: e for e in decoded if isinstance(e, wire.Event) and e.component == agent.part}
+
+
+def toggle_parts(watch: Watcher, agents: list[Series]) -> None:
+    """SIGUSR1 to each agent; wait for the event it makes and ack it as the collector would."""
+    before = {a.station: len(part_events(watch, a)) for a in agents}
+    for a in agents:
+        os.kill(a.proc.pid, signal.SIGUSR1)
+    for a in agents:
+        wait_for(lambda a=a: len(part_events(watch, a)) > before[a.station], FAULT_TIMEOUT_S,
+                 what=f"{a.name}: the event of its {a.part} after SIGUSR1")
+        last = max(part_events(watch, a).values(), key=lambda e: e.seq)
+        watch.publish(topic(a.station, "ack"), wire.encode(wire.Ack(boot_id=last.boot_id,
+                                                                    seq=last.seq)))
+
+
+def heartbeats(watch: Watcher, agents: list[Series]) -> dict[str, int]:
+    return {a.station: len(watch.on(topic(a.station, "heartbeat"))) for a in agents}
+
+
+def wait_heartbeats(watch: Watcher, agents: list[Series], after: dict[str, int],
+                    what: str) -> None:
+    for a in agents:
+        wait_for(lambda a=a: len(watch.on(topic(a.station, "heartbeat"))) > after[a.station],
+                 FAULT_TIMEOUT_S, what=f"{a.name}: a heartbeat {what}")
+
+
+def connected(s: Series, port: int) -> bool:
+    return any(c.status == psutil.CONN_ESTABLISHED and c.raddr and c.raddr.port == port
+               for c in psutil.Process(s.proc.pid).net_connections("tcp"))
+
+
+def faults(series: list[Series], broker: MosquittoBroker) -> str:
+    """Unplug, replug, a command, a broker restart; returns what was done, for the report."""
+    agents = [s for s in series if s.station]
+    clients = [s for s in series if s.name != "node_exporter"]
+    watch = Watcher(broker, [topic(a.station, k) for a in agents for k in ("event", "heartbeat")])
+    try:
+        wait_heartbeats(watch, agents, {a.station: 0 for a in agents}, "at start")
+        toggle_parts(watch, agents)  # out (or, for the missing part, in) ...
+        toggle_parts(watch, agents)  # ... and back
+        sent = heartbeats(watch, agents)
+        for a in agents:
+            watch.publish(topic(a.station, "command"), wire.encode(wire.Command(cmd="report")))
+        wait_heartbeats(watch, agents, sent, "after a report command")
+        sent, began = heartbeats(watch, agents), time.monotonic()
+        broker.restart()
+        wait_for(lambda: all(connected(s, broker.port) for s in clients), FAULT_TIMEOUT_S,
+                 what="every MQTT client connected again after the broker restart")
+        wait_heartbeats(watch, agents, sent, "after the broker restart")
+        back = time.monotonic() - began
+    finally:
+        watch.close()
+    return (f"faults before measuring: each agent's {'/'.join(a.part for a in agents)} out and "
+            f"back (2 events, acked), a report command, the broker restarted "
+            f"(every client connected again {back:.1f} s later)")
 
 
 def measure(series: list[Series], seconds: float) -> float:
@@ -203,12 +305,15 @@ def main() -> int:
                         metavar="ROLE", help="also run an agent whose kit lacks ROLE "
                         f"(default fingerprint; one of {', '.join(FAULT_ROLES)})")
     args = parser.parse_args()
+    byte_compile()
+    print("byte-compiled pantau/, agent/, tests/support/ first, as the package's postinst does")
     with tempfile.TemporaryDirectory(prefix="pantau-bench-") as tmp:
         broker = MosquittoBroker(Path(tmp) / "broker").start()
         series: list[Series] = []
         try:
             series = start_all(Path(tmp), broker, args.missing_part)
             wait_for(lambda: all(psutil.pid_exists(s.proc.pid) for s in series))
+            print(faults(series, broker))
             wall = measure(series, args.minutes * 60.0)
             return 0 if report(series, wall) else 1
         finally:
