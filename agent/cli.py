@@ -85,7 +85,8 @@ def _parser() -> argparse.ArgumentParser:
 
     parser = argparse.ArgumentParser(prog="pantau-agent", description="Pantau station agent")
     parser.add_argument("--version", action="version", version=f"pantau-agent {__version__}")
-    parser.add_argument("--log-level", default=DEFAULT_LOG_LEVEL, help="DEBUG, INFO, WARNING (default INFO)")
+    parser.add_argument("--log-level", default=DEFAULT_LOG_LEVEL,
+                        help="DEBUG, INFO, WARNING (default INFO)")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     run = sub.add_parser("run", help="watch the kit and report to the broker until stopped")
     _config_arg(run)

@@ -9,7 +9,6 @@ heartbeats are numbered within one boot.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
 
 import msgspec
 
@@ -31,16 +30,14 @@ MAX_DETAIL = 1024  # protocol.Detail
 MAX_LIST = 256  # protocol caps every heartbeat list at 256 entries
 
 
-@dataclass(frozen=True, slots=True)
-class ComponentTransition:
+class ComponentTransition(msgspec.Struct, frozen=True):
     component: str
     from_: ComponentStatus
     to: ComponentStatus
     detail: str
 
 
-@dataclass(frozen=True, slots=True)
-class Observation:
+class Observation(msgspec.Struct, frozen=True):
     """One poll, digested: what the heartbeat shows and what changed since the last poll."""
 
     components: tuple[Component, ...]
