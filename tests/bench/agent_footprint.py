@@ -4,7 +4,8 @@ Not a test: a script that prints figures. Runs, side by side over the same
 minutes, on a private Mosquitto:
 
   agent       `pantau-agent run` at default intervals (poll 2 s, heartbeat 15 s,
-              host 15 s) over a simulated 10-device USB kit and a simulated sysfs;
+              host 15 s) over a simulated 10-device USB kit and a simulated sysfs
+              (the simulator, agent/sim, is in its memory; a station's is not);
   agent (missing ROLE)   with --missing-part: the same, but the kit lacks ROLE
               (unplugged from the simulated bus before the first poll);
   bare        a bare Python process that imports paho, psutil and pyusb and
@@ -13,7 +14,8 @@ minutes, on a private Mosquitto:
               imported and a WAL SQLite queue file held open;
   node_exp    prometheus-node-exporter (Debian package), idle on a loopback port.
 
-Before measuring, every process goes through the faults a station meets, so
+Before measuring, every process goes through the faults a station meets
+(tests/support/fault_round.py), so
 that work deferred to the first fault is counted (lazy imports, decoders built
 on first use, a reconnect's new client): each agent's kit loses a part and gets
 it back (SIGUSR1 to tests/support/kit_agent.py toggles the part in the
@@ -39,7 +41,6 @@ import argparse
 import compileall
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
@@ -53,8 +54,7 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
 from agent.sim.kit import FAULT_ROLES, station_sysfs, station_toml  # noqa: E402
-from pantau import wire  # noqa: E402
-from tests.agent.publisher.helpers import Watcher  # noqa: E402
+from tests.support.fault_round import run_faults  # noqa: E402
 from tests.support.mosquitto import MosquittoBroker, free_port, wait_for  # noqa: E402
 
 WARMUP_S = 15.0  # imports, first connect and first host sample are not the steady state
@@ -62,7 +62,6 @@ SAMPLE_S = 5.0
 RSS_GOAL, CPU_GOAL = 1.25, 0.2
 RSS_NOISE_MIB = 0.3  # run-to-run spread of one process's RSS seen on this benchmark
 SITE = "bench"
-FAULT_TIMEOUT_S = 60.0  # a part is missing after 2 polls (4 s); a reconnect backs off <= 60 s
 
 BASELINE = """
 import sys, time
@@ -176,73 +175,6 @@ def start_all(work: Path, broker: MosquittoBroker, missing: str | None) -> list[
                   [node_exporter(), f"--web.listen-address=127.0.0.1:{free_port()}"])]
 
 
-# --- the faults before the measurement ---------------------------------------------
-
-def topic(station: str, kind: wire.MessageKind) -> str:
-    return wire.topic_for(SITE, station, kind)
-
-
-def part_events(watch: Watcher, agent: Series) -> dict[int, wire.Event]:
-    """The agent's events about its toggled part, by seq (resends counted once)."""
-    decoded = (wire.decode("event", m.payload) for m in watch.on(topic(agent.station, "event")))
-    return {e.seq: e for e in decoded if isinstance(e, wire.Event) and e.component == agent.part}
-
-
-def toggle_parts(watch: Watcher, agents: list[Series]) -> None:
-    """SIGUSR1 to each agent; wait for the event it makes and ack it as the collector would."""
-    before = {a.station: len(part_events(watch, a)) for a in agents}
-    for a in agents:
-        os.kill(a.proc.pid, signal.SIGUSR1)
-    for a in agents:
-        wait_for(lambda a=a: len(part_events(watch, a)) > before[a.station], FAULT_TIMEOUT_S,
-                 what=f"{a.name}: the event of its {a.part} after SIGUSR1")
-        last = max(part_events(watch, a).values(), key=lambda e: e.seq)
-        watch.publish(topic(a.station, "ack"), wire.encode(wire.Ack(boot_id=last.boot_id,
-                                                                    seq=last.seq)))
-
-
-def heartbeats(watch: Watcher, agents: list[Series]) -> dict[str, int]:
-    return {a.station: len(watch.on(topic(a.station, "heartbeat"))) for a in agents}
-
-
-def wait_heartbeats(watch: Watcher, agents: list[Series], after: dict[str, int],
-                    what: str) -> None:
-    for a in agents:
-        wait_for(lambda a=a: len(watch.on(topic(a.station, "heartbeat"))) > after[a.station],
-                 FAULT_TIMEOUT_S, what=f"{a.name}: a heartbeat {what}")
-
-
-def connected(s: Series, port: int) -> bool:
-    return any(c.status == psutil.CONN_ESTABLISHED and c.raddr and c.raddr.port == port
-               for c in psutil.Process(s.proc.pid).net_connections("tcp"))
-
-
-def faults(series: list[Series], broker: MosquittoBroker) -> str:
-    """Unplug, replug, a command, a broker restart; returns what was done, for the report."""
-    agents = [s for s in series if s.station]
-    clients = [s for s in series if s.name != "node_exporter"]
-    watch = Watcher(broker, [topic(a.station, k) for a in agents for k in ("event", "heartbeat")])
-    try:
-        wait_heartbeats(watch, agents, {a.station: 0 for a in agents}, "at start")
-        toggle_parts(watch, agents)  # out (or, for the missing part, in) ...
-        toggle_parts(watch, agents)  # ... and back
-        sent = heartbeats(watch, agents)
-        for a in agents:
-            watch.publish(topic(a.station, "command"), wire.encode(wire.Command(cmd="report")))
-        wait_heartbeats(watch, agents, sent, "after a report command")
-        sent, began = heartbeats(watch, agents), time.monotonic()
-        broker.restart()
-        wait_for(lambda: all(connected(s, broker.port) for s in clients), FAULT_TIMEOUT_S,
-                 what="every MQTT client connected again after the broker restart")
-        wait_heartbeats(watch, agents, sent, "after the broker restart")
-        back = time.monotonic() - began
-    finally:
-        watch.close()
-    return (f"faults before measuring: each agent's {'/'.join(a.part for a in agents)} out and "
-            f"back (2 events, acked), a report command, the broker restarted "
-            f"(every client connected again {back:.1f} s later)")
-
-
 def measure(series: list[Series], seconds: float) -> float:
     time.sleep(WARMUP_S)
     for s in series:
@@ -313,7 +245,7 @@ def main() -> int:
         try:
             series = start_all(Path(tmp), broker, args.missing_part)
             wait_for(lambda: all(psutil.pid_exists(s.proc.pid) for s in series))
-            print(faults(series, broker))
+            print(run_faults([s for s in series if s.name != "node_exporter"], broker, SITE))
             wall = measure(series, args.minutes * 60.0)
             return 0 if report(series, wall) else 1
         finally:
