@@ -5,16 +5,22 @@ could not do its job (bad config, unwritable queue, bad arguments).
 
 The hardware the probes read is passed in (`main(argv, probe_env)`): the real
 USB bus and /sys by default.
+
+`run`, the command a station keeps running, is read without argparse when its
+command line has the usual shape (`_run_args`): argparse and gettext would stay
+in the service's memory (~0.35 MiB) for a parse done once. Anything else,
+including every mistake, goes to argparse, which words the errors and the help.
 """
 
 from __future__ import annotations
 
-import argparse
 import logging
 import signal
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from types import SimpleNamespace
+from typing import TYPE_CHECKING
 
 from agent.config import AgentConfig, load_config
 from agent.errors import AgentError
@@ -24,11 +30,16 @@ from pantau.config import ConfigError
 from pantau.logs import setup_logging
 
 DEFAULT_CONFIG = Path("/etc/pantau/agent.toml")
+DEFAULT_LOG_LEVEL = "INFO"
 log = logging.getLogger("pantau.agent")
+
+if TYPE_CHECKING:
+    import argparse
 
 
 def main(argv: Sequence[str] | None = None, probe_env: ProbeEnv | None = None) -> int:
-    args = _parser().parse_args(argv)
+    argv = sys.argv[1:] if argv is None else argv
+    args = _run_args(argv) or _parser().parse_args(argv)
     args.probe_env = probe_env if probe_env is not None else ProbeEnv()
     try:
         return int(args.handler(args))
@@ -44,10 +55,38 @@ def main(argv: Sequence[str] | None = None, probe_env: ProbeEnv | None = None) -
         return 130
 
 
+def _run_args(argv: Sequence[str]) -> SimpleNamespace | None:
+    """`[--log-level L] run [--config F]` (also `--opt=value`) as argparse would read it;
+    None for any other command line, so that argparse handles it."""
+    values: dict[str, str] = {}
+    names, command, rest = {"--log-level": "log_level"}, "", list(argv)
+    while rest:
+        head = rest.pop(0)
+        if head == "run" and not command:
+            names, command = {"--config": "config"}, head
+            continue
+        name, eq, value = head.partition("=")
+        if name not in names:
+            return None
+        if not eq:
+            if not rest or rest[0].startswith("-"):
+                return None
+            value = rest.pop(0)
+        values[names[name]] = value
+    if not command:
+        return None
+    return SimpleNamespace(command=command, handler=cmd_run,
+                           log_level=values.get("log_level", DEFAULT_LOG_LEVEL),
+                           config=Path(values.get("config", DEFAULT_CONFIG)))
+
+
 def _parser() -> argparse.ArgumentParser:
+    import argparse
+
     parser = argparse.ArgumentParser(prog="pantau-agent", description="Pantau station agent")
     parser.add_argument("--version", action="version", version=f"pantau-agent {__version__}")
-    parser.add_argument("--log-level", default="INFO", help="DEBUG, INFO, WARNING (default INFO)")
+    parser.add_argument("--log-level", default=DEFAULT_LOG_LEVEL,
+                        help="DEBUG, INFO, WARNING (default INFO)")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     run = sub.add_parser("run", help="watch the kit and report to the broker until stopped")
     _config_arg(run)
@@ -72,7 +111,7 @@ def _config_arg(parser: argparse.ArgumentParser) -> None:
 
 # --- commands -------------------------------------------------------------------
 
-def cmd_run(args: argparse.Namespace) -> int:
+def cmd_run(args: argparse.Namespace | SimpleNamespace) -> int:
     setup_logging(args.log_level)
     config = load_config(args.config)
     from agent.service import AgentService

@@ -11,10 +11,11 @@ the profile's one, so `{id = "iris", required = false}` is a complete override.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlsplit
+
+import msgspec
 
 from pantau.broker_config import BrokerConfig, broker_fields, broker_schema, build_broker
 from pantau.config import (
@@ -51,15 +52,13 @@ ActiveCheck = Literal["none", "control"]
 
 
 
-@dataclass(frozen=True, slots=True)
-class Intervals:
+class Intervals(msgspec.Struct, frozen=True):
     heartbeat_s: float = 15.0  # full snapshot on the heartbeat topic
     poll_s: float = 2.0  # how often probes run (USB, display, checks)
     host_s: float = 15.0  # psutil figures change slowly
 
 
-@dataclass(frozen=True, slots=True)
-class UsbMatch:
+class UsbMatch(msgspec.Struct, frozen=True):
     vid: int
     pid: int
     serial: str | None = None
@@ -68,8 +67,7 @@ class UsbMatch:
     standin: bool = False
 
 
-@dataclass(frozen=True, slots=True)
-class ComponentSpec:
+class ComponentSpec(msgspec.Struct, frozen=True):
     id: str  # role, e.g. "fingerprint"; matches protocol.ID_PATTERN
     kind: ComponentKind
     required: bool = True
@@ -85,8 +83,7 @@ class ComponentSpec:
     connector: str = "*"  # glob over /sys/class/drm card*-<connector> names, e.g. "HDMI-A-*"
 
 
-@dataclass(frozen=True, slots=True)
-class CheckSpec:
+class CheckSpec(msgspec.Struct, frozen=True):
     id: str
     kind: CheckKind
     target: str  # tcp: "host:port"; http: "http(s)://..."
@@ -94,8 +91,7 @@ class CheckSpec:
     expect_status: int = 200  # http only
 
 
-@dataclass(frozen=True, slots=True)
-class UsbPolicy:
+class UsbPolicy(msgspec.Struct, frozen=True):
     debounce_polls: int = 2  # polls a device must be absent before "missing"
     flap_changes: int = 4  # this many appear/disappear changes ...
     flap_window_s: float = 60.0  # ... within this window = "failed" (re-enumerating)
@@ -103,31 +99,28 @@ class UsbPolicy:
     allow_classes: tuple[int, ...] = ()  # extra device/interface classes never "unexpected"
 
 
-@dataclass(frozen=True, slots=True)
-class HostConfig:
+class HostConfig(msgspec.Struct, frozen=True):
     enabled: bool = True
     mounts: tuple[str, ...] = ("/",)
 
 
-@dataclass(frozen=True, slots=True)
-class QueueConfig:
+class QueueConfig(msgspec.Struct, frozen=True):
     path: Path = Path("/var/lib/pantau-agent/queue.sqlite3")
     max_age_s: float = 7 * 86400.0
     max_bytes: int = 50 * 1024 * 1024
 
 
-@dataclass(frozen=True, slots=True)
-class AgentConfig:
+class AgentConfig(msgspec.Struct, frozen=True):
     station: str
     site: str
     source: str = "<defaults>"  # the file this came from, for messages
-    broker: BrokerConfig = field(default_factory=BrokerConfig)
-    intervals: Intervals = field(default_factory=Intervals)
+    broker: BrokerConfig = msgspec.field(default_factory=BrokerConfig)
+    intervals: Intervals = msgspec.field(default_factory=Intervals)
     components: tuple[ComponentSpec, ...] = ()
     checks: tuple[CheckSpec, ...] = ()
-    usb: UsbPolicy = field(default_factory=UsbPolicy)
-    host: HostConfig = field(default_factory=HostConfig)
-    queue: QueueConfig = field(default_factory=QueueConfig)
+    usb: UsbPolicy = msgspec.field(default_factory=UsbPolicy)
+    host: HostConfig = msgspec.field(default_factory=HostConfig)
+    queue: QueueConfig = msgspec.field(default_factory=QueueConfig)
     profiles: tuple[str, ...] = ()  # names of included profiles, for station_info
     max_payload_bytes: int = 256 * 1024
 
@@ -192,8 +185,7 @@ SECTIONS: dict[str, dict[str, FieldParser]] = {
 _USB_ONLY = ("match", "min_speed", "active_check", "health_command")
 
 
-@dataclass(slots=True)
-class Entry:
+class Entry(msgspec.Struct):
     """One [[components]] or [[checks]] table, its checked fields and where it was last set."""
 
     id: str
@@ -286,15 +278,14 @@ _SECTION_TYPES = {
 }
 
 
-@dataclass(slots=True)
-class FileParts:
+class FileParts(msgspec.Struct):
     """One file's checked content, not yet merged with anything."""
 
     file: str
-    top: dict[str, Any] = field(default_factory=dict)
-    sections: dict[str, dict[str, Any]] = field(default_factory=dict)
-    components: list[Entry] = field(default_factory=list)
-    checks: list[Entry] = field(default_factory=list)
+    top: dict[str, Any] = msgspec.field(default_factory=dict)
+    sections: dict[str, dict[str, Any]] = msgspec.field(default_factory=dict)
+    components: list[Entry] = msgspec.field(default_factory=list)
+    checks: list[Entry] = msgspec.field(default_factory=list)
 
 
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
 from typing import TypeVar
 
 import msgspec
@@ -38,16 +37,14 @@ log = logging.getLogger(__name__)
 _T = TypeVar("_T")
 
 
-@dataclass(frozen=True, slots=True)
-class ComponentTransition:
+class ComponentTransition(msgspec.Struct, frozen=True):
     component: str
     from_: ComponentStatus
     to: ComponentStatus
     detail: str
 
 
-@dataclass(frozen=True, slots=True)
-class Observation:
+class Observation(msgspec.Struct, frozen=True):
     """One poll, digested: what the heartbeat shows and what changed since the last poll."""
 
     components: tuple[Component, ...]

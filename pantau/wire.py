@@ -327,11 +327,35 @@ class _Versioned(msgspec.Struct):
     v: object = PROTOCOL_VERSION
 
 
-_DECODERS: Final = {kind: msgspec.json.Decoder(t) for kind, t in _TYPES.items()}
-_STRICT_DECODERS: Final[dict[MessageKind, msgspec.json.Decoder[Any]]] = {
-    kind: msgspec.json.Decoder(strict_mirror(t)) for kind, t in _TYPES.items()
-}
-_VERSION_DECODER: Final = msgspec.json.Decoder(_Versioned)
+# Decoders are built on first use: building one resolves its types' annotations
+# (and a strict one makes a mirror of each Struct), which stays in memory. The
+# agent decodes only ack, command and status, and refusals are rare.
+_DECODERS: Final[dict[MessageKind, msgspec.json.Decoder[Payload]]] = {}
+_STRICT_DECODERS: Final[dict[MessageKind, msgspec.json.Decoder[Payload]]] = {}
+_VERSION_DECODERS: Final[list[msgspec.json.Decoder[_Versioned]]] = []
+
+
+def _decoder(kind: MessageKind) -> msgspec.json.Decoder[Payload]:
+    decoder = _DECODERS.get(kind)
+    if decoder is None:
+        decoder = _DECODERS[kind] = msgspec.json.Decoder(_TYPES[kind])
+    return decoder
+
+
+def _strict_decoder(kind: MessageKind) -> msgspec.json.Decoder[Any]:
+    """The pattern-checking decoder of `kind`, which words refusals."""
+    decoder = _STRICT_DECODERS.get(kind)
+    if decoder is None:
+        decoder = _STRICT_DECODERS[kind] = msgspec.json.Decoder(strict_mirror(_TYPES[kind]))
+    return decoder
+
+
+def _version_decoder() -> msgspec.json.Decoder[_Versioned]:
+    if not _VERSION_DECODERS:
+        _VERSION_DECODERS.append(msgspec.json.Decoder(_Versioned))
+    return _VERSION_DECODERS[0]
+
+
 # Component, check and USB ids repeat across the whole fleet; site and station
 # ids do not (tens of thousands would flush the cache), see _origin_ok.
 _KNOWN_IDS: Final = KnownValues(ID_PATTERN)
@@ -374,7 +398,7 @@ def _decode_unchecked_origin(kind: MessageKind, payload: bytes, limit: int) -> P
     if len(payload) > limit:
         raise Rejected("oversize", f"{kind} payload of {len(payload)} bytes exceeds {limit}")
     try:
-        msg = _DECODERS[kind].decode(payload)
+        msg = (_DECODERS.get(kind) or _decoder(kind)).decode(payload)
     except (msgspec.ValidationError, msgspec.DecodeError):
         _strict_reject(kind, payload)
     except RecursionError:  # msgspec recurses into deeply nested (even unknown) fields
@@ -410,7 +434,7 @@ def _duplicate(what: str, keys: list[str]) -> NoReturn:
 def _strict_reject(kind: MessageKind, payload: bytes) -> NoReturn:
     """Name why `payload` is refused, exactly as the pattern-checking decoder does."""
     try:
-        _STRICT_DECODERS[kind].decode(payload)
+        _strict_decoder(kind).decode(payload)
     except msgspec.ValidationError as exc:
         _raise_if_wrong_version(kind, payload)
         raise Rejected("schema", f"{kind}: {exc}") from None
@@ -426,7 +450,7 @@ def _strict_reject(kind: MessageKind, payload: bytes) -> NoReturn:
 def _raise_if_wrong_version(kind: MessageKind, payload: bytes) -> None:
     # A v2 payload usually fails the v1 schema first; name the real cause.
     try:
-        version = _VERSION_DECODER.decode(payload).v
+        version = _version_decoder().decode(payload).v
     except (msgspec.ValidationError, msgspec.DecodeError, RecursionError):
         return
     if version != PROTOCOL_VERSION:

@@ -23,9 +23,9 @@ import socket
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
+import msgspec
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
@@ -43,8 +43,7 @@ log = logging.getLogger(__name__)
 _WATCH_INTERVAL_S = 0.5  # how often the supervisor checks the connection and resends
 
 
-@dataclass
-class PublisherStats:
+class PublisherStats(msgspec.Struct):
     connects: int = 0
     disconnects: int = 0
     heartbeats_sent: int = 0

@@ -11,16 +11,16 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar, Protocol
+
+import msgspec
 
 from agent.config import AgentConfig
 from pantau.wire import Check, ComponentStatus, Device, Host, UnexpectedDevice, UsbId
 
 
-@dataclass(frozen=True, slots=True)
-class ComponentReading:
+class ComponentReading(msgspec.Struct, frozen=True):
     """One role as a probe saw it; the last three only for USB roles (see wire.Component)."""
 
     id: str
@@ -34,16 +34,14 @@ class ComponentReading:
     missing_units: int = 0  # while missing: units absent, when the role wants more than one
 
 
-@dataclass(frozen=True, slots=True)
-class ProbeResult:
+class ProbeResult(msgspec.Struct, frozen=True):
     components: tuple[ComponentReading, ...] = ()
     checks: tuple[Check, ...] = ()
     unexpected: tuple[UnexpectedDevice, ...] = ()
     host: Host | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class ProbeEnv:
+class ProbeEnv(msgspec.Struct, frozen=True):
     """Everything a probe reads from the outside world, injectable for tests."""
 
     # None = a fresh libusb1 context per poll; or a pyusb backend object (used as
@@ -52,7 +50,7 @@ class ProbeEnv:
     sysfs_root: Path = Path("/sys")
     clock: Callable[[], float] = time.time
     monotonic: Callable[[], float] = time.monotonic
-    extra: dict[str, Any] = field(default_factory=dict)
+    extra: dict[str, Any] = msgspec.field(default_factory=dict)
 
 
 class Probe(Protocol):

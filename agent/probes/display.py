@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import fnmatch
 import re
-from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar
+
+import msgspec
 
 from agent.config import AgentConfig, ComponentSpec
 from agent.probes.base import ComponentReading, ProbeEnv, ProbeResult
@@ -22,8 +23,7 @@ _DESCRIPTOR_OFFSETS = (54, 72, 90, 108)
 _MONITOR_NAME_TAG = 0xFC
 
 
-@dataclass(frozen=True, slots=True)
-class MonitorId:
+class MonitorId(msgspec.Struct, frozen=True):
     manufacturer: str  # 3-letter PNP id, e.g. "DEL"
     product_code: int
     name: str  # from the 0xFC descriptor; "" when the EDID has none
@@ -32,8 +32,7 @@ class MonitorId:
         return self.name or f"{self.manufacturer} {self.product_code:04x}"
 
 
-@dataclass(frozen=True, slots=True)
-class Connector:
+class Connector(msgspec.Struct, frozen=True):
     name: str  # "card0-HDMI-A-1"
     connector: str  # "HDMI-A-1"
     status: str  # "connected" | "disconnected" | "unknown" | "" when unreadable

@@ -4,7 +4,8 @@ Not a test: a script that prints figures. Runs, side by side over the same
 minutes, on a private Mosquitto:
 
   agent       `pantau-agent run` at default intervals (poll 2 s, heartbeat 15 s,
-              host 15 s) over a simulated 10-device USB kit and a simulated sysfs;
+              host 15 s) over a simulated 10-device USB kit and a simulated sysfs
+              (the simulator, agent/sim, is in its memory; a station's is not);
   agent (missing ROLE)   with --missing-part: the same, but the kit lacks ROLE
               (unplugged from the simulated bus before the first poll);
   bare        a bare Python process that imports paho, psutil and pyusb and
@@ -12,6 +13,21 @@ minutes, on a private Mosquitto:
   bare+store  the same, plus what any agent with an outbox pays: msgspec
               imported and a WAL SQLite queue file held open;
   node_exp    prometheus-node-exporter (Debian package), idle on a loopback port.
+
+Before measuring, every process goes through the faults a station meets
+(tests/support/fault_round.py), so
+that work deferred to the first fault is counted (lazy imports, decoders built
+on first use, a reconnect's new client): each agent's kit loses a part and gets
+it back (SIGUSR1 to tests/support/kit_agent.py toggles the part in the
+simulated USB bus; the fingerprint scanner, or the missing part, which comes
+back and goes again), the bench acks the two events as the collector would and
+sends a `report` command; then the broker is restarted, and the bench waits
+until every process (the bare ones too) is connected again.
+
+Our modules are byte-compiled first (`compileall` on pantau, agent and
+tests/support), as the package's postinst does on a station: compiling from
+source at each import leaves the heap bigger (this environment sets
+PYTHONDONTWRITEBYTECODE=1, so nothing else would write the .pyc files).
 
 Goals: agent RSS <= 1.25x bare RSS, agent CPU <= 0.2 % of one core.
 RSS varies by about +-0.3 MiB from run to run: read ratios with that in mind.
@@ -22,6 +38,7 @@ RSS varies by about +-0.3 MiB from run to run: read ratios with that in mind.
 from __future__ import annotations
 
 import argparse
+import compileall
 import os
 import shutil
 import subprocess
@@ -37,12 +54,14 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
 from agent.sim.kit import FAULT_ROLES, station_sysfs, station_toml  # noqa: E402
+from tests.support.fault_round import run_faults  # noqa: E402
 from tests.support.mosquitto import MosquittoBroker, free_port, wait_for  # noqa: E402
 
 WARMUP_S = 15.0  # imports, first connect and first host sample are not the steady state
 SAMPLE_S = 5.0
 RSS_GOAL, CPU_GOAL = 1.25, 0.2
 RSS_NOISE_MIB = 0.3  # run-to-run spread of one process's RSS seen on this benchmark
+SITE = "bench"
 
 BASELINE = """
 import sys, time
@@ -62,10 +81,14 @@ db.execute("PRAGMA synchronous=FULL")
 db.execute("CREATE TABLE IF NOT EXISTS q (id INTEGER PRIMARY KEY, body BLOB)")
 db.execute("INSERT INTO q (body) VALUES (?)", (msgspec.json.encode({"k": 1}),))
 c.loop_forever()""").replace("bench-baseline", "bench-baseline-store")
+
+
 @dataclass
 class Series:
     name: str
     proc: subprocess.Popen[bytes]
+    station: str = ""  # the agents' station id; "" for the other processes
+    part: str = ""  # the part SIGUSR1 takes out of the agent's kit or puts back
     rss: list[int] = field(default_factory=list)
     cpu_start: float = 0.0
     cpu_end: float = 0.0
@@ -92,17 +115,25 @@ def node_exporter() -> str:
 
 
 def kit_agent(work: Path, missing: str | None = None) -> list[str]:
-    """`pantau-agent` over the simulated kit (two extra hubs), optionally lacking a part."""
+    """`pantau-agent` over the simulated kit (two extra hubs), optionally lacking a part;
+    SIGUSR1 takes the fingerprint scanner (or the missing part) out or puts it back."""
     sysfs = station_sysfs(work / "sys")
     lacking = ["--missing", missing] if missing else []
     return [sys.executable, "-m", "tests.support.kit_agent", "--sysfs", str(sysfs),
-            "--extra-hubs", "2", *lacking]
+            "--extra-hubs", "2", *lacking, "--toggle-on-usr1", missing or "fingerprint"]
+
+
+def byte_compile() -> None:
+    """What the package's postinst does: our modules' .pyc files, read at import."""
+    for tree in ("pantau", "agent", "tests/support"):
+        if not compileall.compile_dir(ROOT / tree, quiet=1):
+            raise SystemExit(f"compileall failed in {tree}")
 
 
 def agent_config(work: Path, name: str, broker: MosquittoBroker) -> Path:
     (work / name).mkdir()
     config = work / name / "agent.toml"
-    config.write_text(station_toml(name, "bench", broker.url, work / name))
+    config.write_text(station_toml(name, SITE, broker.url, work / name))
     return config
 
 
@@ -116,9 +147,10 @@ def check_missing(role: str, config: Path, agent: list[str], env: dict[str, str]
                          f"(exit {probe.returncode}):\n{probe.stdout}{probe.stderr}")
 
 
-def spawn(name: str, argv: list[str], env: dict[str, str] | None = None) -> Series:
+def spawn(name: str, argv: list[str], env: dict[str, str] | None = None,
+          station: str = "", part: str = "") -> Series:
     return Series(name, subprocess.Popen(argv, cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
-                                         stderr=subprocess.DEVNULL))
+                                         stderr=subprocess.DEVNULL), station, part)
 
 
 def start_all(work: Path, broker: MosquittoBroker, missing: str | None) -> list[Series]:
@@ -128,10 +160,12 @@ def start_all(work: Path, broker: MosquittoBroker, missing: str | None) -> list[
         lacking = agent_config(work, "bench-02", broker)
         check_missing(missing, lacking, kit_agent(work, missing), env)
     config = agent_config(work, "bench-01", broker)
-    series = [spawn("pantau-agent", [*kit_agent(work), *run, str(config)], env)]
+    series = [spawn("pantau-agent", [*kit_agent(work), *run, str(config)], env,
+                    "bench-01", "fingerprint")]
     if missing:
         series.append(spawn(f"pantau-agent ({missing} missing)",
-                            [*kit_agent(work, missing), *run, str(lacking)], env))
+                            [*kit_agent(work, missing), *run, str(lacking)], env,
+                            "bench-02", missing))
     port = str(broker.port)
     return [*series,
             spawn("bare paho+psutil+pyusb", [py, "-c", BASELINE, port]),
@@ -203,12 +237,15 @@ def main() -> int:
                         metavar="ROLE", help="also run an agent whose kit lacks ROLE "
                         f"(default fingerprint; one of {', '.join(FAULT_ROLES)})")
     args = parser.parse_args()
+    byte_compile()
+    print("byte-compiled pantau/, agent/, tests/support/ first, as the package's postinst does")
     with tempfile.TemporaryDirectory(prefix="pantau-bench-") as tmp:
         broker = MosquittoBroker(Path(tmp) / "broker").start()
         series: list[Series] = []
         try:
             series = start_all(Path(tmp), broker, args.missing_part)
             wait_for(lambda: all(psutil.pid_exists(s.proc.pid) for s in series))
+            print(run_faults([s for s in series if s.name != "node_exporter"], broker, SITE))
             wall = measure(series, args.minutes * 60.0)
             return 0 if report(series, wall) else 1
         finally:

@@ -1,19 +1,30 @@
 """`pantau-agent` over a simulated e-KTP kit: the real commands, a fake USB bus and sysfs.
 
     python -m tests.support.kit_agent [--sysfs DIR] [--extra-hubs N] [--missing ROLE] \\
-        run --config /etc/pantau/agent.toml
+        [--toggle-on-usr1 ROLE] run --config /etc/pantau/agent.toml
 
-Everything after the launcher's own options is `pantau-agent`'s command line,
-run by `agent.cli.main` with a `ProbeEnv` whose USB backend is a simulated
-healthy kit (pyusb's real code paths over a fake backend object) and whose
-sysfs is DIR (default: a temporary one with the operator monitor connected).
-For tests and benchmarks on machines without the kit: the hardware boundary
-is the one place a fake stands in.
+The launcher's own options come first; from the first argument that is not one
+of them on, the command line is `pantau-agent`'s, run by `agent.cli.main` with
+a `ProbeEnv` whose USB backend is a simulated healthy kit (pyusb's real code
+paths over a fake backend object) and whose sysfs is DIR (default: a temporary
+one with the operator monitor connected). For tests and benchmarks on machines
+without the kit: the hardware boundary is the one place a fake stands in.
+
+--extra-hubs N   plug N more USB hubs into the kit (never unexpected)
+--missing ROLE   leave one part out of the kit
+--toggle-on-usr1 ROLE
+                 each SIGUSR1 unplugs ROLE's device, or plugs it back if it is
+                 out: an unplug/replug driven from outside the process
+                 (tests/bench/agent_footprint.py)
+
+The options are read by hand, not with argparse: tests/bench/agent_footprint.py
+measures this process's memory as the agent's, and `pantau-agent run` itself
+does not load argparse.
 """
 
 from __future__ import annotations
 
-import argparse
+import signal
 import sys
 import tempfile
 from collections.abc import Sequence
@@ -22,37 +33,69 @@ from pathlib import Path
 from agent import cli
 from agent.probes.base import ProbeEnv
 from agent.sim.kit import FAULT_ROLES, role_device, station_bus, station_sysfs
+from agent.sim.usb_backend import SimDevice, SimulatedUsbBackend
+
+USAGE = ("usage: python -m tests.support.kit_agent [--sysfs DIR] [--extra-hubs N] "
+         "[--missing ROLE] [--toggle-on-usr1 ROLE] PANTAU-AGENT-ARGS...")
+_OPTIONS = ("--sysfs", "--extra-hubs", "--missing", "--toggle-on-usr1")
 
 
-def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m tests.support.kit_agent",
-                                description="pantau-agent over a simulated e-KTP kit")
-    p.add_argument("--sysfs", type=Path, help="sysfs root (default: a temporary one with a "
-                   "connected monitor)")
-    p.add_argument("--extra-hubs", type=int, default=0, metavar="N",
-                   help="plug N more USB hubs into the kit (never unexpected)")
-    p.add_argument("--missing", choices=FAULT_ROLES, metavar="ROLE",
-                   help=f"leave one part out of the kit: {', '.join(FAULT_ROLES)}")
-    return p
+def launcher_options(argv: Sequence[str]) -> tuple[dict[str, str], list[str]]:
+    """The launcher's options (each with its value) and the rest: pantau-agent's arguments."""
+    options: dict[str, str] = {}
+    rest = list(argv)
+    while rest and rest[0] in _OPTIONS:
+        if len(rest) < 2:
+            raise SystemExit(f"{USAGE}\nkit_agent: {rest[0]} needs a value")
+        options[rest[0]] = rest[1]
+        rest = rest[2:]
+    for name in ("--missing", "--toggle-on-usr1"):
+        if options.get(name, FAULT_ROLES[0]) not in FAULT_ROLES:
+            raise SystemExit(f"{USAGE}\nkit_agent: {name}: expected one of "
+                             f"{', '.join(FAULT_ROLES)}, got {options[name]!r}")
+    if not options.get("--extra-hubs", "0").isdigit():
+        raise SystemExit(f"{USAGE}\nkit_agent: --extra-hubs: expected a count, "
+                         f"got {options['--extra-hubs']!r}")
+    return options, rest
 
 
-def kit_env(sysfs: Path, extra_hubs: int = 0, missing: str | None = None) -> ProbeEnv:
-    """A ProbeEnv over a healthy simulated kit, with `missing` unplugged."""
+def kit_env(sysfs: Path, extra_hubs: int = 0, missing: str | None = None,
+            toggle: str | None = None) -> ProbeEnv:
+    """A ProbeEnv over a healthy simulated kit, with `missing` unplugged.
+
+    `toggle`: each SIGUSR1 unplugs that role's device, the next plugs it back.
+    """
     bus = station_bus("sim", extra_hubs=extra_hubs)
-    if missing is not None:
-        gone = role_device(missing)
-        bus.unplug(lambda d: (d.vid, d.pid) == (gone.vid, gone.pid))
+    out = unplug_role(bus, missing) if missing is not None else []
+    if toggle is not None:
+        held = out if toggle == missing else []
+
+        def flip(*_: object) -> None:  # runs on the main thread, between the loop's waits
+            if held:
+                for dev in held:
+                    bus.plug(dev)
+                held.clear()
+            else:
+                held.extend(unplug_role(bus, toggle))
+
+        signal.signal(signal.SIGUSR1, flip)
     return ProbeEnv(usb_backend=bus, sysfs_root=sysfs)
 
 
+def unplug_role(bus: SimulatedUsbBackend, role: str) -> list[SimDevice]:
+    gone = role_device(role)
+    return bus.unplug(lambda d: (d.vid, d.pid) == (gone.vid, gone.pid))
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    # Everything the launcher does not know is pantau-agent's, in its order.
-    args, agent_args = _parser().parse_known_args(argv)
-    if args.sysfs is not None:
-        return cli.main(agent_args, kit_env(args.sysfs, args.extra_hubs, args.missing))
+    opts, agent_args = launcher_options(sys.argv[1:] if argv is None else argv)
+    hubs, missing, toggle = (int(opts.get("--extra-hubs", "0")), opts.get("--missing"),
+                             opts.get("--toggle-on-usr1"))
+    if "--sysfs" in opts:
+        return cli.main(agent_args, kit_env(Path(opts["--sysfs"]), hubs, missing, toggle))
     with tempfile.TemporaryDirectory(prefix="pantau-kit-sysfs-") as tmp:
         sysfs = station_sysfs(Path(tmp))
-        return cli.main(agent_args, kit_env(sysfs, args.extra_hubs, args.missing))
+        return cli.main(agent_args, kit_env(sysfs, hubs, missing, toggle))
 
 
 if __name__ == "__main__":

@@ -28,10 +28,10 @@ from __future__ import annotations
 import errno
 import logging
 from collections.abc import Callable, Collection
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final, Literal
 
+import msgspec
 import usb.backend
 import usb.core
 import usb.util
@@ -71,12 +71,14 @@ class UsbUnavailable(Exception):
     """The USB bus could not be listed at all; the message tells the technician what to do."""
 
 
-@dataclass(frozen=True, slots=True)
-class PollRequest:
+class PollRequest(msgspec.Struct, frozen=True):
     """Which devices may be talked to in this poll (opt-in per component), by (vid, pid)."""
 
     control_ids: Collection[tuple[int, int]] = ()
     descriptor_ids: Collection[tuple[int, int]] = ()
+
+
+NO_IO: Final = PollRequest()  # talk to no device: list them only
 
 
 def fresh_libusb1_backend() -> Any:
@@ -116,7 +118,7 @@ class UsbSource:
         else:
             raise TypeError(f"usb backend must be a pyusb backend or a factory, not {backend!r}")
 
-    def poll(self, request: PollRequest = PollRequest()) -> list[UsbDeviceInfo]:
+    def poll(self, request: PollRequest = NO_IO) -> list[UsbDeviceInfo]:
         """All devices now attached; raises `UsbUnavailable` when the bus cannot be read."""
         backend = self._open()
         try:

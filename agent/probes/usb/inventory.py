@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import re
 from collections.abc import Collection, Iterable, Mapping, Sequence
-from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import Final, Literal
+
+import msgspec
 
 from agent.config import USB_SPEED_ORDER, ComponentSpec, UsbMatch, UsbPolicy
 from pantau.wire import Device, UnexpectedDevice
@@ -27,8 +28,7 @@ _SHORT: Final = 256
 _CONTROL_CHARS: Final = re.compile(r"[\x00-\x1f\x7f]")
 
 
-@dataclass(frozen=True, slots=True)
-class UsbDeviceInfo:
+class UsbDeviceInfo(msgspec.Struct, frozen=True):
     """One USB device as seen in one poll.
 
     `interface_classes` holds (class, subclass, protocol) per interface.

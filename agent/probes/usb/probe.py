@@ -19,8 +19,9 @@ import os
 import signal
 import subprocess
 from collections import deque
-from dataclasses import dataclass, field
 from typing import ClassVar
+
+import msgspec
 
 from agent.config import AgentConfig, ComponentSpec
 from agent.probes.base import ComponentReading, ProbeEnv, ProbeResult
@@ -48,8 +49,7 @@ _SPEED_ADVICE = {
 }
 
 
-@dataclass
-class RoleMemory:
+class RoleMemory(msgspec.Struct):
     """What one component looked like on earlier polls."""
 
     status: ComponentStatus | None = None
@@ -58,7 +58,8 @@ class RoleMemory:
     standin: bool = False
     absent_polls: int = 0
     keys: frozenset[tuple[int, int]] | None = None  # (bus, address) of its devices
-    changes: deque[float] = field(default_factory=deque)  # monotonic times of appear/disappear
+    # monotonic times of appear/disappear
+    changes: deque[float] = msgspec.field(default_factory=deque)
 
     def observe(self, found: tuple[UsbDeviceInfo, ...], now: float, window_s: float) -> None:
         keys = frozenset(d.key for d in found)

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import threading
 import uuid
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 
 import paho.mqtt.client as mqtt
+from msgspec import structs
 from paho.mqtt.enums import CallbackAPIVersion
 
 from agent.config import AgentConfig, QueueConfig
@@ -28,7 +29,7 @@ def agent_config(broker: MosquittoBroker, queue_path: Path, station: str,
                               connect_timeout_s=2.0, reconnect_min_s=0.05, reconnect_max_s=0.5)
     cfg = AgentConfig(station=station, site=SITE, broker=broker_cfg,
                       queue=QueueConfig(path=queue_path))
-    return replace(cfg, **overrides)  # type: ignore[arg-type]
+    return structs.replace(cfg, **overrides)
 
 
 def event(boot_id: str, seq: int, station: str = "st-x", ts: float = 1.0e9) -> wire.Event:

@@ -8,6 +8,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
+from msgspec import structs
 
 from agent.mqtt.publisher import Publisher
 from tests.agent.publisher.helpers import agent_config, new_station
@@ -40,7 +41,7 @@ def test_password_file(
 ) -> None:
     (tmp_path / "pw").write_text(secret)
     cfg = agent_config(auth_broker, tmp_path / "q.db", new_station())
-    cfg = replace(cfg, broker=replace(cfg.broker, username="station1",
+    cfg = structs.replace(cfg, broker=replace(cfg.broker, username="station1",
                                       password_file=tmp_path / "pw"))
     pub = publishers(cfg)
     if connects:
@@ -56,7 +57,7 @@ def test_unreadable_password_file_is_logged_and_retried(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     cfg = agent_config(mosquitto, tmp_path / "q.db", new_station())
-    cfg = replace(cfg, broker=replace(cfg.broker, username="u",
+    cfg = structs.replace(cfg, broker=replace(cfg.broker, username="u",
                                       password_file=tmp_path / "missing"))
     pub = publishers(cfg)
     wait_for(lambda: "cannot read broker password_file" in caplog.text, what="error logged")
@@ -86,7 +87,7 @@ def test_tls_with_ca_file(
                                           f"certfile {tmp_path / 'server.crt'}\n"
                                           f"keyfile {tmp_path / 'server.key'}"))
     cfg = agent_config(broker, tmp_path / "q.db", new_station())
-    cfg = replace(cfg, broker=replace(cfg.broker, tls=True, ca_file=tmp_path / "ca.crt",
+    cfg = structs.replace(cfg, broker=replace(cfg.broker, tls=True, ca_file=tmp_path / "ca.crt",
                                       url=f"mqtts://127.0.0.1:{broker.port}"))
     pub = publishers(cfg)
     wait_for(lambda: pub.connected, what="TLS connection")

@@ -11,6 +11,8 @@ from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
+from msgspec import structs
+
 from agent.mqtt.publisher import Publisher
 from pantau import wire
 from tests.agent.publisher.helpers import (
@@ -115,7 +117,8 @@ def test_dropped_socket_fires_will_then_reconnects_with_next_session(
     # Reconnect no sooner than 0.3 s: a reconnect that beats the broker to the dead socket
     # takes the session over, and Mosquitto then discards the old Will (real, by design).
     cfg = agent_config(mosquitto, tmp_path / "q.db", station)
-    cfg = replace(cfg, broker=replace(cfg.broker, reconnect_min_s=0.3, reconnect_max_s=0.3))
+    cfg = structs.replace(cfg, broker=replace(cfg.broker, reconnect_min_s=0.3,
+                                              reconnect_max_s=0.3))
     pub = publishers(cfg, boot_id="boot-drop", rng=TopOfWindow())
     wait_for(lambda: watcher.statuses(station), what="first birth")  # on the wire, not queued
 

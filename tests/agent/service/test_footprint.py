@@ -7,6 +7,7 @@ the causes, so a stray module-level import or a whole-table cache shows up here.
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -15,6 +16,10 @@ import pytest
 
 from agent.config import ComponentSpec, UsbMatch
 from agent.probes.usb.inventory import describe_expected, usb_id_names
+from agent.sim.kit import station_sysfs, station_toml
+from pantau import wire
+from tests.agent.service.mqtt_watch import Watch
+from tests.support.mosquitto import MosquittoBroker, wait_for
 
 ROOT = Path(__file__).resolve().parents[3]
 
@@ -91,3 +96,57 @@ def test_expected_names_are_read_once_per_role(tmp_path: Path) -> None:
     path.unlink()
     assert first == "05ba:0007 DigitalPersona, Inc. Fingerprint Reader"
     assert describe_expected(spec, path) == first
+
+
+# `pantau-agent run` through the simulated kit; SIGUSR2 prints which of the
+# watched modules it holds and which payload decoders it has built.
+AGENT_RUN = """
+import signal, sys
+from pantau import wire
+from tests.support import kit_agent
+def report(*_):
+    loaded = [m for m in sys.argv[1].split(",") if m in sys.modules]
+    print("modules=" + ",".join(loaded), "decoders=" + ",".join(sorted(wire._DECODERS)),
+          flush=True)
+signal.signal(signal.SIGUSR2, report)
+sys.exit(kit_agent.main(sys.argv[2:]))
+"""
+RUN_WATCHED = ("argparse", "gettext", "json", "agent.probe_report", "agent.sim.fleet")
+SITE = "lab"
+
+
+def part_events(watch: Watch, station: str) -> list[wire.Event]:
+    return [e for e in watch.events(SITE, station) if e.component == "fingerprint"]
+
+
+def test_running_agent_after_faults_loads_no_parser_and_only_the_decoders_it_uses(
+    tmp_path: Path, mosquitto: MosquittoBroker
+) -> None:
+    sysfs = station_sysfs(tmp_path / "sys")
+    config = tmp_path / "agent.toml"
+    config.write_text(station_toml("st-run", SITE, mosquitto.url, tmp_path, poll_s=0.1))
+    watch = Watch(mosquitto)
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    agent = subprocess.Popen([sys.executable, "-c", AGENT_RUN, ",".join(RUN_WATCHED),
+                              "--sysfs", str(sysfs), "--toggle-on-usr1", "fingerprint",
+                              "run", "--config", str(config)],
+                             env=env, cwd=ROOT, stdout=subprocess.PIPE, text=True)
+    try:
+        boot = wait_for(lambda: watch.heartbeats(SITE, "st-run"), 30, what="heartbeat")[0].boot_id
+        for n in (1, 2):  # the scanner out, then back
+            agent.send_signal(signal.SIGUSR1)
+            wait_for(lambda n=n: len(part_events(watch, "st-run")) >= n, 30, what=f"event {n}")
+        watch.publish(SITE, "st-run", "ack", wire.encode(wire.Ack(boot_id=boot, seq=2)))
+        sent = len(watch.heartbeats(SITE, "st-run"))
+        watch.publish(SITE, "st-run", "command", wire.encode(wire.Command(cmd="report")))
+        wait_for(lambda: len(watch.heartbeats(SITE, "st-run")) > sent, 30, what="report")
+        agent.send_signal(signal.SIGUSR2)
+        assert agent.stdout is not None
+        line = agent.stdout.readline().split()
+    finally:
+        watch.close()
+        agent.terminate()
+        agent.wait(15)
+    assert [e.to for e in part_events(watch, "st-run")][:2] == ["missing", "ok"]
+    # event: the outbox re-stamps its own journalled events; never the heartbeat's (the biggest)
+    assert line == ["modules=", "decoders=ack,command,event,status"]

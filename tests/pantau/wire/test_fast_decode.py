@@ -53,7 +53,7 @@ def reference_decode_message(topic: str, payload: bytes) -> tuple[str, str]:
     if len(payload) > wire.MAX_PAYLOAD_BYTES:
         return ("oversize", "")
     try:
-        msg = wire._STRICT_DECODERS[parts.kind].decode(payload)
+        msg = wire._strict_decoder(parts.kind).decode(payload)
     except msgspec.ValidationError as exc:
         version = _version(payload)
         if version is not None and version != wire.PROTOCOL_VERSION:
@@ -87,7 +87,7 @@ def _inner_ids(msg: Any) -> list[str]:
 
 def _version(payload: bytes) -> object:
     try:
-        return wire._VERSION_DECODER.decode(payload).v
+        return wire._version_decoder().decode(payload).v
     except (msgspec.ValidationError, msgspec.DecodeError):
         return None
 
@@ -111,7 +111,7 @@ def with_value(kind: wire.MessageKind, path: tuple[str | int, ...], value: Any) 
 
 def test_strict_mirrors_have_the_wire_schema_of_the_golden_file() -> None:
     kinds = wire.MESSAGE_KINDS
-    types = [wire._STRICT_DECODERS[k].type for k in kinds]
+    types = [wire._strict_decoder(k).type for k in kinds]
     _, defs = msgspec.json.schema_components(types)
     text = json.dumps(defs, sort_keys=True).replace("Strict", "")
     mirror = json.loads(text)
