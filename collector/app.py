@@ -47,7 +47,8 @@ from collector.app_keys import (
 from collector.config import CollectorConfig
 from collector.dispatch import Dispatcher
 from collector.exposition import CONTENT_TYPE, MetricsRenderer
-from collector.exposition_gzip import accepts_gzip, gzip_body
+from collector.exposition_gzip import accepts_gzip
+from collector.exposition_stream import send_exposition
 from collector.fleet import Fleet
 from collector.history import History
 from collector.http_auth import install_basic_auth
@@ -130,19 +131,16 @@ def build_app(
 
 # --- routes ------------------------------------------------------------------
 
-async def metrics_handler(request: web.Request) -> web.Response:
+async def metrics_handler(request: web.Request) -> web.StreamResponse:
     app = request.app
     schedules = app[SCHEDULES_KEY]
     capacity = app[CAPACITY_KEY].get(app[FLEET_KEY], schedules, app[CLOCK_KEY]())
-    hours = app[SITE_METRICS_KEY].render(schedules, capacity)  # no second copy of the body
-    body = app[RENDERER_KEY].render(app[FLEET_KEY], app[STATS_KEY], app[RUNTIME_KEY].process,
-                                    hours + metrics_text(app))
+    hours = app[SITE_METRICS_KEY].render(schedules, capacity)
+    pieces = app[RENDERER_KEY].render_pieces(app[FLEET_KEY], app[STATS_KEY],
+                                             app[RUNTIME_KEY].process, hours + metrics_text(app))
     headers = {"Content-Type": CONTENT_TYPE, "Vary": "Accept-Encoding"}
-    if accepts_gzip(request.headers.get("Accept-Encoding", "")):
-        # zlib releases the GIL: a worker thread keeps the loop (and ingest) going.
-        body = await asyncio.to_thread(gzip_body, body)
-        headers["Content-Encoding"] = "gzip"
-    return web.Response(body=body, headers=headers)
+    gzip = accepts_gzip(request.headers.get("Accept-Encoding", ""))
+    return await send_exposition(request, pieces, headers, gzip)
 
 
 async def healthz_handler(request: web.Request) -> web.Response:

@@ -225,9 +225,9 @@ class StationFragments:
 
     def refresh(self, facts: StationView, columns: Columns, slot: int) -> bool:
         """Re-render what moved; True if the meta or the components did (site rollup inputs)."""
-        if facts.version == self.version:
+        if facts.shape_version == self.version:
             return False
-        self.version = facts.version
+        self.version = facts.shape_version
         key = meta_key(facts)
         same_meta = key == self.key
         same_components = facts.components is self.components

@@ -288,7 +288,7 @@ def run_render(stations: int, out: Path, schedule: bool = False, events: int = 0
 
     from collector.asset_feed import AssetFeed
     from collector.exposition import MetricsRenderer
-    from collector.exposition_gzip import gzip_body
+    from collector.exposition_gzip import gzip_pieces
     from collector.fleet import Fleet
     from collector.registry import Registry
     from collector.site_capacity import CapacityTally
@@ -364,7 +364,7 @@ def run_render(stations: int, out: Path, schedule: bool = False, events: int = 0
         took, body = timed_render()
         warm_all.append(took)
         t0 = time.perf_counter()
-        gzip_bytes = len(gzip_body(body))  # what /metrics adds when the scraper asks
+        gzip_bytes = len(gzip_pieces([body]))  # what /metrics adds when the scraper asks
         gzip_s.append(took + time.perf_counter() - t0)
         del body
     print(

@@ -1,0 +1,90 @@
+"""Sending /metrics: the renderer's byte pieces go to the socket as they are.
+
+At 10k stations the exposition is ~50 MB in ~300k pieces, most of them the
+per-station lines the renderer keeps cached. Joining them into one body and
+handing that to aiohttp copied the text three times (the join, aiohttp's
+header+body join, the transport's buffer). Here a worker thread gives the
+pieces to the kernel with vectored `sendmsg` calls, so the only copy is the
+kernel's, and the event loop goes on applying messages meanwhile. Over TLS
+the bytes must pass through the SSL transport: they go in joined batches.
+With gzip the whole body is compressed first (level 1, in a worker thread;
+zlib releases the GIL) so the response carries its length.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import select
+import socket
+import time
+from bisect import bisect_right
+from itertools import accumulate
+from typing import Final
+
+from aiohttp import web
+
+from collector.exposition_gzip import gzip_pieces
+
+SEND_TIMEOUT_S: Final = 60.0  # a scraper that stops reading is dropped, not waited on forever
+_IOV_MAX: Final = os.sysconf("SC_IOV_MAX")
+_BATCH_PIECES: Final = 4096  # pieces per write over TLS (~0.5 MB): fewer writes than pieces
+
+
+async def send_exposition(request: web.Request, pieces: list[bytes], headers: dict[str, str],
+                          gzip: bool) -> web.StreamResponse:
+    if gzip:
+        body = await asyncio.to_thread(gzip_pieces, pieces)
+        return web.Response(body=body, headers={**headers, "Content-Encoding": "gzip"})
+    ends = list(accumulate(map(len, pieces)))  # C speed; the last is the body's length
+    response = web.StreamResponse(headers=headers)
+    response.content_length = ends[-1] if ends else 0
+    await response.prepare(request)
+    transport = request.transport
+    if request.method == "HEAD" or transport is None:
+        return response
+    raw = transport.get_extra_info("socket")
+    if (transport.get_extra_info("sslcontext") is not None or raw is None
+            or transport.get_write_buffer_size() != 0):
+        for start in range(0, len(pieces), _BATCH_PIECES):
+            await response.write(b"".join(pieces[start:start + _BATCH_PIECES]))
+        return response
+    try:
+        await asyncio.to_thread(send_pieces, raw.fileno(), pieces, ends,
+                                time.monotonic() + SEND_TIMEOUT_S)
+    except OSError:
+        transport.close()  # the scraper went away or stalled: nothing more to say to it
+    return response
+
+
+def send_pieces(fd: int, pieces: list[bytes], ends: list[int], deadline: float) -> None:
+    """Write every piece to the non-blocking socket `fd`, in order, with vectored sends.
+
+    `ends[k]` is where piece k ends in the body, so after each partial send one
+    bisection finds the first piece not yet sent whole. Raises OSError if the
+    peer goes away or the deadline passes.
+    """
+    sock = socket.socket(fileno=os.dup(fd))  # ours to close; same connection
+    try:
+        poller = select.poll()
+        poller.register(sock, select.POLLOUT)
+        sent, first = 0, 0
+        while first < len(pieces):
+            batch: list[bytes | memoryview] = list(pieces[first:first + _IOV_MAX])
+            done = sent - (ends[first - 1] if first else 0)  # of the first piece
+            if done:
+                batch[0] = memoryview(pieces[first])[done:]
+            try:
+                sent += sock.sendmsg(batch)
+            except (BlockingIOError, InterruptedError):
+                _wait_writable(poller, deadline)
+                continue
+            first = bisect_right(ends, sent, lo=first)
+    finally:
+        sock.close()
+
+
+def _wait_writable(poller: select.poll, deadline: float) -> None:
+    left = deadline - time.monotonic()
+    if left <= 0 or not poller.poll(left * 1000):
+        raise TimeoutError("the scraper stopped reading /metrics")
