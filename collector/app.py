@@ -48,7 +48,7 @@ from collector.config import CollectorConfig
 from collector.dispatch import Dispatcher
 from collector.exposition import CONTENT_TYPE, MetricsRenderer
 from collector.exposition_gzip import accepts_gzip
-from collector.exposition_stream import send_exposition
+from collector.exposition_stream import ExpositionSender
 from collector.fleet import Fleet
 from collector.history import History
 from collector.http_auth import install_basic_auth
@@ -79,6 +79,7 @@ HISTORY_KEY: Final = web.AppKey("pantau_history", History)
 INGEST_GC_THRESHOLD: Final = (20_000, 20, 20)
 INGEST_KEY: Final = web.AppKey("pantau_ingest", IngestSession)
 RENDERER_KEY: Final = web.AppKey("pantau_renderer", MetricsRenderer)
+SENDER_KEY: Final = web.AppKey("pantau_metrics_sender", ExpositionSender)
 SITE_METRICS_KEY: Final = web.AppKey("pantau_site_metrics", SiteMetrics)
 
 
@@ -112,13 +113,14 @@ def build_app(
     app[STORE_KEY], app[HEALTH_KEY], app[HISTORY_KEY] = store, health, history
     app[INGEST_KEY] = IngestSession(config, dispatcher, stats, health, clock=clock)
     app[RENDERER_KEY] = MetricsRenderer(__version__, source_revision())
+    app[SENDER_KEY] = ExpositionSender()
     app[RUNTIME_KEY], app[CLOCK_KEY] = Runtime(), clock
     _add_site_schedules(app, registry, schedule_clock)
     install_assets(app, config)
     app.cleanup_ctx.extend([
         _store_ctx, assets_ctx, _ingest_ctx, _history_ctx, _every(TICK_S, _tick),
         _every(PROCESS_SAMPLE_S, _sample_process), _every(FIGURES_POLL_S, figures_step),
-        _registry_reload_ctx,
+        _registry_reload_ctx, _metrics_sender_ctx,
     ])
     app.router.add_get("/metrics", metrics_handler)
     app.router.add_get("/healthz", healthz_handler)
@@ -140,7 +142,7 @@ async def metrics_handler(request: web.Request) -> web.StreamResponse:
                                              app[RUNTIME_KEY].process, hours + metrics_text(app))
     headers = {"Content-Type": CONTENT_TYPE, "Vary": "Accept-Encoding"}
     gzip = accepts_gzip(request.headers.get("Accept-Encoding", ""))
-    return await send_exposition(request, pieces, headers, gzip)
+    return await app[SENDER_KEY].send(request, pieces, headers, gzip)
 
 
 async def healthz_handler(request: web.Request) -> web.Response:
@@ -162,6 +164,11 @@ async def _store_ctx(app: web.Application) -> AsyncIterator[None]:
     await app[HISTORY_KEY].open()
     yield
     await app[STORE_KEY].close()
+
+
+async def _metrics_sender_ctx(app: web.Application) -> AsyncIterator[None]:
+    yield
+    await asyncio.to_thread(app[SENDER_KEY].close)  # a scrape still sending ends first
 
 
 async def _ingest_ctx(app: web.Application) -> AsyncIterator[None]:

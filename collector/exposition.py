@@ -144,7 +144,10 @@ class MetricsRenderer:
         parts: list[bytes] = []
         for header, at in self._layout:  # families in contract order, cached or live
             parts.append(header)
-            parts += self._columns[at] if at >= 0 else live[-1 - at]
+            if at >= 0:
+                parts += self._columns[at]
+            else:
+                parts.append(live[-1 - at])
         own = _process_text(process) if process is not None else ""
         parts += [self._sites, extra, _collector_text(stats).encode(), self._build,
                   own.encode()]

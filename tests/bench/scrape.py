@@ -42,16 +42,17 @@ UNBOUNDED_QUEUES = (
 )
 
 
-def publish(port: int, lo: int, hi: int, rounds: list[int], events: int) -> None:
+def publish(port: int, lo: int, hi: int, rounds: list[int], event_seq: int) -> None:
+    """Heartbeat `rounds` of stations lo..hi-1, or (event_seq > 0) one event each."""
     client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"scrape-{uuid.uuid4().hex[:8]}")
     client.connect("127.0.0.1", port)
     client.loop_start()
     for r in rounds:
         for i in range(lo, hi):
             client.publish(*heartbeat(i, r, T0 + r), qos=0)
-    for seq in range(1, events + 1):
+    if event_seq:
         for i in range(lo, hi):
-            client.publish(*event_payload(i, seq, T0 + seq), qos=0)
+            client.publish(*event_payload(i, event_seq, T0 + event_seq), qos=0)
     client.publish("pantau-bench/fence", b"", qos=1).wait_for_publish(120)
     client.disconnect()
     client.loop_stop()
@@ -76,24 +77,31 @@ class Scene:
         return [(k * step, min(self.stations, (k + 1) * step)) for k in range(PUBLISHERS)]
 
     def send(self, rounds: list[int], events: int = 0) -> None:
-        """Every station sends `rounds` (then `events` events); returns once all are applied."""
-        workers = [mp.Process(target=publish, args=(self.broker.port, lo, hi, rounds, events))
+        """Every station sends `rounds`, then `events` events one round at a time (as agents
+        do: the collector's history backlog defers a flood of 100k); returns once applied."""
+        self._wave(rounds, 0)
+        for seq in range(1, events + 1):
+            self._wave([], seq)
+
+    def _wave(self, rounds: list[int], event_seq: int) -> None:
+        workers = [mp.Process(target=publish, args=(self.broker.port, lo, hi, rounds, event_seq))
                    for lo, hi in self._chunks()]
         for w in workers:
             w.start()
         for w in workers:
             w.join()
         lasts = [hi - 1 for _, hi in self._chunks()]
-        wait_for(lambda: all(self._arrived(i, rounds[-1], events) for i in lasts), 600,
-                 interval=0.1, what="every station's messages applied")
+        wait_for(lambda: all(self._arrived(i, rounds[-1] if rounds else 0, event_seq)
+                             for i in lasts), 600, interval=0.1, what="the stations' messages")
 
-    def _arrived(self, i: int, round_no: int, events: int) -> bool:
+    def _arrived(self, i: int, round_no: int, event_seq: int) -> bool:
         status, body = self.collector.http(f"/api/v1/stations/st-{i:06d}")
         if status != 200:
             return False
         detail = json.loads(body)
-        seqs = [e.get("seq") for e in detail["recent_events"]]
-        return bool(detail["last_heartbeat_ts"] == T0 + round_no and (not events or events in seqs))
+        if event_seq:
+            return event_seq in [e.get("seq") for e in detail["recent_events"]]
+        return bool(detail["last_heartbeat_ts"] == T0 + round_no)
 
     def rss(self) -> int:
         assert self.collector.proc is not None

@@ -17,7 +17,7 @@ import pytest
 from aiohttp import ClientSession, TCPConnector, web
 
 from collector.exposition_gzip import accepts_gzip
-from collector.exposition_stream import send_exposition, send_pieces
+from collector.exposition_stream import ExpositionSender, send_pieces
 from tests.collector.http_security.pki import Pki
 from tests.support.mosquitto import free_port
 
@@ -78,14 +78,18 @@ BODY = [b"# HELP a A.\n# TYPE a gauge\n"] + [b'a{station="st-%05d"} %d\n' % (i, 
                                              for i in range(40_000)]
 
 
+SENDER = web.AppKey("sender", ExpositionSender)
+
+
 async def handler(request: web.Request) -> web.StreamResponse:
     gz = accepts_gzip(request.headers.get("Accept-Encoding", ""))
-    return await send_exposition(request, list(BODY), {"Content-Type": "text/plain"}, gz)
+    return await request.app[SENDER].send(request, list(BODY), {"Content-Type": "text/plain"}, gz)
 
 
 @asynccontextmanager
 async def serving(context: ssl.SSLContext | None) -> AsyncIterator[str]:
     app = web.Application()
+    app[SENDER] = ExpositionSender()
     app.router.add_get("/metrics", handler)
     runner = web.AppRunner(app)
     await runner.setup()
@@ -95,6 +99,7 @@ async def serving(context: ssl.SSLContext | None) -> AsyncIterator[str]:
         yield f"{'https' if context else 'http'}://127.0.0.1:{port}/metrics"
     finally:
         await runner.cleanup()
+        app[SENDER].close()
 
 
 def tls_pair(pki: Pki) -> tuple[ssl.SSLContext, ssl.SSLContext]:
