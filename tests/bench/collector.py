@@ -20,6 +20,9 @@ that builds GaugeMetricFamily objects of the very same samples on every scrape
 "/metrics with opening hours" renders as the app's handler does with a registry
 of the 500 sites under a [schedule] and 50 stations in a maintenance window:
 the station families, the capacity tally (at most once a second) and the site rows.
+"/metrics as a scraper sees it" (tests/bench/scrape.py; alone: --scrape-only) times a
+real pantau-collector process with curl, plain and gzip, and prints its RSS per station
+from idle to after 6 heartbeat rounds before and after a scrape, with and without events.
 """
 
 from __future__ import annotations
@@ -458,6 +461,8 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3, help="runs per ingest row; best kept")
     parser.add_argument("--memory-only", action="store_true",
                         help="only RSS per station, heartbeats only and with events flowing")
+    parser.add_argument("--scrape-only", action="store_true",
+                        help="only /metrics timed by curl and RSS per station (tests/bench/scrape)")
     parser.add_argument("--role")
     parser.add_argument("args", nargs="*")
     opts = parser.parse_args()
@@ -471,6 +476,8 @@ def main() -> None:
         return run_render(int(opts.args[0]), Path(opts.args[1]), "schedule" in flags, events)
     if opts.memory_only:
         return memory_report(opts.stations)
+    if opts.scrape_only:
+        return scrape_report(opts.stations)
     why_not = None if opts.skip_exporter else exporter_venv()
     broker = MosquittoBroker(
         Path(tempfile.mkdtemp(prefix="pantau-bench-mq-")),
@@ -499,6 +506,15 @@ def memory_report(sizes: list[int]) -> None:
             print(f"  {what:28s}: steady {row.get('rss_B_per_station_steady')} B, "
                   f"fleet {row.get('rss_B_per_station_fleet')} B  {row}")
         print("  (goals: heartbeats only <= 8192 B, with events <= 12288 B)")
+
+
+def scrape_report(sizes: list[int]) -> None:
+    from tests.bench import scrape  # it builds its messages with this module's heartbeat()
+
+    for n in sizes:
+        rows = [scrape.measure(n, rounds=6, events=e, scrapes=5) for e in (0, 20)]
+        print(f"  /metrics as a scraper sees it (curl, a real collector process), {n} stations:")
+        print("    " + scrape.table(rows).replace("\n", "\n    "))
 
 
 def report(
@@ -530,6 +546,7 @@ def report(
         print(f"  /metrics with opening hours (500 sites, 50 stations in maintenance): {hours}")
         print("    (goal at 10k: warm <= 0.100 s; gzip <= 2x plain time and <= 1/8 of its bytes;"
               " RSS goal <= 8192 B/station, steady)")
+        scrape_report([n])
         with_events = child("render", str(n), str(CACHE / f"metrics-{n}-events.txt"),
                             f"events={EVENTS_PER_STATION}")
         print(f"  with {EVENTS_PER_STATION} events per station: {with_events}")

@@ -67,6 +67,10 @@ class Scene:
         self.broker = MosquittoBroker(work / "mq", extra_config=UNBOUNDED_QUEUES).start()
         self.collector = CollectorProcess(self.broker.url, work / "collector",
                                           client_id=f"scrape-{uuid.uuid4().hex[:6]}")
+        # Agents resend what the collector defers; these publishers do not, so the
+        # history backlog must never defer one of the waves of 10k+ events.
+        with self.collector.config.open("a") as config:
+            config.write("[state]\nmax_pending_rows = 1000000\n")
 
     def close(self) -> None:
         self.collector.stop()
