@@ -3,10 +3,13 @@ PYTHON ?= python3
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
 PIP    := $(VENV)/bin/pip
-# Debian packages the tests run for real (broker, Prometheus, Alertmanager, usb.ids, a browser).
-DEB_PACKAGES := mosquitto prometheus prometheus-alertmanager usbutils hwdata chromium
+# Debian packages the tests run for real (broker, Prometheus, Alertmanager, usb.ids, a browser;
+# nats-server, the HA broker, with mkpasswd from whois for its account hashes).
+DEB_PACKAGES := mosquitto prometheus prometheus-alertmanager usbutils hwdata chromium \
+                nats-server whois
 DEB_BINARIES := /usr/sbin/mosquitto /usr/bin/promtool /usr/bin/amtool /usr/share/misc/usb.ids \
-                /usr/bin/prometheus-alertmanager /usr/bin/chromium
+                /usr/bin/prometheus-alertmanager /usr/bin/chromium /usr/sbin/nats-server \
+                /usr/bin/mkpasswd
 
 .PHONY: test test-hil test-install dist demo lint deps venv system-deps clean
 
@@ -32,9 +35,10 @@ test-install: dist
 	$(PY) -m pytest -q -m install -s tests/install
 
 # The central stack (Mosquitto, collector, Prometheus, Alertmanager) and a
-# simulated Medan fleet on private loopback ports. DEMO_ARGS="--time-scale 0.1" for faster alerts.
+# simulated Medan fleet on private loopback ports. DEMO_ARGS="--time-scale 0.1" for faster alerts;
+# HA=1: a Prometheus pair and a 2-node Alertmanager cluster (stack/central_ha.py, docs/ha.md).
 demo: deps
-	$(PY) -m stack.demo $(DEMO_ARGS)
+	$(PY) -m stack.demo $(if $(HA),--ha) $(DEMO_ARGS)
 
 # ruff, mypy (strict) and the import contracts of pyproject.toml (the architecture).
 lint: deps
@@ -83,11 +87,12 @@ clean:
 # Long runs, not in CI (tests/fuzz, tests/load; figures in docs/reliability.md).
 .PHONY: fuzz soak
 FUZZ_COUNT ?= 1000000
+FUZZ_PIPELINE_SECONDS ?= 600
 SOAK_STATIONS ?= 2000
 SOAK_MINUTES ?= 30
 
 fuzz: deps
-	$(PY) -m tests.fuzz.run_fuzz --count $(FUZZ_COUNT) --workers 2
+	$(PY) -m tests.fuzz.run_fuzz --count $(FUZZ_COUNT) --workers 2 --pipeline-seconds $(FUZZ_PIPELINE_SECONDS)
 
 soak: deps
 	$(PY) -m tests.load.soak --stations $(SOAK_STATIONS) --minutes $(SOAK_MINUTES)

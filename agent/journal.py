@@ -8,6 +8,8 @@ probe loop append while the network thread reads without blocking each other.
 
 Nothing here raises into the probe loop after start: a failed append is
 counted as dropped and logged once. A corrupt file is set aside at open.
+Ages are read on the queue clock, not the wall clock, and the drop total
+survives restarts (both in agent.journal_meta).
 
 Disk full: SQLite needs free space even to delete (its WAL grows), so on
 SQLITE_FULL the queue first makes room to work (agent.journal_space: a reserve
@@ -27,8 +29,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from agent.config import QueueConfig
-from agent.errors import JournalError
-from agent.journal_space import WAL_AUTOCHECKPOINT_PAGES, QueueRoom, is_disk_full
+from agent.journal_meta import SCHEMA as META_SCHEMA
+from agent.journal_meta import JournalMeta, QueueHealth
+from agent.journal_open import open_journal
+from agent.journal_space import QueueRoom, is_disk_full
 from pantau import wire
 
 log = logging.getLogger(__name__)
@@ -39,8 +43,9 @@ CREATE TABLE IF NOT EXISTS events (
     boot_id TEXT NOT NULL,
     seq INTEGER NOT NULL,
     ts REAL NOT NULL,
-    queued_at REAL NOT NULL,
+    queued_at REAL NOT NULL,  -- wall clock, for people reading the file
     payload BLOB NOT NULL,
+    queued_q REAL NOT NULL DEFAULT 0,  -- queue clock (journal_meta): the age bound reads this
     UNIQUE (boot_id, seq)
 );
 -- The serial last seen ok per role, kept across restarts and reboots so that a
@@ -57,6 +62,9 @@ _DISK_FULL_DROP = 64
 _DISK_FULL_ROUNDS = 4
 
 
+_Row = tuple[str, int, float, float, bytes, float]  # boot_id, seq, ts, queued_at, payload, q
+
+
 @dataclass(frozen=True, slots=True)
 class JournaledEvent:
     boot_id: str
@@ -68,64 +76,20 @@ class JournaledEvent:
 
 
 class EventJournal:
-    def __init__(self, config: QueueConfig, clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self, config: QueueConfig, clock: Callable[[], float] = time.time,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.path = Path(config.path)
         self.set_aside: list[Path] = []
         self._config = config
         self._clock = clock
         self._lock = threading.Lock()
-        self._dropped = 0
-        self._db = self._open_or_set_aside()
+        self._db = open_journal(self.path, _SCHEMA + META_SCHEMA, clock, self.set_aside)
+        self._meta = JournalMeta(self._db, monotonic)
         self.room = QueueRoom(self._db, self.path)
         self._bytes = self._scalar("SELECT COALESCE(SUM(LENGTH(payload)), 0) FROM events")
         self.enforce_bounds()
-
-    # --- opening -------------------------------------------------------------
-
-    def _open_or_set_aside(self) -> sqlite3.Connection:
-        try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise JournalError(f"cannot create queue directory {self.path.parent}: {exc}; "
-                             "create it writable for the agent user") from exc
-        try:
-            return self._open()
-        except sqlite3.DatabaseError as exc:
-            aside = self.path.with_name(f"{self.path.name}.corrupt-{int(self._clock())}")
-            log.error("event queue %s is unreadable (%s); moved aside to %s, starting empty",
-                      self.path, exc, aside)
-            self._move_aside(aside)
-        try:
-            return self._open()
-        except sqlite3.DatabaseError as exc:
-            raise JournalError(f"cannot create event queue {self.path}: {exc}; "
-                             "check the disk and the directory's permissions") from exc
-
-    def _open(self) -> sqlite3.Connection:
-        db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
-        try:
-            db.execute("PRAGMA journal_mode=WAL")
-            db.execute("PRAGMA synchronous=FULL")
-            db.execute(f"PRAGMA wal_autocheckpoint={WAL_AUTOCHECKPOINT_PAGES}")
-            row = db.execute("PRAGMA quick_check").fetchone()
-            if row is None or row[0] != "ok":
-                raise sqlite3.DatabaseError(f"quick_check: {row}")
-            db.executescript(_SCHEMA)
-        except sqlite3.DatabaseError:
-            db.close()
-            raise
-        return db
-
-    def _move_aside(self, aside: Path) -> None:
-        try:
-            self.path.rename(aside)
-        except OSError as exc:
-            raise JournalError(f"cannot move corrupt queue {self.path} aside: {exc}") from exc
-        self.set_aside.append(aside)
-        for suffix in ("-wal", "-shm"):  # stale journals belong to the old file
-            side = self.path.with_name(self.path.name + suffix)
-            if side.exists():
-                side.rename(aside.with_name(aside.name + suffix))
 
     # --- writing -------------------------------------------------------------
 
@@ -136,8 +100,8 @@ class EventJournal:
         except wire.PayloadTooLarge as exc:
             self._count_dropped(1, f"event {event.boot_id}/{event.seq} not queued: {exc}")
             return
-        row = (event.boot_id, event.seq, event.ts, self._clock(), payload)
         with self._lock:
+            row = (event.boot_id, event.seq, event.ts, self._clock(), payload, self._meta.clock())
             try:
                 self._insert_making_room(row)
                 if self._bytes > self._config.max_bytes:
@@ -145,7 +109,7 @@ class EventJournal:
             except sqlite3.Error as exc:  # the probe loop must go on; the loss is counted
                 self._count_dropped(1, f"event {event.boot_id}/{event.seq} lost: {exc}")
 
-    def _insert_making_room(self, row: tuple[str, int, float, float, bytes]) -> None:
+    def _insert_making_room(self, row: _Row) -> None:
         for _ in range(_DISK_FULL_ROUNDS):
             try:
                 self._insert(row)
@@ -168,10 +132,10 @@ class EventJournal:
             self._count_dropped(dropped, f"disk full: dropped the {dropped} oldest events "
                                          "to make room for new ones")
 
-    def _insert(self, row: tuple[str, int, float, float, bytes]) -> None:
+    def _insert(self, row: _Row) -> None:
         cur = self._db.execute(
-            "INSERT OR IGNORE INTO events (boot_id, seq, ts, queued_at, payload) "
-            "VALUES (?, ?, ?, ?, ?)", row)
+            "INSERT OR IGNORE INTO events (boot_id, seq, ts, queued_at, payload, queued_q) "
+            "VALUES (?, ?, ?, ?, ?, ?)", row)
         if cur.rowcount:
             self._bytes += len(row[4])
         else:  # (boot_id, seq) is already queued: the collector would dedupe it anyway
@@ -231,7 +195,7 @@ class EventJournal:
             cur = self._db.execute("DELETE FROM events WHERE boot_id = ? AND seq = ?",
                                    (boot_id, seq))
             self._bytes -= size
-            self._dropped += cur.rowcount
+            self._meta.count_dropped(cur.rowcount)
         return bool(cur.rowcount)
 
     # --- bounds --------------------------------------------------------------
@@ -240,8 +204,9 @@ class EventJournal:
         """Drop events older than max_age_s, then the oldest beyond max_bytes."""
         with self._lock:
             try:
-                dropped = self._drop_older_than(self._clock() - self._config.max_age_s)
+                dropped = self._drop_older_than(self._meta.clock() - self._config.max_age_s)
                 dropped += self._drop_oldest_until(self._config.max_bytes)
+                self._meta.save()
             except sqlite3.Error as exc:
                 log.error("event queue %s: could not enforce bounds: %s", self.path, exc)
                 dropped = 0
@@ -252,8 +217,8 @@ class EventJournal:
     def _drop_older_than(self, cutoff: float) -> int:
         with self._transaction():
             size = self._scalar("SELECT COALESCE(SUM(LENGTH(payload)), 0) FROM events "
-                                "WHERE queued_at < ?", (cutoff,))
-            count = int(self._db.execute("DELETE FROM events WHERE queued_at < ?",
+                                "WHERE queued_q < ?", (cutoff,))
+            count = int(self._db.execute("DELETE FROM events WHERE queued_q < ?",
                                          (cutoff,)).rowcount)
             self._bytes -= size
         if count:
@@ -319,7 +284,20 @@ class EventJournal:
 
     @property
     def dropped_total(self) -> int:
-        return self._dropped
+        """Events dropped unacked since the journal was created (survives restarts)."""
+        return self._meta.dropped
+
+    def health(self) -> QueueHealth:
+        """Queued count, drop total and the oldest event's queue time: the wall clock now
+        minus its age on the queue clock, so it moves with a heartbeat's `ts` if the clock jumps."""
+        with self._lock:
+            # Insertion order is queue-clock order: the oldest is the first row, found by key.
+            count, oldest = self._db.execute(
+                "SELECT COUNT(*), (SELECT queued_q FROM events ORDER BY id LIMIT 1) "
+                "FROM events").fetchone()
+            age = None if oldest is None else max(0.0, self._meta.clock() - oldest)
+            dropped = self._meta.dropped
+        return QueueHealth(int(count), dropped, None if age is None else self._clock() - age)
 
     def __len__(self) -> int:
         with self._lock:
@@ -327,10 +305,14 @@ class EventJournal:
 
     def close(self) -> None:
         with self._lock:
+            try:
+                self._meta.save()
+            except sqlite3.Error as exc:  # a full disk: events already queued are safe
+                log.error("event queue %s: queue clock not saved: %s", self.path, exc)
             self._db.close()
 
     def _count_dropped(self, count: int, why: str) -> None:
-        self._dropped += count
+        self._meta.count_dropped(count)
         log.error("event queue %s: %s", self.path, why)
 
     def _scalar(self, sql: str, params: tuple[object, ...] = ()) -> int:

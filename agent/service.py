@@ -70,7 +70,7 @@ class AgentService:
         self._wake = threading.Event()
         self._report = threading.Event()
         self._notifier = notifier if notifier is not None else Notifier(None)
-        self.queue = EventJournal(config.queue, self.env.clock)
+        self.queue = EventJournal(config.queue, self.env.clock, self.env.monotonic)
         self._state = StationStateMachine(config.site, config.station, self.boot_id,
                                           self.queue.last_serials())
         self._builder = HeartbeatBuilder(config, self.boot_id, __version__)
@@ -204,7 +204,8 @@ class AgentService:
 
     def _send_heartbeat(self, observation: Observation, host: Any) -> None:
         uptime = self.env.monotonic() - self._started
-        heartbeat = self._builder.build(observation, host, self.env.clock(), uptime)
+        heartbeat = self._builder.build(observation, host, self.env.clock(), uptime,
+                                        self.queue.health())
         self.last_heartbeat = heartbeat
         self.publisher.publish_heartbeat(heartbeat)  # not queued offline: the next supersedes
 

@@ -8,14 +8,20 @@ heartbeats are numbered within one boot.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import TypeVar
 
 import msgspec
 
 from agent.config import AgentConfig
+from agent.journal_meta import QueueHealth
 from agent.probes.base import ComponentReading, ProbeResult
 from pantau.wire import (
+    MAX_CHECKS,
+    MAX_COMPONENTS,
+    MAX_UNEXPECTED,
     PROTOCOL_VERSION,
     AgentInfo,
     Check,
@@ -28,7 +34,8 @@ from pantau.wire import (
 )
 
 MAX_DETAIL = 1024  # protocol.Detail
-MAX_LIST = 256  # protocol caps every heartbeat list at 256 entries
+log = logging.getLogger(__name__)
+_T = TypeVar("_T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -214,23 +221,40 @@ class HeartbeatBuilder:
     def __init__(self, config: AgentConfig, boot_id: str, version: str) -> None:
         self._config, self._boot_id, self._version = config, boot_id, version
         self._seq = 0
+        self._capped: set[str] = set()  # lists already logged as cut to the protocol's bound
 
     def build(
-        self, observation: Observation, host: Host | None, ts: float, uptime_s: float
+        self, observation: Observation, host: Host | None, ts: float, uptime_s: float,
+        queue: QueueHealth | None = None,
     ) -> Heartbeat:
         self._seq += 1
         return Heartbeat(
             v=PROTOCOL_VERSION, site=self._config.site, station=self._config.station,
             seq=self._seq, boot_id=self._boot_id, ts=ts,
             interval_s=self._config.intervals.heartbeat_s,
-            agent=AgentInfo(version=self._version, uptime_s=max(0.0, uptime_s)),
+            agent=self._agent_info(uptime_s, queue),
             host=host,
-            components=list(observation.components[:MAX_LIST]),
-            checks=list(observation.checks[:MAX_LIST]),
-            # A hostile hub could list hundreds of devices; the count past the cap
-            # is still visible in the agent log, the heartbeat stays valid.
-            unexpected=list(observation.unexpected[:MAX_LIST]),
+            components=self._cap("components", observation.components, MAX_COMPONENTS),
+            checks=self._cap("checks", observation.checks, MAX_CHECKS),
+            # A hostile hub could list hundreds of devices: the heartbeat stays valid.
+            unexpected=self._cap("unexpected", observation.unexpected, MAX_UNEXPECTED),
         )
+
+    def _cap(self, what: str, items: Sequence[_T], limit: int) -> list[_T]:
+        """The first `limit` items: the collector refuses a heartbeat with more."""
+        if len(items) > limit and what not in self._capped:
+            self._capped.add(what)
+            log.warning("%d %s this poll, the protocol carries %d: the first %d are sent "
+                        "(said once per run)", len(items), what, limit, limit)
+        return list(items[:limit])
+
+    def _agent_info(self, uptime_s: float, queue: QueueHealth | None) -> AgentInfo:
+        uptime = max(0.0, uptime_s)
+        if queue is None:
+            return AgentInfo(version=self._version, uptime_s=uptime)
+        oldest = msgspec.UNSET if queue.oldest_ts is None else queue.oldest_ts
+        return AgentInfo(version=self._version, uptime_s=uptime, queued_events=queue.queued,
+                         dropped_events=queue.dropped, oldest_queued_ts=oldest)
 
 
 # --- probe results -------------------------------------------------------------

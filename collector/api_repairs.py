@@ -33,6 +33,7 @@ from collector.api_assets import reader
 from collector.app_keys import ASSETS_KEY, CONFIG_KEY, now
 from collector.csv_out import csv_text
 from collector.http_auth import USER_KEY
+from collector.repair_sync import REPAIR_SYNC_KEY, RepairWrite
 from collector.repairs import Repair
 from collector.rfc3339 import parse, utc_text
 from collector.store_assets import RepairEdit
@@ -148,6 +149,14 @@ def parse_edit(doc: object) -> RepairEdit:
     return RepairEdit(ordered_at, _text(doc, "ticket", MAX_TICKET), _text(doc, "note", MAX_NOTE))
 
 
+def valid_write(write: RepairWrite) -> bool:
+    """Another replica's write holds to the same bounds as one made here."""
+    texts = ((write.ticket, MAX_TICKET), (write.note, MAX_NOTE), (write.by, MAX_TICKET))
+    return (ID_RE.fullmatch(write.id) is not None
+            and all(t is None or len(t) <= limit for t, limit in texts)
+            and any(v is not None for v in (write.ordered_at, write.ticket, write.note)))
+
+
 def _text(doc: dict[str, object], name: str, limit: int) -> str | None:
     if name not in doc:
         return None
@@ -175,6 +184,9 @@ async def edit_handler(request: web.Request) -> web.Response:
         fail(web.HTTPServiceUnavailable, f"the repair could not be saved: {exc}")
     assert updated is not None
     feed.repairs.take_edit(repair_id, updated)
+    sync = request.app.get(REPAIR_SYNC_KEY)
+    if sync is not None:  # an app without ingest (the API alone) has no replicas to tell
+        sync.sent(repair_id, edit, user, now(request.app))
     changed = ", ".join(f"{name}={getattr(edit, name)!r}" for name in ("ordered_at", "ticket",
                                                                        "note")
                         if getattr(edit, name) is not None)

@@ -24,6 +24,7 @@ from aiohttp import web
 
 from collector import process_metrics
 from collector.api import add_api_routes
+from collector.api_repairs import valid_write
 from collector.app_assets import (
     FIGURES_POLL_S,
     assets_ctx,
@@ -55,6 +56,7 @@ from collector.http_auth import install_basic_auth
 from collector.mqtt.session import IngestSession
 from collector.page import add_page_routes
 from collector.registry import Registry, RegistryError, load_registry
+from collector.repair_sync import REPAIR_SYNC_KEY, install_repair_sync
 from collector.schedule import REAL_TIME, ScheduleClock
 from collector.site_capacity import CapacityTally
 from collector.site_schedule import SiteSchedules, holiday_warnings
@@ -122,6 +124,8 @@ def build_app(
         _every(PROCESS_SAMPLE_S, _sample_process), _every(FIGURES_POLL_S, figures_step),
         _registry_reload_ctx, _metrics_sender_ctx,
     ])
+    # After the asset store's context: started once it is open, stopped before it closes.
+    install_repair_sync(app, app[INGEST_KEY], config, valid_write)
     app.router.add_get("/metrics", metrics_handler)
     app.router.add_get("/healthz", healthz_handler)
     app.router.add_get("/readyz", readyz_handler)
@@ -138,8 +142,9 @@ async def metrics_handler(request: web.Request) -> web.StreamResponse:
     schedules = app[SCHEDULES_KEY]
     capacity = app[CAPACITY_KEY].get(app[FLEET_KEY], schedules, app[CLOCK_KEY]())
     hours = app[SITE_METRICS_KEY].render(schedules, capacity)
+    extra = hours + metrics_text(app) + app[REPAIR_SYNC_KEY].metrics_text().encode()
     pieces = app[RENDERER_KEY].render_pieces(app[FLEET_KEY], app[STATS_KEY],
-                                             app[RUNTIME_KEY].process, hours + metrics_text(app))
+                                             app[RUNTIME_KEY].process, extra)
     headers = {"Content-Type": CONTENT_TYPE, "Vary": "Accept-Encoding"}
     gzip = accepts_gzip(request.headers.get("Accept-Encoding", ""))
     return await app[SENDER_KEY].send(request, pieces, headers, gzip)

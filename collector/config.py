@@ -72,6 +72,7 @@ class CollectorConfig:
     registry: Path | None = None  # None: no registry, every station shows as unregistered
     sites: tuple[str, ...] = ()  # empty: all sites; else only these (sharding)
     topic_root: str = DEFAULT_TOPIC_ROOT
+    replica: str | None = None  # this replica's name (docs/replicas.md); None: a lone collector
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,7 +108,7 @@ READER = "the collector"  # who must read the files a config names, for refusals
 
 
 _TOP: Final[dict[str, FieldParser]] = {
-    "registry": path, "sites": _sites, "topic_root": topic_root,
+    "registry": path, "sites": _sites, "topic_root": topic_root, "replica": ident,
     "broker": lambda s, n: None, "http": lambda s, n: None, "state": lambda s, n: None,
     "repairs": lambda s, n: None,
 }
@@ -126,7 +127,7 @@ def load_collector_config(path: Path | None, overrides: CliOverrides) -> Collect
     data: dict[str, Any] = read_toml(path) if path is not None else {}
     top = Section(data, str(path or "<defaults>"), "", path.parent if path else Path("."))
     fields = top.fields(_TOP)
-    broker = _broker(top, overrides.broker)
+    broker = _broker(top, overrides.broker, fields.get("replica"))
     http = parse_http(_section(top, "http"), overrides.listen)
     state = StateConfig(**_table(top, "state", _STATE))
     repairs = parse_repairs(_section(top, "repairs"), [user for user, _ in http.users])
@@ -136,7 +137,7 @@ def load_collector_config(path: Path | None, overrides: CliOverrides) -> Collect
     return CollectorConfig(
         source=top.file, broker=dataclasses.replace(broker, topic_root=root), http=http,
         state=state, repairs=repairs, registry=overrides.registry or fields.get("registry"),
-        sites=fields.get("sites", ()), topic_root=root,
+        sites=fields.get("sites", ()), topic_root=root, replica=fields.get("replica"),
     )
 
 
@@ -149,7 +150,7 @@ def _table(top: Section, name: str, schema: Mapping[str, FieldParser]) -> dict[s
     return top.child(name).fields(schema) if name in top.data else {}
 
 
-def _broker(top: Section, url_flag: str | None) -> BrokerConfig:
+def _broker(top: Section, url_flag: str | None, replica: str | None) -> BrokerConfig:
     table: dict[str, object] = dict(top.child("broker").data) if "broker" in top.data else {}
     if "topic_root" in table:
         raise top.error("broker.topic_root", "not a collector key; set the top-level topic_root")
@@ -158,5 +159,24 @@ def _broker(top: Section, url_flag: str | None) -> BrokerConfig:
         table["url"] = url_flag
     broker = parse_broker(table, top.file, READER)
     if broker.client_id is None:
-        broker = dataclasses.replace(broker, client_id=default_client_id())
+        client_id = default_client_id() if replica is None else replica_client_id(replica)
+        broker = dataclasses.replace(broker, client_id=client_id)
+    if replica is not None:
+        _check_replica_account(top, broker, replica)
     return broker
+
+
+def replica_client_id(replica: str) -> str:
+    """A replica's broker account and client id: the shipped Mosquitto ACL names them."""
+    return f"pantau-collector-{replica}"[:64]
+
+
+def _check_replica_account(top: Section, broker: BrokerConfig, replica: str) -> None:
+    # Mosquitto forces the client id to the username (use_username_as_clientid): two
+    # replicas on one account take over each other's session, each kicking the other off.
+    if broker.username is not None and broker.username != broker.client_id:
+        raise top.error(
+            "broker.username",
+            f"replica {replica!r} must log in as its own broker account, named like its "
+            f"client id {broker.client_id!r}, not {broker.username!r}: replicas sharing an "
+            "account kick each other off the broker (docs/replicas.md)")

@@ -61,6 +61,8 @@ class Dispatcher:
             self._reject("history_full", topic, "history backlog full: event deferred")
             return
         outcome = self.fleet.apply_event(ev, now)
+        if outcome.gap:
+            self._gap(ev.station, ev.boot_id, ev.seq, outcome.gap)
         if outcome.new:
             self._history.add_event(ev, now)
         if outcome.ack_seq is not None:
@@ -76,6 +78,8 @@ class Dispatcher:
             return
         outcome = self.fleet.apply_rejected_event(ev.station, ev.boot_id, ev.seq,
                                                   ev.oldest_pending)
+        if outcome.gap:
+            self._gap(ev.station, ev.boot_id, ev.seq, outcome.gap)
         if outcome.new:
             self._history.add_rejected((ev.station, ev.site, ev.boot_id, ev.seq, now,
                                         exc.reason, exc.detail[:DETAIL_CHARS], payload))
@@ -85,6 +89,14 @@ class Dispatcher:
                                    ev.station, ev.boot_id[:_SHOWN], ev.seq, exc.reason)
         if outcome.ack_seq is not None:
             self._history.add_ack(ev.site, ev.station, ev.boot_id, outcome.ack_seq)
+
+    def _gap(self, station: str, boot_id: str, seq: int, missing: int) -> None:
+        self._stats.history_gaps += 1
+        self._stats.history_gap_events += missing
+        self._throttle.warning("gap", "history gap: %d event(s) of %s/%s before seq %d never "
+                               "reached this collector and the agent no longer holds them "
+                               "(acked by another replica, or dropped by the agent's bounds)",
+                               missing, station, boot_id[:_SHOWN], seq)
 
     def _count(self, kind: str, topic: str, outcome: Outcome | EventOutcome) -> None:
         if outcome.reason:  # refused, or (events) accepted but only a duplicate

@@ -16,6 +16,12 @@ acked or dropped by the agent's own bounds, so the mark may rise to
 mark: such a boot is acked only what is stored without a gap from seq 1.
 Seq 0 is outside the chain: stored once if an agent sends it, never acked
 until the mark passes it.
+
+A history gap: `oldest_pending` lifts the mark past seqs this collector never
+received. The agent no longer holds them, so they will never come: another
+collector replica acked them while this one was away and its broker queue
+overflowed, or the agent's own disk bounds dropped them. The result says how
+many seqs were skipped (docs/replicas.md).
 """
 
 from __future__ import annotations
@@ -69,6 +75,13 @@ class _BootMark:
             self.above.add(seq)
             self.raise_to(self.mark)
 
+    def missing_up_to(self, mark: int) -> int:
+        """Seqs in (self.mark, mark] never received: what raising to `mark` skips."""
+        if mark <= self.mark:
+            return 0
+        have = sum(1 for s in self.above if self.mark < s <= mark) if self.above else 0
+        return mark - self.mark - have
+
     def waiting(self) -> int:
         return len(self.above) if self.above else 0
 
@@ -84,6 +97,7 @@ class LedgerResult:
     new: bool
     ack_seq: int | None  # contiguous high-water mark; None when nothing to ack yet
     full: bool = False  # refused: too many seqs waiting above the mark
+    gap: int = 0  # seqs skipped for good: the agent no longer holds them, we never had them
 
 
 class EventLedger:
@@ -104,16 +118,19 @@ class EventLedger:
         """`record` for an event known only by its key (one the decoder refused, see
         collector.rejected); it is not among the station's recent events."""
         boot = self._boot(station, boot_id)
+        gap = 0
         if oldest_pending is not None:  # None: an older agent makes no claim
             # Clamped: an agent that says it no longer holds the event it is sending
             # contradicts itself; the event is stored all the same.
-            boot.raise_to(min(oldest_pending, seq) - 1)
+            floor = min(oldest_pending, seq) - 1
+            gap = boot.missing_up_to(floor)
+            boot.raise_to(floor)
         if boot.has(seq):
-            return LedgerResult(False, _ack(boot))
+            return LedgerResult(False, _ack(boot), gap=gap)
         if boot.waiting() >= MAX_ABOVE_MARK and seq != boot.mark + 1:
-            return LedgerResult(False, _ack(boot), full=True)
+            return LedgerResult(False, _ack(boot), full=True, gap=gap)
         boot.add(seq)
-        return LedgerResult(True, _ack(boot))
+        return LedgerResult(True, _ack(boot), gap=gap)
 
     def _remember(self, ev: wire.Event) -> None:
         # Kept for the station page and API: its texts shared with every other event of

@@ -60,6 +60,16 @@ _KEPT: Final = Family(
     "Events refused by this collector (version, schema) but stored with their payload and "
     "acked; after an upgrade, pantau-collector replay-rejected adds them to the history.",
 )
+_GAPS: Final = Family(
+    "pantau_collector_history_gaps_total", "counter",
+    "Times a station's events skipped seqs this collector never received and the agent "
+    "no longer holds (another replica acked them while this one was away, or the agent's "
+    "bounds dropped them): a hole in this collector's history.",
+)
+_GAP_EVENTS: Final = Family(
+    "pantau_collector_history_gap_events_total", "counter",
+    "Events missing from this collector's history through those gaps.",
+)
 _STORE_ERRORS: Final = Family(
     "pantau_collector_store_errors_total", "counter",
     "History database operations that failed (disk full, I/O error, cannot open), by op.",
@@ -212,6 +222,8 @@ def _collector_text(stats: IngestStats) -> str:
     )
     out.append(f"{_BROKER.header}pantau_collector_broker_connected {num(stats.broker_connected)}\n")
     out.append(f"{_KEPT.header}{_KEPT.name} {stats.rejected_events_stored}\n")
+    out.append(f"{_GAPS.header}{_GAPS.name} {stats.history_gaps}\n")
+    out.append(f"{_GAP_EVENTS.header}{_GAP_EVENTS.name} {stats.history_gap_events}\n")
     return "".join(out) + _store_text(stats.store) + _registry_text(stats.registry)
 
 

@@ -76,6 +76,7 @@ class EventOutcome:
     ack_seq: int | None  # ack everything of (station, boot_id) up to this seq
     reason: str = ""
     unregistered: bool = False
+    gap: int = 0  # seqs of this boot skipped for good (collector.event_ledger)
 
 
 # Shared outcomes: one per possible answer, not one object per message.
@@ -166,11 +167,13 @@ class Fleet:
         result = self._ledger.record(ev)
         unregistered = ev.station not in self._registry.stations
         if result.full:
-            return EventOutcome(False, False, result.ack_seq, "out_of_order", unregistered)
+            return EventOutcome(False, False, result.ack_seq, "out_of_order", unregistered,
+                                result.gap)
         if not result.new:
-            return EventOutcome(True, False, result.ack_seq, "duplicate", unregistered)
+            return EventOutcome(True, False, result.ack_seq, "duplicate", unregistered,
+                                result.gap)
         self._generation += 1  # recent_events changed
-        return EventOutcome(True, True, result.ack_seq, "", unregistered)
+        return EventOutcome(True, True, result.ack_seq, "", unregistered, result.gap)
 
     def apply_rejected_event(
         self, station: str, boot_id: str, seq: int, oldest_pending: int | None
@@ -182,8 +185,9 @@ class Fleet:
         result = self._ledger.record_seq(station, boot_id, seq, oldest_pending)
         unregistered = station not in self._registry.stations
         if result.full:
-            return EventOutcome(False, False, result.ack_seq, "out_of_order", unregistered)
-        return EventOutcome(True, result.new, result.ack_seq, "", unregistered)
+            return EventOutcome(False, False, result.ack_seq, "out_of_order", unregistered,
+                                result.gap)
+        return EventOutcome(True, result.new, result.ack_seq, "", unregistered, result.gap)
 
     def restore_event_marks(self, marks: Mapping[tuple[str, str], int]) -> None:
         self._ledger.restore(marks)

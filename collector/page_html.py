@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import html
 from collections.abc import Iterable, Sequence
-from datetime import UTC, datetime
 from functools import cache
 from importlib.resources import files
 from typing import Final
@@ -16,6 +15,7 @@ from typing import Final
 from aiohttp import web
 
 from collector.i18n import Lang, choose_lang, held_for, relative_time, template
+from collector.rfc3339 import utc_cell
 
 REFRESH_S: Final = 30
 # States shown as a problem; `planned` is rollout progress, never a problem.
@@ -50,7 +50,7 @@ def held(lang: Lang, since: float, at: float) -> Markup:
 
 
 def _time(ts: float, shown: str) -> Markup:
-    iso = datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    iso = utc_cell(ts)
     return Markup(f'<time datetime="{iso}" title="{iso}">{esc(shown)}</time>')
 
 

@@ -16,9 +16,9 @@ import csv
 import io
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Final
 
+from collector.rfc3339 import utc_cell
 from pantau.wire import Component
 
 if TYPE_CHECKING:
@@ -133,15 +133,11 @@ def parts_csv(issues: Iterable[PartIssue], sites: Iterable[SiteView], at: float 
         name, region = names.get(i.site, (i.site, ""))
         ordered = i.order.ordered_at
         row = (i.site, name, region, i.station, i.station_state, i.role, i.status,
-               _iso(i.since), f"{i.since:.3f}", i.detail, i.order.model_to_order,
-               f"{i.open_for_s(at):.0f}", _iso(ordered) if ordered is not None else "",
+               utc_cell(i.since), f"{i.since:.3f}", i.detail, i.order.model_to_order,
+               f"{i.open_for_s(at):.0f}", utc_cell(ordered) if ordered is not None else "",
                f"{ordered:.3f}" if ordered is not None else "")
         writer.writerow([_safe_cell(v) for v in row])
     return out.getvalue()
-
-
-def _iso(ts: float) -> str:
-    return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _safe_cell(value: str) -> str:

@@ -6,10 +6,20 @@ from datetime import UTC, datetime
 
 
 def utc_text(ts: float | None) -> str | None:
-    """`ts` (seconds since the epoch) as RFC 3339 UTC to the second; None stays None."""
+    """`ts` (seconds since the epoch) as RFC 3339 UTC to the second; None stays None,
+    and so does a time no calendar date can name (years past 9999, NaN)."""
     if ts is None:
         return None
-    return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    try:
+        return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    except (OverflowError, OSError, ValueError):
+        # The wire refuses such times (wire.Timestamp); no view fails on one all the same.
+        return None
+
+
+def utc_cell(ts: float) -> str:
+    """`utc_text` for a page attribute or a CSV cell: "" where it says None."""
+    return utc_text(ts) or ""
 
 
 def parse(text: str) -> float:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import sys
 from typing import Final, Literal, NamedTuple, TypeVar
 
+import msgspec
 from msgspec.structs import replace
 
 from collector.registry import Lifecycle, StationEntry
@@ -50,9 +51,9 @@ class StationView:
 
     __slots__ = (
         "agent_version", "birth", "boot_id", "checks", "clock_offset_s", "components",
-        "components_ok", "entry", "host", "hostname", "interval_s", "last_heartbeat_ts",
-        "last_seen", "shape_version", "site", "state", "state_since", "station", "unexpected",
-        "version",
+        "components_ok", "dropped_events", "entry", "host", "hostname", "interval_s",
+        "last_heartbeat_ts", "last_seen", "oldest_queued_ts", "queued_events", "shape_version",
+        "site", "state", "state_since", "station", "unexpected", "version",
     )
 
     def __init__(
@@ -73,6 +74,10 @@ class StationView:
         self.checks: tuple[wire.Check, ...] = ()
         self.unexpected: tuple[wire.UnexpectedDevice, ...] = ()
         self.host: wire.Host | None = None
+        # The agent's event queue as its last heartbeat told (None: an older agent).
+        self.queued_events: int | None = None
+        self.dropped_events: int | None = None
+        self.oldest_queued_ts: float | None = None
         self.version = self.shape_version = 0
 
     @property
@@ -104,6 +109,10 @@ class StationView:
         return (
             self.state == "online" and self.last_heartbeat_ts is not None and self.components_ok
         )
+
+
+def _or_none(value: _T | msgspec.UnsetType) -> _T | None:
+    return None if value is msgspec.UNSET else value
 
 
 def _same_or_new(old: tuple[_T, ...], new: list[_T]) -> tuple[_T, ...]:
@@ -213,9 +222,14 @@ class StationRecord(StationView):
             hostname = host.hostname if host is not None else ""
             shape = shape or hostname != self.hostname
             self.hostname = hostname
-        if hb.agent.version != self.agent_version:
-            self.agent_version = sys.intern(hb.agent.version)  # one copy fleet-wide
+        agent = hb.agent
+        if agent.version != self.agent_version:
+            self.agent_version = sys.intern(agent.version)  # one copy fleet-wide
             shape = True
+        # Live figures, like the host's: rendered at every scrape, no shape change.
+        self.queued_events = _or_none(agent.queued_events)
+        self.dropped_events = _or_none(agent.dropped_events)
+        self.oldest_queued_ts = _or_none(agent.oldest_queued_ts)
         return self._take_parts(hb) or shape
 
     def _take_parts(self, hb: wire.Heartbeat) -> bool:

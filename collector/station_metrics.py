@@ -61,9 +61,20 @@ _HOST: Final = (
     Family("pantau_host_temperature_celsius", "gauge", "Highest station temperature sensor."),
     Family("pantau_host_boot_time_seconds", "gauge", "When the station's OS booted."),
 )
-STATION_FAMILIES: Final = (*_META, *_HEARTBEAT, *_COMPONENTS, *_CHECKS, *_HOST)
+_AGENT: Final = (
+    Family("pantau_agent_queued_events", "gauge", "Events in the agent's queue, not yet acked."),
+    Family(
+        "pantau_agent_dropped_events_total", "counter",
+        "Events the agent's queue bounds dropped unacked since its queue was created.",
+    ),
+    Family(
+        "pantau_agent_oldest_queued_timestamp_seconds", "gauge",
+        "When the oldest queued event was queued, on the clock of the heartbeat's timestamp.",
+    ),
+)
+STATION_FAMILIES: Final = (*_META, *_HEARTBEAT, *_COMPONENTS, *_CHECKS, *_HOST, *_AGENT)
 CACHED_FAMILIES: Final = (*_META, *_COMPONENTS, *_CHECKS)  # per station, in `Columns`
-LIVE_FAMILIES: Final = (*_HEARTBEAT, *_HOST)  # rendered at every scrape: `live_columns`
+LIVE_FAMILIES: Final = (*_HEARTBEAT, *_HOST, *_AGENT)  # rendered at every scrape: `live_lines`
 _SLOT: Final = "\x00"  # stands for the label text in the enum templates below
 
 
@@ -180,6 +191,10 @@ def live_lines(stations: Sequence[StationView], labs: Sequence[bytes]) -> list[b
         _lines(b"pantau_host_disk_free_bytes{", [d.free_bytes for d in disks], disk_labs, mounts),
         _lines(b"pantau_host_temperature_celsius{", temps, host_labs),
         _lines(b"pantau_host_boot_time_seconds{", [h.boot_time for h in hosts], host_labs),
+        _lines(b"pantau_agent_queued_events{", [f.queued_events for f in stations], labs),
+        _lines(b"pantau_agent_dropped_events_total{", [f.dropped_events for f in stations], labs),
+        _lines(b"pantau_agent_oldest_queued_timestamp_seconds{",
+               [f.oldest_queued_ts for f in stations], labs),
     ]
 
 

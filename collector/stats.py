@@ -61,6 +61,8 @@ class IngestStats:
     broker_connected: bool = False
     unregistered_messages: int = 0  # accepted from stations the registry does not know
     rejected_events_stored: int = 0  # refused events stored with their payload and acked
+    history_gaps: int = 0  # times a boot's seqs were skipped for good (collector.event_ledger)
+    history_gap_events: int = 0  # the seqs so skipped
     store: StoreStats = field(default_factory=StoreStats)
     registry: RegistryStats = field(default_factory=RegistryStats)
 

@@ -39,17 +39,30 @@ REJECT_REASONS: Final[tuple[RejectReason, ...]] = (
     "oversize", "decode", "schema", "version", "topic", "mismatch",
 )
 
-
-
+# Every time on the wire lies in [2000-01-01, 2100-01-01) UTC. A clock mistake
+# (milliseconds for seconds, a dead CMOS battery) is refused as `schema` here
+# rather than reaching the views, where Python's datetime cannot show it.
+TS_MIN: Final = 946_684_800.0  # 2000-01-01T00:00:00Z
+TS_END: Final = 4_102_444_800.0  # 2100-01-01T00:00:00Z, excluded
+# List bounds: a station cannot blow up the fleet's metric cardinality.
+MAX_COMPONENTS: Final = 64
+MAX_CHECKS: Final = 64
+MAX_UNEXPECTED: Final = 64
+MAX_DISKS: Final = 32
 
 Id = Annotated[str, DeferredPattern(ID_PATTERN)]
 Ratio = Annotated[float, msgspec.Meta(ge=0.0, le=1.0)]
 NonNegative = Annotated[float, msgspec.Meta(ge=0.0)]
-Seq = Annotated[int, msgspec.Meta(ge=0)]
+# At most SQLite's largest INTEGER: the collector stores seq numbers, and one
+# larger would stop its history writer for the whole fleet.
+MAX_SEQ: Final = 2**63 - 1
+Seq = Annotated[int, msgspec.Meta(ge=0, le=MAX_SEQ)]
 HexId = Annotated[str, DeferredPattern(HEX_PATTERN)]
 Short = Annotated[str, msgspec.Meta(max_length=256)]
 Detail = Annotated[str, msgspec.Meta(max_length=1024)]
 BootId = Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
+# Seconds since the epoch: the type of every time field, present and future.
+Timestamp = Annotated[float, msgspec.Meta(ge=TS_MIN, lt=TS_END)]
 
 
 class Rejected(Exception):
@@ -109,7 +122,7 @@ class Component(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     kind: Short
     required: bool
     status: ComponentStatus
-    since: float
+    since: Timestamp
     detail: Detail = ""
     device: Device | None = None
     standin: bool | msgspec.UnsetType = msgspec.UNSET
@@ -145,19 +158,36 @@ class Disk(msgspec.Struct, frozen=True, kw_only=True, gc=False):
 
 class Host(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     hostname: Short
-    boot_time: float
+    boot_time: Timestamp
     cpu_ratio: Ratio
     load1: NonNegative
     memory_used_ratio: Ratio
     swap_used_ratio: Ratio
-    disks: list[Disk] = []
+    disks: Annotated[list[Disk], msgspec.Meta(max_length=MAX_DISKS)] = []
     temperature_c: float | None = None
     clock_offset_s: float | None = None
 
 
+Count = Annotated[int, msgspec.Meta(ge=0, le=2**53)]  # exact as a float in /metrics
+
+
 class AgentInfo(msgspec.Struct, frozen=True, kw_only=True, gc=False):
+    """The agent itself, and the health of its event queue.
+
+    Three optional fields (added in v1 without a version bump; left out when
+    unset, so payloads without them are byte-identical to the older ones; see
+    docs/protocol.md, "Agent queue health"): `queued_events` events in the
+    journal not yet acked, `dropped_events` events the queue bounds dropped
+    unacked since the journal was created (persisted in it), and
+    `oldest_queued_ts` the oldest queued event's queue time on the clock of
+    this heartbeat's `ts` (its age is measured on a monotonic clock).
+    """
+
     version: Short
     uptime_s: NonNegative
+    queued_events: Count | msgspec.UnsetType = msgspec.UNSET
+    dropped_events: Count | msgspec.UnsetType = msgspec.UNSET
+    oldest_queued_ts: Timestamp | msgspec.UnsetType = msgspec.UNSET
 
 
 class Heartbeat(msgspec.Struct, frozen=True, kw_only=True, gc=False):
@@ -166,13 +196,15 @@ class Heartbeat(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     station: Id
     seq: Seq
     boot_id: BootId
-    ts: float
+    ts: Timestamp
     interval_s: Annotated[float, msgspec.Meta(gt=0.0, le=86400.0)]
     agent: AgentInfo
     host: Host | None = None
-    components: Annotated[list[Component], msgspec.Meta(max_length=256)] = []
-    checks: Annotated[list[Check], msgspec.Meta(max_length=256)] = []
-    unexpected: Annotated[list[UnexpectedDevice], msgspec.Meta(max_length=256)] = []
+    # Required, even empty: a heartbeat without its components is not "no components"
+    # (that would resolve every part alert of the station silently).
+    components: Annotated[list[Component], msgspec.Meta(max_length=MAX_COMPONENTS)]
+    checks: Annotated[list[Check], msgspec.Meta(max_length=MAX_CHECKS)]
+    unexpected: Annotated[list[UnexpectedDevice], msgspec.Meta(max_length=MAX_UNEXPECTED)]
 
 
 class Status(msgspec.Struct, frozen=True, kw_only=True, gc=False):
@@ -181,7 +213,7 @@ class Status(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     state: StationLinkState
     boot_id: BootId
     session: Seq
-    ts: float | None = None
+    ts: Timestamp | None = None
     reason: Short = ""
     v: int = PROTOCOL_VERSION
 
@@ -204,7 +236,7 @@ class Event(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     station: Id
     boot_id: BootId
     seq: Seq
-    ts: float
+    ts: Timestamp
     component: Id
     from_: ComponentStatus = msgspec.field(name="from")
     to: ComponentStatus
@@ -352,7 +384,27 @@ def _decode_unchecked_origin(kind: MessageKind, payload: bytes, limit: int) -> P
     version = getattr(msg, "v", PROTOCOL_VERSION)
     if version != PROTOCOL_VERSION:
         raise Rejected("version", f"{kind} has v={version}, this side speaks v{PROTOCOL_VERSION}")
+    if isinstance(msg, Heartbeat):
+        _refuse_duplicates(msg)
     return msg
+
+
+def _refuse_duplicates(hb: Heartbeat) -> None:
+    """Component ids, check ids and disk mounts are keys (labels, rows): each once."""
+    comps, checks, host = hb.components, hb.checks, hb.host
+    if len(comps) > 1 and len({c.id for c in comps}) != len(comps):
+        _duplicate("component id", [c.id for c in comps])
+    if len(checks) > 1 and len({k.id for k in checks}) != len(checks):
+        _duplicate("check id", [k.id for k in checks])
+    if host is not None and len(host.disks) > 1 and (
+        len({d.mount for d in host.disks}) != len(host.disks)
+    ):
+        _duplicate("disk mount", [d.mount for d in host.disks])
+
+
+def _duplicate(what: str, keys: list[str]) -> NoReturn:
+    twice = next(k for i, k in enumerate(keys) if k in keys[:i])
+    raise Rejected("schema", f"heartbeat: {what} {twice!r} appears more than once")
 
 
 def _strict_reject(kind: MessageKind, payload: bytes) -> NoReturn:

@@ -19,9 +19,10 @@ import shutil
 import subprocess
 import sys
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 import yaml
 
@@ -74,17 +75,24 @@ class CentralStack:
         scheme = "mqtt" if part == "mosquitto" else "http"
         return f"{scheme}://127.0.0.1:{self.ports[part]}"
 
-    def start(self) -> CentralStack:
+    def start(self) -> Self:
         self.workdir.mkdir(parents=True, exist_ok=True)
-        for part in ("mosquitto", "collector", "alertmanager", "prometheus"):
+        for part in self.port_names():
             self.ports[part] = free_port()
         try:
-            for make in (self._mosquitto, self._collector, self._alertmanager, self._prometheus):
+            for make in self.makers():
                 self.services.append(make().start())
         except BaseException:
             self.stop()
             raise
         return self
+
+    def port_names(self) -> tuple[str, ...]:
+        return ("mosquitto", "collector", "alertmanager", "prometheus")
+
+    def makers(self) -> tuple[Callable[[], Service], ...]:
+        """What start() starts, in order (stop() goes the other way)."""
+        return (self._mosquitto, self._collector, self._alertmanager, self._prometheus)
 
     def stop(self) -> None:
         for service in reversed(self.services):
@@ -194,52 +202,49 @@ class CentralStack:
         real = time.time() if real is None else real
         return real if self.office_day is None else self.office_day.office(real)
 
-    def _alertmanager(self) -> Service:
+    def _alertmanager(self, name: str = "alertmanager",
+                      cluster: Sequence[str] = ("--cluster.listen-address=",)) -> Service:
         conf = self.workdir / "alertmanager.yml"
         conf.write_text(yaml.safe_dump(self.alertmanager_config(), sort_keys=False))
         argv = [
             binary("prometheus-alertmanager", "alertmanager"),
             f"--config.file={conf}",
-            f"--storage.path={self.workdir / 'alertmanager-data'}",
-            f"--web.listen-address=127.0.0.1:{self.ports['alertmanager']}",
-            "--cluster.listen-address=",
+            f"--storage.path={self.workdir / f'{name}-data'}",
+            f"--web.listen-address=127.0.0.1:{self.ports[name]}",
+            *cluster,
         ]
-        return Service(
-            "alertmanager",
-            argv,
-            self._log("alertmanager"),
-            http_ok(self.url("alertmanager") + "/-/ready"),
-        )
+        return Service(name, argv, self._log(name), http_ok(self.url(name) + "/-/ready"))
 
-    def _prometheus(self) -> Service:
-        conf = self.workdir / "prometheus.yml"
-        conf.write_text(yaml.safe_dump(self.prometheus_config(), sort_keys=False))
+    def _prometheus(self, name: str = "prometheus",
+                    labels: dict[str, str] | None = None) -> Service:
+        conf = self.workdir / f"{name}.yml"
+        conf.write_text(yaml.safe_dump(self.prometheus_config(labels), sort_keys=False))
         argv = [
             binary("prometheus"),
             f"--config.file={conf}",
-            f"--storage.tsdb.path={self.workdir / 'prometheus-data'}",
-            f"--web.listen-address=127.0.0.1:{self.ports['prometheus']}",
+            f"--storage.tsdb.path={self.workdir / f'{name}-data'}",
+            f"--web.listen-address=127.0.0.1:{self.ports[name]}",
         ]
-        return Service(
-            "prometheus",
-            argv,
-            self._log("prometheus"),
-            http_ok(self.url("prometheus") + "/-/ready"),
-        )
+        return Service(name, argv, self._log(name), http_ok(self.url(name) + "/-/ready"))
 
-    def prometheus_config(self) -> dict[str, Any]:
+    def alertmanager_targets(self) -> list[str]:
+        return [f"127.0.0.1:{self.ports['alertmanager']}"]
+
+    def prometheus_config(self, labels: dict[str, str] | None = None) -> dict[str, Any]:
         interval = f"{int(self.scrape_interval_s * 1000)}ms"
         return {
-            "global": {"scrape_interval": interval, "evaluation_interval": interval},
+            "global": {"scrape_interval": interval, "evaluation_interval": interval,
+                       **({"external_labels": labels} if labels else {})},
             "rule_files": [
                 str(self._scaled_rules(p))
                 for p in sorted((DEPLOY / "prometheus").glob("*.yml"))
                 if p.name != "prometheus.yml"
             ],
             "alerting": {
-                "alertmanagers": [
-                    {"static_configs": [{"targets": [f"127.0.0.1:{self.ports['alertmanager']}"]}]}
-                ]
+                "alertmanagers": [{"static_configs": [{"targets": self.alertmanager_targets()}]}],
+                # A pair's replica label must not split Alertmanager's de-duplication.
+                **({"alert_relabel_configs": [{"action": "labeldrop", "regex": "replica"}]}
+                   if labels else {}),
             },
             "scrape_configs": [
                 {

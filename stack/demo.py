@@ -32,6 +32,7 @@ from agent.sim.fleet import MEDAN_KECAMATAN, SimFleet
 from agent.sim.station import SimStation
 from agent.sim.usb_backend import SimDevice
 from stack.central import CentralStack
+from stack.central_ha import ALERTMANAGERS, PROMETHEUS, HaCentralStack
 from stack.compressed_day import DAY_S, office_instant
 from stack.demo_schedule import ZONE, default_start_at, default_table, site_lines
 from stack.processes import StackError
@@ -127,8 +128,9 @@ def run(args: argparse.Namespace, workdir: Path, stop: threading.Event) -> int:
     active, registry_text = medan_fleet(default_table(workdir), office_day(start_at))
     registry = workdir / "fleet.toml"
     registry.write_text(registry_text)
-    central = CentralStack(workdir / "central", registry, time_scale=args.time_scale,
-                           start_at=start_at, day_length_s=args.day_length, zone=ZONE).start()
+    kind = HaCentralStack if args.ha else CentralStack
+    central = kind(workdir / "central", registry, time_scale=args.time_scale,
+                   start_at=start_at, day_length_s=args.day_length, zone=ZONE).start()
     fleet = SimFleet(
         central.url("mosquitto"),
         active,
@@ -160,8 +162,9 @@ def banner(central: CentralStack, simulated: int) -> str:
             f"  status page     {collector}/          (Bahasa Indonesia: {collector}/?lang=id)",
             f"  collector API   {collector}/api/v1/sites   {collector}/api/v1/parts?format=csv",
             f"  metrics         {collector}/metrics",
-            f"  Prometheus      {central.url('prometheus')}/alerts",
-            f"  Alertmanager    {central.url('alertmanager')}",
+            *(f"  Prometheus      {central.url(p)}/alerts" for p in PROMETHEUS
+              if p in central.ports),
+            *(f"  Alertmanager    {central.url(a)}" for a in ALERTMANAGERS if a in central.ports),
             f"  MQTT broker     {central.url('mosquitto')}",
             f"  office clock    {office_clock(central)} in {ZONE} (--start-at, --day-length)",
             f"  logs            {central.workdir}",
@@ -207,6 +210,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         type=float,
         help="real seconds per office day (default 86400; 1440 = a day in 24 minutes)",
     )
+    parser.add_argument("--ha", action="store_true",
+                        help="a Prometheus pair and a 2-node Alertmanager cluster (make demo HA=1)")
     parser.add_argument("--seed", type=int, default=random.randrange(1 << 16))
     parser.add_argument("--workdir", type=Path, help="keep state and logs here (default: temp)")
     args = parser.parse_args(argv)

@@ -19,7 +19,7 @@ import psutil
 
 from agent.config import AgentConfig
 from agent.probes.base import ProbeEnv, ProbeResult
-from pantau.wire import Disk, Host
+from pantau.wire import MAX_DISKS, Disk, Host
 
 log = logging.getLogger(__name__)
 # Sensors that are absent or broken report 0, -273 or 255; none of those is a real reading.
@@ -53,6 +53,7 @@ class HostProbe:
     def __init__(self, config: AgentConfig, env: ProbeEnv) -> None:
         self._config = config.host
         self._skipped: set[str] = set()  # mounts already logged as absent
+        self._cut_logged = False  # more mounts than the protocol carries: said once
         if self._config.enabled:
             psutil.cpu_percent(interval=None)  # the first call only starts the measurement
 
@@ -74,8 +75,12 @@ class HostProbe:
         return ProbeResult(host=host)
 
     def _disks(self, mounts: Iterable[str]) -> list[Disk]:
-        disks = []
+        """The mounts in config order, each once (the collector refuses a repeated
+        mount), at most MAX_DISKS of them (it refuses more)."""
+        disks: dict[str, Disk] = {}
         for mount in mounts:
+            if mount[:256] in disks:
+                continue
             try:
                 if not os.path.ismount(mount):
                     raise FileNotFoundError(f"{mount} is not a mount point")
@@ -84,11 +89,19 @@ class HostProbe:
                 self._skip(mount, exc)
                 continue
             self._skipped.discard(mount)  # log again if it disappears later
-            disks.append(Disk(
+            disks[mount[:256]] = Disk(
                 mount=mount[:256], used_ratio=clamp_ratio(usage.percent / 100.0),
                 free_bytes=max(0, usage.free),
-            ))
-        return disks
+            )
+        return self._cut(list(disks.values()))
+
+    def _cut(self, disks: list[Disk]) -> list[Disk]:
+        if len(disks) > MAX_DISKS and not self._cut_logged:
+            self._cut_logged = True
+            log.warning("%d disks found in [host] mounts, the protocol carries %d: the first %d "
+                        "in config order are reported (said once); shorten [host] mounts",
+                        len(disks), MAX_DISKS, MAX_DISKS)
+        return disks[:MAX_DISKS]
 
     def _skip(self, mount: str, exc: OSError) -> None:
         if mount not in self._skipped:

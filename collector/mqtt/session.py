@@ -23,7 +23,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any, Final
 
 from collector.app_keys import Health
@@ -47,11 +47,13 @@ class IngestError(CollectorError):
     """The MQTT session cannot be set up from this configuration."""
 
 
-def subscriptions(config: CollectorConfig) -> list[tuple[str, int]]:
+def subscriptions(config: CollectorConfig, extra: Iterable[str] = ()) -> list[tuple[str, int]]:
+    """`extra`: the collector's own topics (collector.repair_sync), QoS 1 so they queue."""
     root, sites = config.topic_root, config.sites
     qos1 = subscription_filters(("status", "event"), sites, root)
     qos0 = subscription_filters(("heartbeat",), sites, root)
-    return [(f, 1) for f in qos1] + [(f, 0) for f in qos0] + [(sync_topic(config), 1)]
+    return ([(f, 1) for f in qos1] + [(f, 0) for f in qos0] + [(sync_topic(config), 1)]
+            + [(t, 1) for t in extra])
 
 
 def sync_topic(config: CollectorConfig) -> str:
@@ -101,6 +103,11 @@ class IngestSession:
         self._connack = False
         self._connecting: asyncio.Future[Any] | None = None
         self._deferred_acks: list[tuple[str, bytes]] = []
+        self._own_topics: dict[str, Callable[[bytes], None]] = {}
+
+    def add_topic(self, topic: str, handler: Callable[[bytes], None]) -> None:
+        """Subscribe to one of the collector's own topics (from the next session on)."""
+        self._own_topics[topic] = handler
 
     # --- session loop --------------------------------------------------------
 
@@ -217,7 +224,10 @@ class IngestSession:
 
     def publish_ack(self, site: str, station: str, boot_id: str, seq: int) -> None:
         topic = topic_for(site, station, "ack", self._config.topic_root)
-        payload = encode(Ack(boot_id=boot_id, seq=seq))
+        self.publish(topic, encode(Ack(boot_id=boot_id, seq=seq)))
+
+    def publish(self, topic: str, payload: bytes) -> None:
+        """QoS 1; paho queues it while the broker is away (our session is persistent)."""
         if self._connecting is not None and not self._connecting.done():
             # paho is not thread-safe: a publish racing reconnect() in the connect
             # thread can leave the CONNECT queued with no write ever scheduled.
@@ -244,7 +254,7 @@ class IngestSession:
         self._connack = True
         self._set_connected(True)
         try:
-            self._sub_mid = self._link.subscribe(subscriptions(self._config))
+            self._sub_mid = self._link.subscribe(subscriptions(self._config, self._own_topics))
         except Exception:  # without the subscription this session is useless: start over
             log.exception("cannot subscribe on %s", self._config.broker.url)
             self._session_over(self._attempt, "subscribe failed")
@@ -252,7 +262,8 @@ class IngestSession:
     def _on_subscribe(self, mid: int, refusals: list[str | None]) -> None:
         if mid != self._sub_mid:
             return
-        for (topic, _qos), refusal in zip(subscriptions(self._config), refusals, strict=False):
+        wanted = subscriptions(self._config, self._own_topics)
+        for (topic, _qos), refusal in zip(wanted, refusals, strict=False):
             if refusal is not None:
                 log.error("broker refused subscription %s: %s (check the ACL)", topic, refusal)
         if not self._health.retained_loaded:
@@ -277,6 +288,10 @@ class IngestSession:
         try:
             if topic == self._sync_topic:
                 self._retained_done("sync marker received")
+                return
+            own = self._own_topics.get(topic)
+            if own is not None:
+                own(payload)
                 return
             self._dispatcher.handle(topic, payload, self._clock())
         except Exception as exc:  # a bug must cost one message, never the session

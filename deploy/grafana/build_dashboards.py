@@ -32,6 +32,7 @@ from grafana_panels import (
     dashboard,
     enum_code,
     mappings,
+    one,
     query_variable,
     stat,
     table,
@@ -60,7 +61,7 @@ def fleet_overview() -> dict[str, Any]:
         stat("Stations installed", "Registered stations that are not planned (active kit).",
              f"sum(site:pantau_stations_active:count{{{FS}}})", size=(4, 4)),
         stat("Ready to enroll", "Online with every required part ok.",
-             f"sum(pantau_site_stations_ready{{{FS}}})", size=(4, 4)),
+             f"sum(site:pantau_stations_ready:count{{{FS}}})", size=(4, 4)),
         stat("Stations down", "Lost (Last Will) or stale (heartbeats stopped).",
              f"sum(site:pantau_stations_down:count{{{FS}}}) or vector(0)", size=(4, 4),
              thresholds_=BAD_ANY),
@@ -103,7 +104,8 @@ def fleet_overview() -> dict[str, Any]:
               overrides=[column("site", ("links", link("Site dashboard", SITE_LINK)))]),
         table("Unexpected USB devices", "Stations with USB devices their inventory does not "
               "expect (flash drives on a biometric station are a security concern).",
-              [target(f"topk(50, pantau_station_unexpected_devices{{{FS}}} > 0)", table=True)],
+              [target(f"topk(50, {one(f'pantau_station_unexpected_devices{{{FS}}}')} > 0)",
+                     table=True)],
               {"Value": "devices"}, size=(8, 9),
               overrides=[column("station", ("links", link("Station dashboard", STATION_LINK)))]),
     ]
@@ -120,10 +122,13 @@ def fleet_overview() -> dict[str, Any]:
                    [target(f"sum by (state) (site_state:pantau_stations:count{{{FS}}})",
                            legend="{{state}}")], size=(8, 9)),
         timeseries("Collector", "Heartbeats per second received, messages rejected (by reason) "
-                   "and broker connection (1 = connected).",
-                   [target("sum(job:pantau_collector_heartbeats:rate5m)", "A", "heartbeats/s"),
-                    target("sum by (reason) (rate(pantau_collector_rejected_messages_total"
-                           "[$__rate_interval]))", "B", "rejected {{reason}}/s"),
+                   "and broker connection (1 = connected), one line per collector: each "
+                   "replica receives every message.",
+                   [target('sum by (instance) (rate(pantau_collector_messages_total'
+                           '{kind="heartbeat"}[$__rate_interval]))', "A",
+                           "{{instance}} heartbeats/s"),
+                    target("sum by (instance, reason) (rate(pantau_collector_rejected_messages_"
+                           "total[$__rate_interval]))", "B", "{{instance}} rejected {{reason}}/s"),
                     target("min(pantau_collector_broker_connected)", "C", "broker connected")],
                    size=(8, 9)),
     ]
@@ -155,8 +160,10 @@ def site_dashboard() -> dict[str, Any]:
         "devices, seconds since the last heartbeat.",
         [target(enum_code("pantau_station_state", s, "state", "site, station", STATION_STATES),
                 "A", table=True),
-         target(f"sum by (site, station) ((1 - pantau_component_up{{{s}}}) "
-                "* on (site, station, component) pantau_component_required)", "B", table=True),
+         target(f"max by (site, station) (sum by (instance, site, station) ("
+                f"(1 - pantau_component_up{{{s}}}) "
+                "* on (instance, site, station, component) pantau_component_required))", "B",
+                table=True),
          target(f"max by (site, station) (pantau_station_unexpected_devices{{{s}}})", "C",
                 table=True),
          target(f"time() - max by (site, station) "
@@ -211,14 +218,14 @@ def station_dashboard() -> dict[str, Any]:
                                     STATION_STATES),
              value_mappings=mappings(STATION_STATES), size=(4, 4)),
         stat("Last heartbeat", "Seconds since the agent's last heartbeat (agent clock).",
-             f"time() - pantau_station_last_heartbeat_timestamp_seconds{{{st}}}", unit="s",
-             size=(4, 4)),
-        stat("Unexpected USB devices", "", f"pantau_station_unexpected_devices{{{st}}}",
+             f"time() - {one(f'pantau_station_last_heartbeat_timestamp_seconds{{{st}}}')}",
+             unit="s", size=(4, 4)),
+        stat("Unexpected USB devices", "", one(f"pantau_station_unexpected_devices{{{st}}}"),
              thresholds_=BAD_ANY, size=(4, 4)),
-        stat("Host up for", "", f"time() - pantau_host_boot_time_seconds{{{st}}}", unit="s",
-             size=(4, 4)),
+        stat("Host up for", "", f"time() - {one(f'pantau_host_boot_time_seconds{{{st}}}')}",
+             unit="s", size=(4, 4)),
         stat("Agent", "Agent version and hostname.",
-             f"pantau_station_info{{{st}}}", size=(8, 4),
+             one(f"pantau_station_info{{{st}}}"), size=(8, 4),
              text_mode="name", legend="{{agent_version}} on {{hostname}} ({{profile}})"),
     ]
     components = table(
@@ -242,24 +249,25 @@ def station_dashboard() -> dict[str, Any]:
     ratio = {"unit": "percentunit", "min": 0, "max": 1}
     host = [
         timeseries("CPU and memory", "", [
-            target(f"pantau_host_cpu_ratio{{{st}}}", "A", "cpu"),
-            target(f"pantau_host_memory_used_ratio{{{st}}}", "B", "memory")], size=(8, 8),
+            target(one(f"pantau_host_cpu_ratio{{{st}}}"), "A", "cpu"),
+            target(one(f"pantau_host_memory_used_ratio{{{st}}}"), "B", "memory")], size=(8, 8),
             **ratio),
-        timeseries("Disks used", "", [target(f"pantau_host_disk_used_ratio{{{st}}}", "A",
+        timeseries("Disks used", "", [target(one(f"pantau_host_disk_used_ratio{{{st}}}"), "A",
                                              "{{mount}}")], size=(8, 8),
                    thresholds_=thresholds((None, "green"), (0.9, "red")), **ratio),
-        timeseries("Disk free", "", [target(f"pantau_host_disk_free_bytes{{{st}}}", "A",
+        timeseries("Disk free", "", [target(one(f"pantau_host_disk_free_bytes{{{st}}}"), "A",
                                             "{{mount}}")], size=(8, 8), unit="bytes"),
     ]
     more = [
         timeseries("Temperature", "Hottest sensor of the station's PC.",
-                   [target(f"pantau_host_temperature_celsius{{{st}}}", "A", "°C")],
+                   [target(one(f"pantau_host_temperature_celsius{{{st}}}"), "A", "°C")],
                    size=(8, 8), unit="celsius"),
         timeseries("Clock offset", "Station clock minus collector clock, from heartbeat "
-                   "receipt times.", [target(f"pantau_host_clock_offset_seconds{{{st}}}", "A",
+                   "receipt times.", [target(one(f"pantau_host_clock_offset_seconds{{{st}}}"), "A",
                                              "offset")], size=(8, 8), unit="s"),
         timeseries("Network check latency", "", [target(
-            f"pantau_check_latency_seconds{{{st}}}", "A", "{{check}}")], size=(8, 8), unit="s"),
+            one(f"pantau_check_latency_seconds{{{st}}}"), "A", "{{check}}")], size=(8, 8),
+            unit="s"),
     ]
     checks = timeline("Network checks over time", "", f"max by (check) (pantau_check_up{{{st}}})",
                       "{{check}}", CHECK_UP, size=(12, 7))

@@ -35,6 +35,11 @@ COMPONENT_STATUSES = (("ok", "green"), ("unknown", "yellow"), ("failed", "orange
 CHECK_UP = (("failed", "red"), ("ok", "green"))  # pantau_check_up: 0 / 1
 
 
+def one(expr: str) -> str:
+    """Each series once however many collector replicas export it (docs/replicas.md)."""
+    return f"max without (instance) ({expr})"
+
+
 def enum_code(metric: str, selector: str, label: str, by: str,
               values: tuple[tuple[str, str], ...]) -> str:
     """`max by (by)` of the index of the one `label` value whose series is 1."""

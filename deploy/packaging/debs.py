@@ -85,6 +85,7 @@ COLLECTOR = Role(
         ("deploy/holidays-id.toml", "usr/share/pantau/holidays-id.toml", 0o644),
         ("deploy/mosquitto/mosquitto.conf", "usr/share/pantau/mosquitto/pantau.conf", 0o644),
         ("deploy/mosquitto/acl", "usr/share/pantau/mosquitto/acl", 0o644),
+        ("deploy/nats/", "usr/share/pantau/nats/", 0o644),
         ("deploy/prometheus/", "usr/share/pantau/prometheus/", 0o644),
         ("deploy/alertmanager/alertmanager.yml",
          "usr/share/pantau/alertmanager/alertmanager.yml", 0o644),

@@ -88,6 +88,7 @@ def heartbeat(i: int, seq: int, ts: float) -> tuple[str, bytes]:
         host=host,
         components=comps,
         checks=[wire.Check(id="server", kind="tcp", status="ok", latency_s=0.01)],
+        unexpected=[],
     )
     return wire.topic_for(site, station, "heartbeat"), wire.encode(hb)
 

@@ -42,9 +42,11 @@ ROUTES = [
     ("tickets", ["alertname=PantauCollectorStoreReset", "severity=ticket"]),
     ("tickets", ["alertname=PantauRegistryReloadFailed", "severity=ticket"]),
     ("tickets", ["alertname=PantauDiskAlmostFull", "severity=ticket", "site=helvetia"]),
+    ("tickets", ["alertname=PantauAgentDroppingEvents", "severity=ticket", "site=helvetia"]),
     ("tickets", ["alertname=PantauUnexpectedDevice", "severity=ticket", "site=helvetia"]),
     ("tickets", ["alertname=SomethingNew"]),  # unknown severity: someone reads it next day
     ("deadmans-switch", ["alertname=PantauWatchdog", "severity=none"]),
+    ("nobody", ["alertname=PantauSiteUnobserved", "severity=none", "site=helvetia"]),
 ]
 
 
@@ -146,12 +148,12 @@ INHIBITIONS = [
         {"alertname": "PantauStationDown", "severity": "page", "site": "s2", "station": "s2-01"},
         {"alertname": "PantauStationDown", "severity": "page", "site": "s3", "station": "s3-01"},
         id="site-unreachable-mutes-its-stations"),
-    pytest.param(  # broker lost mutes every station alert, never the watchdog
-        {"alertname": "PantauCollectorBrokerDisconnected", "severity": "page",
-         "instance": "c:9620"},
+    pytest.param(  # no collector with the broker sees s4: its station alerts only
+        {"alertname": "PantauSiteUnobserved", "severity": "none", "site": "s4"},
         {"alertname": "PantauCheckFailing", "severity": "page", "site": "s4",
          "station": "s4-01", "check": "enrollment-server"},
-        {"alertname": "PantauWatchdog", "severity": "none"}, id="broker-lost-mutes-stations"),
+        {"alertname": "PantauCheckFailing", "severity": "page", "site": "s6",
+         "station": "s6-01", "check": "enrollment-server"}, id="unobserved-site-mutes-its-own"),
 ]
 
 
@@ -163,3 +165,21 @@ def test_real_alertmanager_inhibits(
     wait_for(lambda: _inhibited(alertmanager, muted), 10, what=f"{muted} inhibited")
     assert not _inhibited(alertmanager, kept)
     assert not _inhibited(alertmanager, source)
+
+
+def test_one_replica_losing_the_broker_mutes_nothing_the_other_sees(alertmanager: Server) -> None:
+    """Replica a lost the broker, b has it: b's alerts (the rules leave a's frozen view
+    out, so they carry no instance) still go out, and so do the watchdog and a's page."""
+    lost = {"alertname": "PantauCollectorBrokerDisconnected", "severity": "page",
+            "instance": "collector-a:9620"}
+    seen = [{"alertname": "PantauComponentMissing", "severity": "page", "site": "s7",
+             "station": "s7-01", "component": "fingerprint"},
+            {"alertname": "PantauSiteUnreachable", "severity": "page", "site": "s8"},
+            {"alertname": "PantauWatchdog", "severity": "none"}]
+    control = ({"alertname": "PantauSiteUnobserved", "severity": "none", "site": "s9"},
+               {"alertname": "PantauStationDown", "severity": "page", "site": "s9",
+                "station": "s9-01"})
+    _post(alertmanager, lost, *seen, *control)
+    # Posted together: once the control is muted, every inhibition has been worked out.
+    wait_for(lambda: _inhibited(alertmanager, control[1]), 10, what="control inhibited")
+    assert [_inhibited(alertmanager, a) for a in (lost, *seen)] == [False] * 4

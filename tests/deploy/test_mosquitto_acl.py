@@ -24,6 +24,7 @@ pytestmark = pytest.mark.broker
 SITE = "medan-baru"
 A, B = "medan-baru-01", "medan-baru-02"
 COLLECTOR, ADMIN = ("pantau-collector", "collector-secret"), ("pantau-admin", "admin-secret")
+REPLICAS = (("pantau-collector-a", "replica-a-secret"), ("pantau-collector-b", "replica-b-secret"))
 
 
 def topic(station: str, kind: str, site: str = SITE) -> str:
@@ -40,6 +41,8 @@ def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TlsBroker]:
         assert result.returncode == 0, result.stderr
     add_account(tls.passwd, *COLLECTOR)
     add_account(tls.passwd, *ADMIN)
+    for replica in REPLICAS:
+        add_account(tls.passwd, *replica)
     yield tls.start()
     tls.stop()
 
@@ -80,6 +83,20 @@ def test_station_publishes_own_topics_not_anothers(
     deliver_then_marker(a, collector, topic(A, kind))
     assert collector.received(topic(B, kind)) == []
     assert collector.received(topic(B, kind, site="helvetia")) == []
+    a.close()
+
+
+@pytest.mark.parametrize("kind", ["ack", "command"])
+def test_station_cannot_write_its_own_ack_or_command(
+    broker: TlsBroker, collector: Client, kind: str
+) -> None:
+    """A stolen station credential must not ack away the real agent's unstored events."""
+    a = station(broker, A)
+    a.publish(topic(A, kind), b"forged")
+    a.publish(topic(A, kind, site="helvetia"), b"forged")
+    deliver_then_marker(a, collector, topic(A, "event"))
+    assert collector.received(topic(A, kind)) == []
+    assert collector.received(topic(A, kind, site="helvetia")) == []
     a.close()
 
 
@@ -157,6 +174,7 @@ def test_enrolled_station_config_loads_in_the_agent(broker: TlsBroker) -> None:
 
 @pytest.mark.parametrize("bad", [
     "a/b", "a+b", "a#b", "Medan", "", "-lead", "x" * 64, "pantau-collector", "pantau-admin",
+    "pantau-collector-a", "pantau-collector-b",
 ])
 def test_enroll_refuses_bad_station_names(tmp_path: Path, bad: str) -> None:
     passwd = tmp_path / "passwd"
@@ -223,3 +241,37 @@ def _accepted_once(broker: TlsBroker, name: str) -> bool:
     if client is not None:
         client.close()
     return client is not None
+
+
+def test_two_replicas_hold_their_sessions_side_by_side(broker: TlsBroker) -> None:
+    """Each on its own account (client id forced to it): neither kicks the other off,
+    both read the fleet, and the repair topic carries one replica's write to the other."""
+    a, b = (Client(broker, user, pw, client_id=user) for user, pw in REPLICAS)
+    assert a.accepted and b.accepted
+    for replica in (a, b):
+        replica.subscribe("pantau/v1/#")
+        replica.subscribe("pantau/collector/repairs")
+    s = station(broker, A)
+    s.publish(topic(A, "event"), b"ev")
+    for replica in (a, b):
+        routed(replica, topic(A, "event"), b"ev")
+    a.publish("pantau/collector/repairs", b"edit")
+    routed(b, "pantau/collector/repairs", b"edit")
+    assert (a.disconnects, b.disconnects) == (0, 0)
+    for client in (a, b, s):
+        client.close()
+
+
+def test_stations_can_neither_read_nor_write_the_replicas_topics(
+    broker: TlsBroker, collector: Client
+) -> None:
+    collector.subscribe("pantau/collector/repairs")
+    s = station(broker, A)
+    s.subscribe("pantau/collector/#")
+    s.publish("pantau/collector/repairs", b"forged")
+    deliver_then_marker(collector, collector, "pantau/collector/repairs")
+    assert collector.received("pantau/collector/repairs") == [b"marker"]
+    s.publish(topic(A, "heartbeat"), b"hb")  # ordered behind the marker at the station too
+    routed(collector, topic(A, "heartbeat"), b"hb")
+    assert s.received("pantau/collector/repairs") == []
+    s.close()

@@ -37,7 +37,12 @@ STORE_ALERTS = (
 )
 # Issue 13: the rollout deadline (docs/parts.md).
 ROLLOUT_ALERTS = ("PantauRolloutBehind",)
-ALL_ALERTS = DESIGN_ALERTS + SCHEDULE_ALERTS + STORE_ALERTS + ROLLOUT_ALERTS
+# Issue 14 (collector replicas): the per-site inhibition source (docs/replicas.md).
+REPLICA_ALERTS = ("PantauSiteUnobserved",)
+# Issue 10: the agent's queue health on the wire.
+AGENT_ALERTS = ("PantauAgentDroppingEvents",)
+ALL_ALERTS = (DESIGN_ALERTS + SCHEDULE_ALERTS + STORE_ALERTS + ROLLOUT_ALERTS + REPLICA_ALERTS
+              + AGENT_ALERTS)
 
 
 def _ok(result: Any) -> None:
@@ -83,7 +88,7 @@ def test_design_alert_exists_with_labels_and_annotations(
 ) -> None:
     rule = loaded_alerts.get(name)
     assert rule is not None, f"{name} is a contract alert but has no rule"
-    expected = "none" if name == "PantauWatchdog" else None
+    expected = "none" if name in ("PantauWatchdog", "PantauSiteUnobserved") else None
     severity = rule["labels"].get("severity")
     assert severity in ({expected} if expected else {"page", "ticket"}), (name, severity)
     for key in ("summary", "description", "runbook_url"):

@@ -14,6 +14,7 @@ import stat
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -113,3 +114,61 @@ def test_retire_refuses_an_admin_password_with_spaces(tmp_path: Path) -> None:
                         "--host", "127.0.0.1", "--port", "8883", "--ca-file", "/x",
                         "--admin-password-file", str(admin))
     assert result.returncode == 2 and "without spaces" in result.stderr
+
+
+def _nats_users(tmp_path: Path, lines: str = "", name: str = "users.conf",
+                closing: str = "]\n") -> str:
+    path = tmp_path / name
+    path.write_text(f"users = [\n{lines}{closing}")
+    return str(path)
+
+
+ENROLL_NATS_REFUSALS = [
+    ("no-users-file", lambda p: str(p / "missing.conf"), ["--site", SITE, "--station", "s-01"],
+     "NATS users file '{tmp}/missing.conf' does not exist: install it from "
+     "/usr/share/pantau/nats/users.conf (docs/ha.md)"),
+    ("no-closing-bracket", lambda p: _nats_users(p, name="u.conf", closing=""),
+     ["--site", SITE, "--station", "s-01"],
+     "'{tmp}/u.conf' has no line holding only ']' to add accounts before: restore it from "
+     "/usr/share/pantau/nats/users.conf"),
+    ("already-enrolled", lambda p: _nats_users(p, '  {user: "s-01", password: "x"}\n'),
+     ["--site", SITE, "--station", "s-01"],
+     "'s-01' already has an account in {tmp}/users.conf; run pantau-retire-station "
+     "--nats-users first to re-enroll it"),
+    ("cert-and-nats", _nats_users, ["--site", SITE, "--station", "s-01", "--cert", "/x"],
+     "--cert and --nats-users do not go together: NATS accounts here are passwords"),
+    ("bad-service", _nats_users, ["--service", "pantau-nobody"],
+     "--service 'pantau-nobody' must be pantau-collector or pantau-admin"),
+]
+
+
+@pytest.mark.parametrize(("users", "args", "message"), [r[1:] for r in ENROLL_NATS_REFUSALS],
+                         ids=[r[0] for r in ENROLL_NATS_REFUSALS])
+def test_enroll_nats_refuses_what_it_cannot_use(tmp_path: Path, users: Any, args: list[str],
+                                                message: str) -> None:
+    result = run_script("pantau-enroll-station", "--nats-users", users(tmp_path),
+                        "--out", str(tmp_path / "out"), *args)
+    assert result.returncode == 2
+    assert result.stderr == f"pantau-enroll-station: {message.format(tmp=tmp_path)}\n"
+    assert not (tmp_path / "out" / "broker.password").exists()
+
+
+def test_enroll_service_needs_nats(tmp_path: Path) -> None:
+    result = run_script("pantau-enroll-station", "--service", "pantau-collector",
+                        "--out", str(tmp_path))
+    assert result.returncode == 2
+    assert "--service is for NATS accounts: give --nats-users FILE too" in result.stderr
+
+
+def test_enroll_nats_replaces_a_retired_line_and_keeps_the_others(tmp_path: Path) -> None:
+    users = _nats_users(tmp_path, '  {user: "s-01", password: "old"}  # retired\n'
+                                  '  {user: "s-02", password: "keep"}\n')
+    result = run_script("pantau-enroll-station", "--nats-users", users, "--site", SITE,
+                        "--station", "s-01", "--out", str(tmp_path / "out"))
+    assert result.returncode == 0, result.stderr
+    lines = Path(users).read_text().splitlines()
+    assert lines[0] == "users = [" and lines[-1] == "]"
+    assert lines[1] == '  {user: "s-02", password: "keep"}'
+    assert lines[2].startswith('  {user: "s-01", password: "$2b$06$') and "retired" not in lines[2]
+    assert 'allow: ["pantau.v1.*.s-01.>"]' in lines[2]
+    assert len(lines) == 4

@@ -16,6 +16,7 @@ import socket
 import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
@@ -81,6 +82,10 @@ class TlsBroker:
     proc: subprocess.Popen[bytes] | None = None
 
     @property
+    def url(self) -> str:
+        return f"mqtts://127.0.0.1:{self.port}"
+
+    @property
     def ca(self) -> Path:
         return self.workdir / "ca.crt"
 
@@ -130,17 +135,48 @@ class TlsBroker:
             self.proc.wait(10)
         self.proc = None
 
+    def kill(self) -> None:
+        """SIGKILL: whatever the last autosave did not write is lost."""
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(10)
+        self.proc = None
+
+    def set_drop_in(self, replacements: dict[str, str]) -> None:
+        """Change settings of the drop-in copy (each must be there), before `start`."""
+        path = self.workdir / "conf.d" / "pantau.conf"
+        path.write_text(rewrite(path.read_text(), replacements))
+
+    def station_account(self, name: str) -> str:
+        """A password account for `name` and the [broker] lines of its agent.toml."""
+        secret = f"{name}-secret"
+        add_account(self.passwd, name, secret)
+        password_file = self.workdir / f"{name}.password"
+        password_file.write_text(secret)
+        return (f'ca_file = "{self.ca}"\nusername = "{name}"\n'
+                f'password_file = "{password_file}"\n')
+
+
+class Endpoint(Protocol):
+    """A TLS MQTT listener: this Mosquitto, or a NATS node (tests/support/nats_cluster.py)."""
+
+    @property
+    def ca(self) -> Path: ...
+    @property
+    def port(self) -> int: ...
+
 
 class Client:
     """A plain paho client that records its CONNACK, messages and disconnects."""
 
-    def __init__(self, broker: TlsBroker, user: str | None, password: str | None,
-                 client_id: str = "") -> None:
+    def __init__(self, broker: Endpoint, user: str | None, password: str | None,
+                 client_id: str = "", clean_session: bool = True,
+                 connack_timeout_s: float = 10.0) -> None:
         self.connack: ReasonCode | None = None
         self.disconnects = 0
         self.messages: list[mqtt.MQTTMessage] = []
         self.paho = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id,
-                                protocol=mqtt.MQTTv311)
+                                protocol=mqtt.MQTTv311, clean_session=clean_session)
         self.paho.tls_set(ca_certs=str(broker.ca))
         if user is not None:
             self.paho.username_pw_set(user, password)
@@ -149,7 +185,12 @@ class Client:
         self.paho.on_message = lambda _c, _u, msg: self.messages.append(msg)
         self.paho.connect_async("127.0.0.1", broker.port)
         self.paho.loop_start()
-        wait_for(lambda: self.connack is not None, 10, what=f"CONNACK for {user}")
+        try:
+            wait_for(lambda: self.connack is not None, connack_timeout_s,
+                     what=f"CONNACK for {user}")
+        except AssertionError:
+            self.close()  # no retries behind the test's back
+            raise
 
     def _on_connect(self, _c: object, _u: object, _f: object, rc: ReasonCode,
                     _p: object) -> None:

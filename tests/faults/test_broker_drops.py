@@ -58,7 +58,7 @@ def test_broker_queue_limit_drops_are_replayed(
     if live_after:  # stations keep working while the agents wait for their ack timeout
         with EventPump(rig.stations) as pump:
             wait_for(lambda: pump.toggles >= 3, 30, what="live events after the restart")
-    report = settle(rig.collector, rig.stations, timeout=2 * ACK_TIMEOUT_S + 15)
+    report = settle(rig.collector, rig.stations, timeout=2 * ACK_TIMEOUT_S + 15, tap=rig.tap)
     recovered_s = time.monotonic() - restarted
     resends = sum(s.service.publisher.stats.event_resends  # type: ignore[attr-defined]
                   for s in rig.stations if s.service is not None)

@@ -68,7 +68,7 @@ def test_collector_fault_no_false_down_and_no_loss(
         wait_for(lambda: pump.toggles >= at_back + 6, 20, what="events flowing afterwards")
         sample_until(sampler, rig.collector, lambda: sampler.samples > 40, 20, "more samples")
     assert_online(rig.collector, rig.stations)
-    report = settle(rig.collector, rig.stations)
+    report = settle(rig.collector, rig.stations, tap=rig.tap)
     print(f"  collector serving {boot_s:.2f} s after exec; fleet state back {took:.2f} s later; "
           f"{sampler.samples} samples, states seen: {sampler.seen}")
     assert sampler.shown(*DOWN_STATES) == {}, "a running station was shown down"
@@ -94,7 +94,7 @@ def test_collector_sigkill_before_a_boots_first_commit(
         rig.collector.start()
         at_back = pump.toggles
         wait_for(lambda: pump.toggles >= at_back + 4, 20, what="live events after the restart")
-    report = settle(rig.collector, rig.stations, timeout=45)
+    report = settle(rig.collector, rig.stations, timeout=45, tap=rig.tap)
     assert_exact(report)
 
 
@@ -118,4 +118,4 @@ def test_corrupt_history_at_start_is_set_aside_and_nothing_is_lost(
     wait_for(lambda: rig.collector.all_in(rig.names, "online"), 15, what="fleet online")
     with EventPump(rig.stations) as pump:
         wait_for(lambda: pump.toggles >= 4, 20, what="events into the fresh history")
-    assert_exact(settle(rig.collector, rig.stations))
+    assert_exact(settle(rig.collector, rig.stations, tap=rig.tap))

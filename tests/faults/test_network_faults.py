@@ -52,7 +52,7 @@ def test_partition_then_heal_loses_no_event(rig_factory: Callable[..., Rig]) -> 
         wait_for(lambda: rig.collector.all_in(rig.names, "online"), 30, what="online again")
         back_s = time.monotonic() - healed
     assert_online(rig.collector, rig.stations)
-    report = settle(rig.collector, rig.stations)
+    report = settle(rig.collector, rig.stations, tap=rig.tap)
     print(f"  partition {PARTITION_S:g} s: shown lost after {lost_s:.1f} s, {queued} events "
           f"queued on the stations, all online {back_s:.1f} s after healing")
     assert queued > 0, "nothing was queued during the partition: the case proved nothing"
@@ -73,7 +73,7 @@ def test_slow_flaky_link_loses_no_event(rig_factory: Callable[..., Rig]) -> None
             wait_for(lambda r=round_: pump.toggles >= 6 * r, 30, what="events over the link")
             resets += rig.proxy.reset_all()
     wait_for(lambda: all(s.connected for s in rig.stations), 30, what="agents reconnected")
-    report = settle(rig.collector, rig.stations, timeout=60)
+    report = settle(rig.collector, rig.stations, timeout=60, tap=rig.tap)
     rig.proxy.pass_through()
     assert_online(rig.collector, rig.stations)
     print(f"  slow link (0.3 s, 4 KB/s) with {resets} connections reset; "

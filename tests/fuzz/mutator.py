@@ -109,13 +109,19 @@ def _topic(kind: wire.MessageKind, rng: random.Random) -> str:
     return samples.valid_topic(kind)
 
 
-def mutated_message(rng: random.Random) -> tuple[str, bytes]:
-    """One fuzz case: a topic and a payload derived from a valid message of a random kind."""
-    kind = rng.choice(wire.MESSAGE_KINDS)
-    doc = samples.valid_builtin(kind)
+def mutated_payload(doc: Any, rng: random.Random) -> bytes:
+    """`doc` (a valid JSON-shaped message) with none to three structural mutations,
+    as JSON, then maybe mangled as bytes."""
     for _ in range(rng.randrange(4)):
         doc = rng.choice(STRUCTURAL)(doc, rng)
     data = samples.to_json(doc, ascii_only=rng.random() < 0.7)
     if rng.random() < 0.3:
         data = _bytes_mutation(data, rng)
+    return data
+
+
+def mutated_message(rng: random.Random) -> tuple[str, bytes]:
+    """One fuzz case: a topic and a payload derived from a valid message of a random kind."""
+    kind = rng.choice(wire.MESSAGE_KINDS)
+    data = mutated_payload(samples.valid_builtin(kind), rng)
     return _topic(kind, rng), data

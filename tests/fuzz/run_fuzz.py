@@ -7,20 +7,30 @@ crash. Decode time is measured around decode_message only, not generation.
 
     python -m tests.fuzz.run_fuzz --count 1000000 --workers 2 --seed 1
     python -m tests.fuzz.run_fuzz --seconds 300      # as many as fit in 5 minutes
+
+`--pipeline-seconds N` then runs the whole-pipeline fuzz (tests/fuzz/pipeline.py) for N
+seconds on a real collector app and a Mosquitto of its own, printing its figures, any
+view failure and any log record above WARNING; exits 1 on any of them too.
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
+import logging
 import multiprocessing
 import random
 import sys
+import tempfile
 import time
 from collections import Counter
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from pantau import wire
+from tests.fuzz import pipeline
 from tests.fuzz.mutator import mutated_message
+from tests.support.mosquitto import MosquittoBroker
 
 
 @dataclass
@@ -84,13 +94,36 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--seconds", type=float, default=float("inf"), help="time budget")
+    parser.add_argument("--pipeline-seconds", type=float, default=0.0,
+                        help="then the whole-pipeline fuzz for this long (0: not at all)")
     args = parser.parse_args(argv)
     per_worker = -(-args.count // args.workers)
     jobs = [(args.seed * 1000 + w, per_worker, args.seconds) for w in range(args.workers)]
     start = time.monotonic()
     with multiprocessing.Pool(args.workers) as pool:
         results = pool.map(fuzz_worker, jobs)
-    return report(results, time.monotonic() - start)
+    status = report(results, time.monotonic() - start)
+    if args.pipeline_seconds > 0:
+        status |= asyncio.run(pipeline_run(args.seed, args.pipeline_seconds))
+    return status
+
+
+async def pipeline_run(seed: int, seconds: float) -> int:
+    high = pipeline.HighLogs()
+    logging.getLogger().addHandler(high)
+    with tempfile.TemporaryDirectory(prefix="pantau-pipeline-fuzz-") as tmp:
+        broker = MosquittoBroker(Path(tmp) / "broker").start()
+        try:
+            async with pipeline.collector(Path(tmp) / "data", broker.url) as client:
+                result = await pipeline.run(client, seed, count=10**12, seconds=seconds)
+        finally:
+            broker.stop()
+    print(pipeline.summary(result, high.records))
+    for failure in result.failures[:20]:
+        print("  " + failure)
+    for record in high.records[:20]:
+        print(f"  {record.levelname} {record.name}: {record.getMessage()[:300]}")
+    return 1 if result.failures or high.records else 0
 
 
 if __name__ == "__main__":

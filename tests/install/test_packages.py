@@ -40,6 +40,8 @@ FILES = {
                   "etc/pantau/collector.example.toml", "etc/pantau/fleet.example.toml",
                   "usr/share/pantau/holidays-id.toml",
                   "usr/share/pantau/mosquitto/pantau.conf", "usr/share/pantau/mosquitto/acl",
+                  "usr/share/pantau/nats/nats-server.conf", "usr/share/pantau/nats/pantau.conf",
+                  "usr/share/pantau/nats/users.conf",
                   "usr/share/pantau/prometheus/prometheus.yml",
                   "usr/share/pantau/prometheus/alerts.yml",
                   "usr/share/pantau/alertmanager/alertmanager.yml",

@@ -1,15 +1,21 @@
-"""A minimal asyncio MQTT 3.1.1 client for load tests: CONNECT (with Will), PUBLISH, abort.
+"""A minimal asyncio MQTT 3.1.1 client for load tests: CONNECT (with Will), PUBLISH,
+SUBSCRIBE, abort.
 
 Thousands of paho clients need thousands of threads; one asyncio loop holds
 thousands of these sockets. Only what the load scripts need: QoS 0/1
-publishes (PUBACKs are read and dropped), no subscriptions, no TLS.
+publishes (PUBACKs and SUBACKs are read and dropped), QoS 1 subscriptions
+(each message PUBACKed and handed to a callback), no TLS.
 """
 
 from __future__ import annotations
 
 import asyncio
 import struct
+from collections.abc import Callable
 from dataclasses import dataclass
+
+OnMessage = Callable[[str, bytes], None]
+_PUBLISH, _PUBACK = 0x30, 0x40
 
 
 class MqttRefused(Exception):
@@ -74,13 +80,46 @@ class LiteConnection:
         return conn
 
     def publish(self, topic: str, payload: bytes, qos: int = 1, retain: bool = False) -> None:
-        self._next_id = self._next_id % 65535 + 1
-        self.writer.write(publish_packet(topic, payload, qos, retain, self._next_id))
+        self.writer.write(publish_packet(topic, payload, qos, retain, self._packet_id()))
 
-    async def drain_until_closed(self) -> None:
-        """Read (and drop) PUBACKs until the broker closes the connection."""
-        while await self.reader.read(65536):
-            pass
+    def subscribe(self, topic: str) -> None:
+        """QoS 1; the SUBACK is read and dropped by `drain_until_closed`."""
+        body = struct.pack("!H", self._packet_id()) + _field(topic.encode()) + b"\x01"
+        self.writer.write(b"\x82" + _varint(len(body)) + body)
+
+    def _packet_id(self) -> int:
+        self._next_id = self._next_id % 65535 + 1
+        return self._next_id
+
+    async def drain_until_closed(self, on_message: OnMessage | None = None) -> None:
+        """Read until the broker closes the connection: PUBLISHes go to `on_message`
+        (QoS 1 ones PUBACKed), everything else (PUBACK, SUBACK) is dropped."""
+        try:
+            while True:
+                first, body = await self._read_packet()
+                if first & 0xF0 == _PUBLISH:
+                    self._take_publish(first, body, on_message)
+        except asyncio.IncompleteReadError:
+            return
+
+    async def _read_packet(self) -> tuple[int, bytes]:
+        first = (await self.reader.readexactly(1))[0]
+        length, scale = 0, 1
+        while True:
+            byte = (await self.reader.readexactly(1))[0]
+            length, scale = length + (byte & 0x7F) * scale, scale * 128
+            if not byte & 0x80:
+                return first, await self.reader.readexactly(length)
+
+    def _take_publish(self, first: int, body: bytes, on_message: OnMessage | None) -> None:
+        qos = (first >> 1) & 0x03
+        (size,) = struct.unpack_from("!H", body)
+        topic, rest = body[2:2 + size].decode(), body[2 + size:]
+        if qos:
+            self.writer.write(bytes([_PUBACK, 2]) + rest[:2])
+            rest = rest[2:]
+        if on_message is not None:
+            on_message(topic, rest)
 
     def abort(self) -> None:
         """Drop the TCP connection without DISCONNECT: the broker publishes our Will."""

@@ -46,13 +46,14 @@ class StateSampler:
 
 class CollectorProcess:
     def __init__(self, broker_url: str, workdir: Path, registry_toml: str | None = None,
-                 client_id: str = "pantau-collector-faults") -> None:
+                 client_id: str = "pantau-collector-faults", broker_extra: str = "") -> None:
         self.workdir = workdir
         self.data_dir = workdir / "data"
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         self.proc: subprocess.Popen[bytes] | None = None
         self.starts = 0
+        self.run_started = 0.0  # wall clock, the collector's `received` clock, at the last start
         workdir.mkdir(parents=True, exist_ok=True)
         self.config = workdir / "collector.toml"
         self.registry = workdir / "fleet.toml" if registry_toml else None
@@ -60,7 +61,8 @@ class CollectorProcess:
             self.registry.write_text(registry_toml)
         self.config.write_text(
             f'[broker]\nurl = "{broker_url}"\nclient_id = "{client_id}"\n'
-            f"keepalive_s = {KEEPALIVE_S}\nreconnect_min_s = 0.2\nreconnect_max_s = 2\n")
+            f"keepalive_s = {KEEPALIVE_S}\nreconnect_min_s = 0.2\nreconnect_max_s = 2\n"
+            + broker_extra)
 
     # --- life cycle -------------------------------------------------------------
 
@@ -70,6 +72,7 @@ class CollectorProcess:
         if self.registry is not None:
             args += ["--registry", str(self.registry)]
         self.starts += 1
+        self.run_started = time.time()
         log = open(self.workdir / f"collector-{self.starts}.log", "wb")  # noqa: SIM115
         self.proc = subprocess.Popen([sys.executable, "-m", "collector.cli", *args], cwd=REPO,
                                      stdout=log, stderr=subprocess.STDOUT)
@@ -132,13 +135,25 @@ class CollectorProcess:
     # --- the store ----------------------------------------------------------------
 
     def stored_events(self) -> list[tuple[str, str, int]]:
-        """Every stored (station, boot_id, seq) row, duplicates included if any."""
+        """Every stored (station, boot_id, seq) row (unique by the table's constraint)."""
+        rows = self.query("SELECT station, boot_id, seq FROM events")
+        return [(str(a), str(b), int(c)) for a, b, c in rows]
+
+    def query(self, sql: str, params: tuple[object, ...] = ()) -> list[tuple[Any, ...]]:
+        """Rows of a read-only query on the collector's history database ([] before it exists)."""
         db = self.data_dir / "collector.sqlite3"
         if not db.exists():
             return []
         with closing(sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=5)) as conn:
-            rows = conn.execute("SELECT station, boot_id, seq FROM events").fetchall()
-        return [(str(a), str(b), int(c)) for a, b, c in rows]
+            return conn.execute(sql, params).fetchall()
+
+    def sample(self, name: str, labels: str = "") -> float:
+        """One sample of this run's /metrics (0 when absent): `labels` as in the text, k="v"."""
+        wanted = f"{name}{{{labels}}} " if labels else f"{name} "
+        for line in self.metrics().splitlines():
+            if line.startswith(wanted):
+                return float(line.rsplit(" ", 1)[1])
+        return 0.0
 
 
 def sample_until(sampler: StateSampler, collector: CollectorProcess,

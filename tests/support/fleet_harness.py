@@ -18,7 +18,7 @@ from __future__ import annotations
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -47,11 +47,12 @@ class SkewClock:
 
 
 def fault_toml(station: str, site: str, broker_url: str, workdir: Path,
-               queue_path: Path | None = None) -> str:
+               queue_path: Path | None = None, broker_extra: str = "") -> str:
+    """`broker_extra`: more [broker] lines (TLS and the account on a production broker)."""
     text = station_toml(station, site, broker_url, workdir, POLL_S, HEARTBEAT_S)
     text = text.replace(f'url = "{broker_url}"\n', f'url = "{broker_url}"\n'
                         f"keepalive_s = {KEEPALIVE_S}\nconnect_timeout_s = 3\n"
-                        "reconnect_min_s = 0.2\nreconnect_max_s = 2\n")
+                        "reconnect_min_s = 0.2\nreconnect_max_s = 2\n" + broker_extra)
     if queue_path is not None:
         text = text.replace(str(workdir / "queue.sqlite3"), str(queue_path))
     # One poll absent = missing, and no flapping verdict: each toggle is exactly one event.
@@ -59,18 +60,18 @@ def fault_toml(station: str, site: str, broker_url: str, workdir: Path,
 
 
 def fault_config(station: str, site: str, broker_url: str, workdir: Path,
-                 queue_path: Path | None = None) -> AgentConfig:
+                 queue_path: Path | None = None, broker_extra: str = "") -> AgentConfig:
     workdir.mkdir(parents=True, exist_ok=True)
     path = workdir / "agent.toml"
-    path.write_text(fault_toml(station, site, broker_url, workdir, queue_path))
+    path.write_text(fault_toml(station, site, broker_url, workdir, queue_path, broker_extra))
     return load_config(path)
 
 
 class FaultStation:
     def __init__(self, site: str, name: str, broker_url: str, workdir: Path,
-                 queue_path: Path | None = None) -> None:
+                 queue_path: Path | None = None, broker_extra: str = "") -> None:
         self.site, self.name = site, name
-        self.config = fault_config(name, site, broker_url, workdir, queue_path)
+        self.config = fault_config(name, site, broker_url, workdir, queue_path, broker_extra)
         self.clock = SkewClock()
         self.bus = station_bus(name)
         self.env = ProbeEnv(usb_backend=self.bus, sysfs_root=station_sysfs(workdir / "sys"),
@@ -175,34 +176,68 @@ class EventPump:
 
 
 def make_fleet(broker_url: str, workdir: Path, count: int, sites: int = 2,
-               queue_dirs: dict[str, Path] | None = None) -> list[FaultStation]:
-    return [FaultStation(site, name, broker_url, workdir / name,
-                         (queue_dirs or {}).get(name))
+               queue_dirs: dict[str, Path] | None = None,
+               account: Callable[[str], str] | None = None) -> list[FaultStation]:
+    """`account(name)`: the station's extra [broker] lines (its broker account)."""
+    return [FaultStation(site, name, broker_url, workdir / name, (queue_dirs or {}).get(name),
+                         account(name) if account is not None else "")
             for site, name in layout(count, sites)]
+
+
+@dataclass(frozen=True)
+class Applied:
+    """How often the collector's last run took events as new, against what it stored.
+
+    The history table is UNIQUE by (station, boot_id, seq) and written with
+    INSERT OR IGNORE, so counting its rows can never show a duplicate. These
+    figures can: `applied` is the run's `pantau_collector_messages_total{kind="event"}`
+    (events its ledger took as new), `rows` the history rows received in that
+    run; an event applied twice makes `applied > rows`. `refused` is the run's
+    `rejected{reason="duplicate"}`: deliveries it recognised as already seen.
+    `repeats` are station transitions of the run recorded twice (a row whose
+    `old` is not the previous row's `new`, or `old == new`).
+    """
+
+    applied: int
+    rows: int
+    refused: int
+    transitions: int = 0
+    repeats: tuple[tuple[str, str | None, str], ...] = ()
+
+    @property
+    def once(self) -> bool:
+        return self.applied == self.rows and not self.repeats
+
+    def line(self) -> str:
+        return (f"last run: applied {self.applied} events as new, stored {self.rows} rows, "
+                f"refused {self.refused} deliveries as duplicates; "
+                f"{self.transitions} station transitions, {len(self.repeats)} recorded twice")
 
 
 @dataclass(frozen=True)
 class LedgerReport:
     expected: int
     stored: int
-    duplicates: int
     missing: frozenset[EventKey]
     extra: frozenset[EventKey]
+    applied: Applied | None = None
 
     @property
     def exact(self) -> bool:
-        return self.duplicates == 0 and not self.missing and not self.extra
+        once = self.applied is None or self.applied.once
+        return once and not self.missing and not self.extra
 
     def line(self) -> str:
         return (f"events expected={self.expected} stored={self.stored} "
-                f"duplicates={self.duplicates} missing={len(self.missing)} "
-                f"extra={len(self.extra)}")
+                f"missing={len(self.missing)} extra={len(self.extra)}"
+                + (f"; {self.applied.line()}" if self.applied is not None else ""))
 
 
-def compare(expected: set[EventKey], stored_rows: list[EventKey]) -> LedgerReport:
+def compare(expected: set[EventKey], stored_rows: list[EventKey],
+            applied: Applied | None = None) -> LedgerReport:
     stored = set(stored_rows)
-    return LedgerReport(len(expected), len(stored), len(stored_rows) - len(stored),
-                        frozenset(expected - stored), frozenset(stored - expected))
+    return LedgerReport(len(expected), len(stored), frozenset(expected - stored),
+                        frozenset(stored - expected), applied)
 
 
 def expected_of(stations: Iterable[FaultStation]) -> set[EventKey]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import socket
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -13,7 +14,7 @@ import pytest
 from agent.config import AgentConfig, HostConfig
 from agent.probes.base import ProbeEnv, ProbeResult
 from agent.probes.host import HostProbe, clamp_ratio, hottest
-from pantau.wire import AgentInfo, Heartbeat, decode, encode
+from pantau.wire import MAX_DISKS, AgentInfo, Heartbeat, decode, encode
 
 
 def host_probe(**host: object) -> HostProbe:
@@ -33,8 +34,9 @@ def test_real_host_figures_round_trip_through_the_protocol() -> None:
     assert 0.0 < host.memory_used_ratio < 1.0
     assert host.clock_offset_s is None
     beat = Heartbeat(
-        v=1, site="x", station="s1", seq=1, boot_id="b", ts=1.0, interval_s=15.0,
-        agent=AgentInfo(version="0.1.0", uptime_s=1.0), host=host,
+        v=1, site="x", station="s1", seq=1, boot_id="b", ts=time.time(), interval_s=15.0,
+        agent=AgentInfo(version="0.1.0", uptime_s=1.0), host=host, components=[], checks=[],
+        unexpected=[],
     )
     assert decode("heartbeat", encode(beat)) == beat
 
@@ -56,6 +58,27 @@ def test_absent_mount_is_skipped_and_logged_once(
     assert len(warned) == 2  # one per bad mount, not one per poll
     assert warned[0].startswith(f"disk {absent} skipped in host figures")
 
+
+
+def test_many_mounts_are_cut_to_the_protocols_bound_in_config_order_and_said_once(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # 40 spellings of the root mount (all real mount points), each listed twice.
+    spellings = ["/" + "./" * k for k in range(40)]
+    probe = host_probe(mounts=tuple(m for m in spellings for _ in (1, 2)))
+    with caplog.at_level(logging.WARNING, logger="agent.probes.host"):
+        first, second = probe.probe().host, probe.probe().host
+    assert first is not None and second is not None
+    assert [d.mount for d in first.disks] == spellings[:MAX_DISKS]
+    beat = Heartbeat(
+        v=1, site="x", station="s1", seq=1, boot_id="b", ts=time.time(), interval_s=15.0,
+        agent=AgentInfo(version="0.1.0", uptime_s=1.0), host=first, components=[], checks=[],
+        unexpected=[],
+    )
+    assert decode("heartbeat", encode(beat)) == beat  # neither too many nor repeated
+    assert [r.getMessage() for r in caplog.records] == [  # once, not once per poll
+        "40 disks found in [host] mounts, the protocol carries 32: the first 32 in config "
+        "order are reported (said once); shorten [host] mounts"]
 
 @dataclass
 class Reading:

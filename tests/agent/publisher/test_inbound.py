@@ -15,12 +15,12 @@ from tests.support.mosquitto import MosquittoBroker, wait_for
 
 
 def heartbeat(station: str, components: int = 0) -> wire.Heartbeat:
-    parts = [wire.Component(id=f"c{i}", kind="usb", required=True, status="ok", since=1.0,
+    parts = [wire.Component(id=f"c{i}", kind="usb", required=True, status="ok", since=1.7e9,
                                 detail="x" * 200) for i in range(components)]
-    return wire.Heartbeat(v=1, site=SITE, station=station, seq=1, boot_id="b1", ts=1.0,
+    return wire.Heartbeat(v=1, site=SITE, station=station, seq=1, boot_id="b1", ts=1.7e9,
                               interval_s=15.0, agent=wire.AgentInfo(version="0.1.0",
                                                                         uptime_s=1.0),
-                              components=parts)
+                              components=parts, checks=[], unexpected=[])
 
 
 def test_report_command_calls_on_report(

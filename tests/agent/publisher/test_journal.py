@@ -90,14 +90,67 @@ def test_events_survive_a_restart(tmp_path: Path) -> None:
 
 
 def test_bound_by_age_drops_old_events(tmp_path: Path) -> None:
-    clock = FakeClock(1000.0)
-    q = EventJournal(QueueConfig(path=tmp_path / "q.db", max_age_s=100.0), clock=clock)
+    mono = FakeClock(5.0)
+    q = EventJournal(QueueConfig(path=tmp_path / "q.db", max_age_s=100.0), monotonic=mono)
     q.append(event("a", 1))
-    clock.now = 1050.0
+    mono.now = 55.0
     q.append(event("a", 2))
-    clock.now = 1120.0  # event 1 is 120 s old, event 2 is 70 s old
+    mono.now = 125.0  # event 1 is 120 s old, event 2 is 70 s old
     assert q.enforce_bounds() == 1
     assert seqs(q) == [("a", 2)] and q.dropped_total == 1
+    q.close()
+
+
+@pytest.mark.parametrize("jump", [7 * 86400.0, -7 * 86400.0])
+def test_a_wall_clock_jump_drops_nothing_and_moves_the_oldest_ts_with_it(
+    tmp_path: Path, jump: float
+) -> None:
+    wall, mono = FakeClock(1_700_000_000.0), FakeClock(5.0)
+    q = EventJournal(QueueConfig(path=tmp_path / "q.db", max_age_s=100.0),
+                     clock=wall, monotonic=mono)
+    q.append(event("a", 1))
+    mono.now, wall.now = 35.0, wall.now + 30.0 + jump  # 30 s of real time, and a jump
+    assert q.enforce_bounds() == 0 and seqs(q) == [("a", 1)]
+    assert q.health() == (1, 0, wall.now - 30.0)  # 30 s old on the heartbeat's own clock
+    q.close()
+
+
+def test_age_and_drop_total_survive_a_restart(tmp_path: Path) -> None:
+    config = QueueConfig(path=tmp_path / "q.db", max_age_s=100.0, max_bytes=10**6)
+    mono = FakeClock(1000.0)
+    first = EventJournal(config, monotonic=mono)
+    first.append(event("a", 1))
+    first.discard("a", 1)  # one drop, counted
+    first.append(event("a", 2))
+    mono.now = 1060.0  # 60 s of running time
+    first.close()
+    mono.now = 3.0  # a reboot: the monotonic clock starts again
+    second = EventJournal(config, monotonic=mono)
+    assert (second.dropped_total, seqs(second)) == (1, [("a", 2)])
+    mono.now = 33.0  # 60 + 30 s: under the bound
+    assert second.enforce_bounds() == 0
+    mono.now = 44.0  # 60 + 41 s: over it
+    assert second.enforce_bounds() == 1 and second.dropped_total == 2
+    assert second.health() == (0, 2, None)
+    second.close()
+
+
+def test_a_journal_from_before_the_queue_clock_keeps_its_events(tmp_path: Path) -> None:
+    path = tmp_path / "q.db"
+    old = sqlite3.connect(path)
+    old.executescript("""CREATE TABLE events (
+        id INTEGER PRIMARY KEY AUTOINCREMENT, boot_id TEXT NOT NULL, seq INTEGER NOT NULL,
+        ts REAL NOT NULL, queued_at REAL NOT NULL, payload BLOB NOT NULL,
+        UNIQUE (boot_id, seq));""")
+    old.execute("INSERT INTO events (boot_id, seq, ts, queued_at, payload) VALUES (?,?,?,?,?)",
+                ("a", 1, 1.0, 1.0, wire.encode(event("a", 1))))
+    old.commit()
+    old.close()
+    mono = FakeClock(0.0)
+    q = EventJournal(QueueConfig(path=path, max_age_s=100.0), monotonic=mono)
+    assert seqs(q) == [("a", 1)]  # not dropped for its old wall-clock queue time
+    mono.now = 101.0
+    assert q.enforce_bounds() == 1  # its age counts from the upgrade
     q.close()
 
 

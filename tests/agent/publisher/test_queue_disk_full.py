@@ -4,13 +4,17 @@ newest get in, every drop is counted, and acks still delete with not one byte fr
 from __future__ import annotations
 
 import os
+import sqlite3
 from pathlib import Path
 
 import msgspec
+import pytest
 
 from agent.config import QueueConfig
+from agent.errors import JournalError
 from agent.journal import EventJournal
 from agent.journal_space import RESERVE_BYTES
+from pantau import wire
 from tests.agent.publisher.helpers import event
 
 DETAIL = "x" * 400  # ~0.7 KiB a payload: the 1 MiB disk fills in a few hundred events
@@ -98,3 +102,38 @@ def test_no_reserve_when_the_disk_has_no_room_for_it(small_disk: Path) -> None:
     append(q, range(1, 3))
     assert queued(q) == [1, 2]
     q.close()
+
+
+OLD_SCHEMA = """CREATE TABLE events (
+    id INTEGER PRIMARY KEY AUTOINCREMENT, boot_id TEXT NOT NULL, seq INTEGER NOT NULL,
+    ts REAL NOT NULL, queued_at REAL NOT NULL, payload BLOB NOT NULL, UNIQUE (boot_id, seq));"""
+
+
+def old_journal(path: Path, events: int) -> None:
+    """A queue file as agents before the queue clock wrote it (WAL, as they opened it)."""
+    db = sqlite3.connect(path)
+    db.execute("PRAGMA journal_mode=WAL")
+    db.executescript(OLD_SCHEMA)
+    db.executemany("INSERT INTO events (boot_id, seq, ts, queued_at, payload) VALUES (?,?,?,?,?)",
+                   [("b1", n, 1.0, 1.0, wire.encode(event("b1", n))) for n in range(1, events + 1)])
+    db.commit()
+    db.close()
+
+
+@pytest.mark.parametrize("reserve", [True, False], ids=["reserve-left", "no-reserve"])
+def test_upgrading_a_queue_on_a_full_disk_never_sets_it_aside(
+    small_disk: Path, reserve: bool
+) -> None:
+    path = small_disk / "queue.db"
+    old_journal(path, 20)
+    if reserve:
+        path.with_name("queue.db.reserve").write_bytes(bytes(RESERVE_BYTES))
+    fill(small_disk, "filler")
+    if reserve:  # spent to add the column: the queue opens with its events
+        q = EventJournal(QueueConfig(path=path))
+        assert len(q) == 20 and q.set_aside == []
+        q.close()
+        return
+    with pytest.raises(JournalError, match=r"cannot open event queue .*free space"):
+        EventJournal(QueueConfig(path=path))
+    assert sorted(p.name for p in small_disk.iterdir() if "corrupt" in p.name) == []

@@ -77,6 +77,19 @@ def test_unplug_gives_event_and_immediate_heartbeat(station: SimStation, watch: 
     assert component(missing, "camera").since < event.ts  # untouched parts keep their since
 
 
+def test_heartbeat_reports_the_unacked_queue(station: SimStation, watch: Watch) -> None:
+    station.start()
+    hb = first_heartbeat(watch, station)
+    assert (hb.agent.queued_events, hb.agent.dropped_events) == (0, 0)
+    assert hb.agent.oldest_queued_ts is msgspec.UNSET  # left out: nothing queued
+    station.unplug("fingerprint")  # an event no collector acks here
+    event = wait_for(lambda: watch.events(SITE, station.name), what="an event")[0]
+    after = wait_for(lambda: [h for h in watch.heartbeats(SITE, station.name)
+                              if h.agent.queued_events == 1], what="heartbeat with 1 queued")[0]
+    assert after.agent.dropped_events == 0
+    assert after.agent.oldest_queued_ts == pytest.approx(event.ts, abs=0.5)
+
+
 def test_serial_swap_is_an_ok_to_ok_event(station: SimStation, watch: Watch) -> None:
     station.start()
     first_heartbeat(watch, station)

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import logging
+
 import msgspec
 import pytest
 
 from agent.config import AgentConfig, CheckSpec, ComponentSpec
+from agent.journal_meta import QueueHealth
 from agent.probes.base import ComponentReading, ProbeResult
 from agent.state_machine import (
     ComponentTracker,
@@ -16,7 +19,7 @@ from agent.state_machine import (
     failed_probe_result,
     merge_results,
 )
-from pantau.wire import Check, Device, UnexpectedDevice, decode, encode
+from pantau.wire import MAX_UNEXPECTED, Check, Device, UnexpectedDevice, decode, encode
 
 
 def reading(status: str = "ok", serial: str | None = "S1", cid: str = "fingerprint",
@@ -159,16 +162,43 @@ def test_heartbeat_round_trips_and_counts() -> None:
     state = StationStateMachine(CONFIG.site, CONFIG.station, "boot-1")
     merged = merge_results([ProbeResult(components=(reading(),), unexpected=(FLASH,)),
                             ProbeResult(components=(reading(cid="monitor", serial=None),))])
-    obs = state.observe(merged, 50.0)
+    obs = state.observe(merged, 1.7e9)  # wire times lie in [2000, 2100)
     builder = HeartbeatBuilder(CONFIG, "boot-1", "0.1.0")
-    hb1 = builder.build(obs, None, 50.0, 3.0)
-    hb2 = builder.build(obs, None, 65.0, 18.0)
+    hb1 = builder.build(obs, None, 1.7e9, 3.0)
+    hb2 = builder.build(obs, None, 1.7e9 + 15, 18.0)
     assert (hb1.seq, hb2.seq) == (1, 2)
     assert decode("heartbeat", encode(hb2)) == hb2
     assert [c.id for c in hb2.components] == ["fingerprint", "monitor"]
     assert hb2.unexpected == [FLASH] and hb2.agent.uptime_s == 18.0
     assert hb2.interval_s == CONFIG.intervals.heartbeat_s
 
+
+
+def test_lists_past_the_protocols_bounds_are_cut_and_said_once(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    hub = tuple(UnexpectedDevice(vid="0781", pid="5567", port=f"1-{n}") for n in range(70))
+    obs = StationStateMachine("s", "st", "b").observe(ProbeResult(unexpected=hub), 1.7e9)
+    builder = HeartbeatBuilder(CONFIG, "boot-1", "0.1.0")
+    with caplog.at_level(logging.WARNING, logger="agent.state_machine"):
+        beats = [builder.build(obs, None, 1.7e9 + n, 1.0) for n in range(2)]
+    assert [u.port for u in beats[1].unexpected] == [f"1-{n}" for n in range(MAX_UNEXPECTED)]
+    assert decode("heartbeat", encode(beats[1])) == beats[1]
+    assert [r.getMessage() for r in caplog.records] == [
+        "70 unexpected this poll, the protocol carries 64: the first 64 are sent "
+        "(said once per run)"]
+
+
+def test_queue_health_goes_on_the_wire_only_when_given() -> None:
+    obs = StationStateMachine(CONFIG.site, CONFIG.station, "b").observe(ProbeResult(), 1.7e9)
+    builder = HeartbeatBuilder(CONFIG, "b", "0.1.0")
+    bare, empty, busy = (builder.build(obs, None, 1.7e9 + 50, 3.0, queue) for queue in (
+        None, QueueHealth(0, 4, None), QueueHealth(2, 4, 1.7e9 + 40.5)))
+    assert msgspec.json.decode(encode(bare.agent)) == {"version": "0.1.0", "uptime_s": 3.0}
+    assert msgspec.json.decode(encode(empty.agent)) == {
+        "version": "0.1.0", "uptime_s": 3.0, "queued_events": 0, "dropped_events": 4}
+    assert (busy.agent.queued_events, busy.agent.oldest_queued_ts) == (2, 1.7e9 + 40.5)
+    assert decode("heartbeat", encode(busy)) == busy
 
 def test_overlong_detail_is_clipped_to_protocol_limit() -> None:
     state = StationStateMachine("s", "st", "b")

@@ -83,10 +83,11 @@ def test_count_two_with_one_unit_present_says_one_unit_is_missing() -> None:
     backend = bus_with(SimDevice(0x046D, 0x082D, serial="C1", port_numbers=(3,)))
     reading = next(c for c in UsbProbe(config(spec), env(backend)).probe().components)
     assert (reading.status, reading.missing_units) == ("missing", 2)
-    component = to_component(reading, 5.0)
+    component = to_component(reading, 1.7e9)
     assert (component.missing_units, component.expected) == (
         2, [wire.UsbId(vid="046d", pid="082d", name="Logitech, Inc. HD Pro Webcam C920")])
     assert wire.decode("heartbeat", wire.encode(wire.Heartbeat(
-        v=1, site="s", station="t", seq=1, boot_id="b", ts=5.0, interval_s=15.0,
-        agent=wire.AgentInfo(version="x", uptime_s=1.0), components=[component],
+        v=1, site="s", station="t", seq=1, boot_id="b", ts=1.7e9, interval_s=15.0,
+        agent=wire.AgentInfo(version="x", uptime_s=1.0), components=[component], checks=[],
+        unexpected=[],
     ))).components == [component]  # type: ignore[union-attr]

@@ -29,22 +29,22 @@ KIT = ("fingerprint", "iris", "camera", "signature", "card-reader", "display")
 
 def make_heartbeat(i: int, seq: int, *, full: bool) -> wire.Heartbeat:
     comps = [
-        wire.Component(id=c, kind="usb", required=True, status="ok", since=1000.0)
+        wire.Component(id=c, kind="usb", required=True, status="ok", since=1.7e9)
         for c in (KIT if full else KIT[:1])
     ]
     checks = [wire.Check(id=c, kind="tcp", status="ok", latency_s=0.012 + seq * 1e-4)
               for c in ("enrollment-server", "dns")] if full else []
     host = wire.Host(
-        hostname=f"pc-{i}", boot_time=900.0, cpu_ratio=(seq % 100) / 100, load1=0.3,
+        hostname=f"pc-{i}", boot_time=1.7e9, cpu_ratio=(seq % 100) / 100, load1=0.3,
         memory_used_ratio=0.5, swap_used_ratio=0.0, temperature_c=50.0 + seq % 7,
         disks=[wire.Disk(mount=m, used_ratio=0.5, free_bytes=10**10 + seq)
                for m in ("/", "/data")],
     ) if full else None
     return wire.Heartbeat(
         v=1, site=f"site-{i % 700:03d}", station=f"st-{i:05d}", seq=seq, boot_id="b",
-        ts=2000.0 + seq * 15, interval_s=15.0,
+        ts=1.7e9 + seq * 15, interval_s=15.0,
         agent=wire.AgentInfo(version="0.1.0", uptime_s=1.0), host=host,
-        components=comps, checks=checks,
+        components=comps, checks=checks, unexpected=[],
     )
 
 

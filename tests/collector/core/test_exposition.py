@@ -24,7 +24,7 @@ from collector.process_metrics import ProcessSample, sample
 from collector.registry import Registry, SiteInfo, StationEntry
 from collector.stats import REJECT_REASONS, IngestStats, RegistryStats, StoreStats
 from pantau import wire
-from tests.collector.core.messages import SITE, component, event, heartbeat, host, status
+from tests.collector.core.messages import SITE, T0, component, event, heartbeat, host, status
 
 GOLDEN = Path(__file__).parent / "golden" / "metrics.txt"
 PROMTOOL = Path("/usr/bin/promtool")
@@ -48,7 +48,7 @@ def small_fleet() -> tuple[Fleet, IngestStats]:
             "mk-01": StationEntry("mk-01", "medan-kota", "ektp-enrollment", "active"),
         },
     )
-    fleet, stats = Fleet(registry, now=1000.0), IngestStats()
+    fleet, stats = Fleet(registry, now=T0 + 1000.0), IngestStats()
 
     def apply(kind: str, out: Outcome | EventOutcome) -> None:
         # what the ingest does with an outcome
@@ -57,32 +57,40 @@ def small_fleet() -> tuple[Fleet, IngestStats]:
         else:
             stats.reject(out.reason)
 
-    apply("status", fleet.apply_status(SITE, "mb-01", status("online", station="mb-01"), 1000.0))
+    apply("status", fleet.apply_status(SITE, "mb-01", status("online", station="mb-01"),
+                                       T0 + 1000.0))
     full = heartbeat(
-        "mb-01", seq=7, ts=1002.0, host_info=host("enroll-\"01\"\\pc"),
-        components=[component("fingerprint"), component("iris", "missing", since=950.5),
+        "mb-01", seq=7, ts=T0 + 1002.0, host_info=host("enroll-\"01\"\\pc"),
+        components=[component("fingerprint"), component("iris", "missing", since=T0 + 950.5),
                     component("spare-camera", "failed", required=False)],
         checks=[wire.Check(id="enrollment-server", kind="tcp", status="ok", latency_s=0.012),
                 wire.Check(id="dns", kind="tcp", status="failed")],
         unexpected=[wire.UnexpectedDevice(vid="0781", pid="5567", product="flash drive")],
+        agent=wire.AgentInfo(version="0.1.0", uptime_s=10.0, queued_events=3, dropped_events=2,
+                             oldest_queued_ts=T0 + 990.5),
     )
-    apply("heartbeat", fleet.apply_heartbeat(full, 1001.5))
-    apply("heartbeat", fleet.apply_heartbeat(full, 1001.6))  # repeat: out_of_order
-    apply("event", fleet.apply_event(event(1, "mb-01"), 1001.5))
-    apply("event", fleet.apply_event(event(1, "mb-01"), 1001.6))  # duplicate
-    apply("heartbeat", fleet.apply_heartbeat(heartbeat("mb-04", site=SITE), 1001.0))  # retired
-    apply("heartbeat", fleet.apply_heartbeat(heartbeat("mk-01", site="medan-kota"), 1001.0))
-    apply("status", fleet.apply_status("medan-kota", "mk-01", status("lost", station="mk-01",
-                                                                     site="medan-kota"), 1003.0))
+    apply("heartbeat", fleet.apply_heartbeat(full, T0 + 1001.5))
+    apply("heartbeat", fleet.apply_heartbeat(full, T0 + 1001.6))  # repeat: out_of_order
+    apply("event", fleet.apply_event(event(1, "mb-01"), T0 + 1001.5))
+    apply("event", fleet.apply_event(event(1, "mb-01"), T0 + 1001.6))  # duplicate
+    apply("heartbeat", fleet.apply_heartbeat(heartbeat("mb-04", site=SITE), T0 + 1001.0))  # retired
+    idle_agent = wire.AgentInfo(version="0.1.0", uptime_s=10.0, queued_events=0,
+                                dropped_events=5)  # nothing queued: no oldest_queued_ts
     apply("heartbeat", fleet.apply_heartbeat(
-        heartbeat("stray-1", site="lain", host_info=host("stray", temp=None, disks=())), 1004.0
+        heartbeat("mk-01", site="medan-kota", agent=idle_agent), T0 + 1001.0))
+    apply("status", fleet.apply_status("medan-kota", "mk-01", status("lost", station="mk-01",
+                                                                     site="medan-kota"),
+                                       T0 + 1003.0))
+    apply("heartbeat", fleet.apply_heartbeat(
+        heartbeat("stray-1", site="lain", host_info=host("stray", temp=None, disks=())),
+        T0 + 1004.0
     ))
     stats.broker_connected = True
     stats.rejected_events_stored = 1
     stats.store = StoreStats(errors=Counter({"write": 3}), resets=1, dropped_rows=2,
                              pending_rows=40)
     stats.registry = RegistryStats(configured=True, last_load_ok=False,
-                                   last_success_ts=1000.25)
+                                   last_success_ts=T0 + 1000.25)
     return fleet, stats
 
 
@@ -92,6 +100,20 @@ def test_golden_metrics() -> None:
     if os.environ.get("PANTAU_UPDATE_GOLDEN"):
         GOLDEN.write_text(text)
     assert text == GOLDEN.read_text(), "rerun with PANTAU_UPDATE_GOLDEN=1 and review the diff"
+
+
+def test_agent_queue_figures_per_station_kept_while_down() -> None:
+    fleet, stats = small_fleet()
+    text = MetricsRenderer("0.1.0").render(fleet, stats, PROCESS).decode()
+    found = families(text)
+    mb, mk = 'site="medan-baru",station="mb-01"', 'site="medan-kota",station="mk-01"'
+    assert found["pantau_agent_queued_events"] == [
+        f"pantau_agent_queued_events{{{mb}}} 3", f"pantau_agent_queued_events{{{mk}}} 0"]
+    assert found["pantau_agent_dropped_events_total"] == [
+        f"pantau_agent_dropped_events_total{{{mb}}} 2",
+        f"pantau_agent_dropped_events_total{{{mk}}} 5"]  # mk-01 is lost: last known kept
+    assert found["pantau_agent_oldest_queued_timestamp_seconds"] == [
+        f"pantau_agent_oldest_queued_timestamp_seconds{{{mb}}} 1700000990.5"]  # stray-1: old agent
 
 
 def test_promtool_finds_nothing_to_complain_about() -> None:
@@ -141,10 +163,10 @@ def test_cached_render_matches_a_fresh_render_after_changes() -> None:
     fleet, stats = small_fleet()
     renderer = MetricsRenderer("0.1.0")
     renderer.render(fleet, stats, None)
-    fleet.apply_heartbeat(heartbeat("mb-01", seq=8, ts=1020.0, host_info=host(cpu=0.9),
-                                    components=[component("fingerprint", "missing")]), 1020.0)
-    fleet.apply_status(SITE, "mb-02", status("offline", station="mb-02"), 1021.0)
-    fleet.tick(1100.0)
+    fleet.apply_heartbeat(heartbeat("mb-01", seq=8, ts=T0 + 1020.0, host_info=host(cpu=0.9),
+                                    components=[component("fingerprint", "missing")]), T0 + 1020.0)
+    fleet.apply_status(SITE, "mb-02", status("offline", station="mb-02"), T0 + 1021.0)
+    fleet.tick(T0 + 1100.0)
     warm = renderer.render(fleet, stats, None)
     assert warm == MetricsRenderer("0.1.0").render(fleet, stats, None)
     assert b'pantau_component_up{site="medan-baru",station="mb-01",component="fingerprint"} 0' \

@@ -129,3 +129,27 @@ def test_recent_events_keep_the_newest_few() -> None:
     assert [e.seq for e in fleet.recent_events("st-01")] == list(range(31 - RECENT_EVENTS, 31))
     assert fleet.generation > gen
     assert fleet.recent_events("nobody") == []
+
+
+@pytest.mark.parametrize(
+    ("sends", "gaps"),
+    [
+        # in order, or a claim that covers only what we hold: no gap
+        ([(1, 1), (2, 1), (3, 3)], [0, 0, 0]),
+        # this replica had 1..3; another acked 4..9 while it was away: 6 seqs skipped, once
+        ([(1, 1), (2, 1), (3, 1), (10, 10), (11, 10)], [0, 0, 0, 6, 0]),
+        # what arrived above the mark is no gap: only 2 and 4 are missing
+        ([(1, 1), (3, 1), (5, 1), (6, 6)], [0, 0, 0, 2]),
+        # a boot first seen late: everything the agent no longer holds is missing here
+        ([(5, 5)], [4]),
+        # an older agent makes no claim, so nothing is ever counted as gone
+        ([1, 9], [0, 0]),
+        # a refused claim above the event itself is clamped to it
+        ([(1, 1), (3, 9)], [0, 1]),
+    ],
+)
+def test_history_gap_counts_seqs_the_agent_no_longer_holds(
+    sends: list[Send], gaps: list[int]
+) -> None:
+    fleet = Fleet(REGISTRY, now=0.0)
+    assert [fleet.apply_event(ev(s), 1.0).gap for s in sends] == gaps

@@ -18,6 +18,7 @@ from collector.registry import Registry, SiteInfo, StationEntry
 from collector.station import STATION_STATES
 from collector.stats import REJECT_REASONS, IngestStats
 from pantau import wire
+from tests.collector.core.messages import T0
 
 SITE = "s1"
 REGISTRY = Registry(
@@ -30,7 +31,7 @@ REGISTRY = Registry(
 )
 stations = st.sampled_from(["st-a", "st-b", "st-c", "new-x"])
 boots = st.sampled_from(["b1", "b2", "b3"])
-times = st.floats(min_value=0.0, max_value=5000.0)
+times = st.floats(min_value=T0, max_value=T0 + 5000.0)  # wire times: [2000, 2100)
 statuses = st.sampled_from(wire.COMPONENT_STATUSES)
 
 
@@ -44,7 +45,8 @@ def heartbeats(draw: st.DrawFn) -> wire.Heartbeat:
     return wire.Heartbeat(
         v=1, site=SITE, station=draw(stations), seq=draw(st.integers(0, 6)), boot_id=draw(boots),
         ts=draw(times), interval_s=draw(st.sampled_from([5.0, 15.0])),
-        agent=wire.AgentInfo(version="0.1.0", uptime_s=1.0), components=comps,
+        agent=wire.AgentInfo(version="0.1.0", uptime_s=1.0), components=comps, checks=[],
+        unexpected=[],
     )
 
 
@@ -139,9 +141,9 @@ def check_invariants(fleet: Fleet, watch: Watch) -> None:
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(steps, st.lists(st.floats(0.0, 30.0), min_size=40, max_size=40))
 def test_random_sequences_keep_invariants(sequence: list[object], gaps: list[float]) -> None:
-    fleet, stats, watch = Fleet(REGISTRY, now=0.0), IngestStats(), Watch()
+    fleet, stats, watch = Fleet(REGISTRY, now=T0), IngestStats(), Watch()
     warm = MetricsRenderer("t")
-    now = 0.0
+    now = T0
     for step, gap in zip(sequence, gaps, strict=False):
         now += gap
         apply(fleet, stats, step, now, watch)

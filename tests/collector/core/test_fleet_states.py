@@ -15,9 +15,9 @@ from collector.fleet import Fleet
 from collector.registry import Lifecycle, Registry, SiteInfo, StationEntry
 from collector.station import StationState
 from pantau import wire
-from tests.collector.core.messages import SITE, component, heartbeat, status
+from tests.collector.core.messages import SITE, T0, component, heartbeat, status
 
-START = 1000.0
+START = T0 + 1000.0  # the tables below count from T0
 
 
 def registry(**lifecycles: Lifecycle) -> Registry:
@@ -67,31 +67,32 @@ Step = Birth | Hb | Tick
 
 
 def play(fleet: Fleet, steps: list[Step], station: str = "st-01") -> list[str]:
+    """Steps count in seconds from T0 (wire times lie in [2000, 2100))."""
     outcomes: list[str] = []
     for step in steps:
+        at = T0 + step.at
         if isinstance(step, Tick):
-            fleet.tick(step.at)
+            fleet.tick(at)
             continue
+        ts = T0 + (step.ts if step.ts is not None else step.at)
         if isinstance(step, Hb):
-            hb = heartbeat(station, step.seq, step.ts if step.ts is not None else step.at,
-                           boot=step.boot)
-            out = fleet.apply_heartbeat(hb, step.at)
+            hb = heartbeat(station, step.seq, ts, boot=step.boot)
+            out = fleet.apply_heartbeat(hb, at)
         else:
             state: wire.StationLinkState = (
                 "lost" if isinstance(step, Will) else "offline" if isinstance(step, Stop)
                 else "online"
             )
-            ts = step.ts if step.ts is not None else step.at
             msg = status(state, step.boot, step.session, ts, station=station)
-            out = fleet.apply_status(SITE, station, msg, step.at)
+            out = fleet.apply_status(SITE, station, msg, at)
         outcomes.append(out.reason)
-        fleet.tick(step.at)
+        fleet.tick(at)
     return outcomes
 
 
 SCENARIOS: list[tuple[str, Lifecycle, list[Step], StationState, list[str]]] = [
-    ("registered, silent", "active", [Tick(START + 9999)], "never_seen", []),
-    ("planned, silent", "planned", [Tick(START + 9999)], "planned", []),
+    ("registered, silent", "active", [Tick(10999)], "never_seen", []),
+    ("planned, silent", "planned", [Tick(10999)], "planned", []),
     ("birth", "active", [Birth(1001)], "online", [""]),
     ("planned starts reporting", "planned", [Hb(1001)], "online", [""]),
     ("never_seen heartbeat", "active", [Hb(1001)], "online", [""]),
@@ -155,11 +156,11 @@ def test_state_machine(
 def test_grace_after_restart_defers_staleness() -> None:
     # A collector (re)started at 5000 hears a retained heartbeat at once; with a
     # 120 s grace nothing goes stale before 5120 even though 3 x 15 s passed.
-    fleet = Fleet(one("active"), now=5000.0, grace_s=120.0)
+    fleet = Fleet(one("active"), now=T0 + 5000.0, grace_s=120.0)
     play(fleet, [Hb(5000.5, ts=1000.0)])
-    assert fleet.tick(5100.0) == []
+    assert fleet.tick(T0 + 5100.0) == []
     assert fleet.station("st-01").state == "online"  # type: ignore[union-attr]
-    [moved] = fleet.tick(5120.5)
+    [moved] = fleet.tick(T0 + 5120.5)
     assert (moved.old, moved.new, moved.reason) == ("online", "stale", "no heartbeat for 45s")
 
 
@@ -204,13 +205,13 @@ def test_unregistered_station_is_accepted_and_shown() -> None:
 
 def test_clock_offset_is_best_recent_sample() -> None:
     fleet = Fleet(one("active"), now=START)
-    fleet.apply_heartbeat(heartbeat(seq=1, ts=1010.0), 1000.0)  # station 10 s ahead
+    fleet.apply_heartbeat(heartbeat(seq=1, ts=START + 10), START)  # station 10 s ahead
     assert fleet.station("st-01").clock_offset_s == 10.0  # type: ignore[union-attr]
-    fleet.apply_heartbeat(heartbeat(seq=2, ts=1025.0), 1015.5)  # 0.5 s network delay
+    fleet.apply_heartbeat(heartbeat(seq=2, ts=START + 25), START + 15.5)  # 0.5 s network delay
     view = fleet.station("st-01")
     assert view is not None
     assert view.clock_offset_s == 10.0
-    assert (view.last_heartbeat_ts, view.last_seen) == (1025.0, 1015.5)
+    assert (view.last_heartbeat_ts, view.last_seen) == (START + 25, START + 15.5)
 
 
 @pytest.mark.parametrize(
@@ -232,7 +233,8 @@ def test_up_and_ready(
     fleet = Fleet(one("active"), now=START)
     for step in steps:
         if isinstance(step, Hb) and components is not None:
-            fleet.apply_heartbeat(heartbeat(ts=step.at, components=components), step.at)
+            fleet.apply_heartbeat(heartbeat(ts=T0 + step.at, components=components),
+                                  T0 + step.at)
         else:
             play(fleet, [step])
     view = fleet.station("st-01")
@@ -259,9 +261,9 @@ def test_site_rollups_count_states_and_readiness() -> None:
 def test_transitions_are_drained_once_with_reasons() -> None:
     fleet = Fleet(one("active"), now=START)
     play(fleet, [Birth(1001, session=4), Will(1010, session=4)])
-    made = fleet.tick(1100)
+    made = fleet.tick(T0 + 1100)
     assert made == []
-    moves = [(t.old, t.new, t.at, t.reason) for t in fleet.drain_transitions()]
+    moves = [(t.old, t.new, t.at - T0, t.reason) for t in fleet.drain_transitions()]
     assert moves == [
         ("never_seen", "online", 1001, "birth (session 4)"),
         ("online", "lost", 1010, "last will: connection lost"),
@@ -269,7 +271,7 @@ def test_transitions_are_drained_once_with_reasons() -> None:
     assert fleet.drain_transitions() == []
     view = fleet.station("st-01")
     assert view is not None
-    assert (view.state_since, view.boot_id, view.session) == (1010, "boot-a", 4)
+    assert (view.state_since - T0, view.boot_id, view.session) == (1010, "boot-a", 4)
 
 
 def test_views_and_generation_move_on_every_change_only() -> None:

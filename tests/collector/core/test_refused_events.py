@@ -19,6 +19,7 @@ from collector.registry import Registry, StationEntry
 from collector.stats import IngestStats
 from collector.store import DB_NAME, Store
 from pantau import wire
+from tests.collector.core.messages import T0
 
 SITE, STATION, BOOT = "medan-baru", "mb-01", "boot-a"
 TOPIC = wire.topic_for(SITE, STATION, "event")
@@ -27,7 +28,7 @@ TOPIC = wire.topic_for(SITE, STATION, "event")
 def event_doc(n: int, **changes: Any) -> dict[str, Any]:
     """Event number `n` of the boot as JSON; `changes` set fields (None removes one)."""
     doc = json.loads(wire.encode(wire.Event(
-        v=1, site=SITE, station=STATION, boot_id=BOOT, seq=n, ts=1000.0 + n,
+        v=1, site=SITE, station=STATION, boot_id=BOOT, seq=n, ts=T0 + n,
         component="iris", from_="ok", to="missing")))
     doc.update(changes)
     return {k: v for k, v in doc.items() if v is not None}

@@ -179,7 +179,7 @@ class Station:
     ) -> wire.Heartbeat:
         host = wire.Host(
             hostname=hostname,
-            boot_time=1.0,
+            boot_time=time.time() - 3600,
             cpu_ratio=0.1,
             load1=0.1,
             memory_used_ratio=0.5,
@@ -195,6 +195,9 @@ class Station:
             interval_s=interval_s,
             agent=wire.AgentInfo(version="0.1.0", uptime_s=1.0),
             host=host,
+            components=[],
+            checks=[],
+            unexpected=[],
         )
 
     def event(self, seq: int, to: wire.ComponentStatus = "missing") -> wire.Event:

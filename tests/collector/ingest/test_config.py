@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from collector.config import CliOverrides, load_collector_config
+from collector.config import CliOverrides, default_client_id, load_collector_config
 from pantau.config import ConfigError
 
 
@@ -90,3 +90,34 @@ def test_max_pending_rows_defaults_to_100000_and_is_read() -> None:
 def test_max_pending_rows_from_the_file(tmp_path: Path) -> None:
     path = write(tmp_path, "[state]\nmax_pending_rows = 2500\n")
     assert load_collector_config(path, CliOverrides()).state.max_pending_rows == 2500
+
+
+@pytest.mark.parametrize(("body", "replica", "client_id"), [
+    ("", None, default_client_id()),
+    ('replica = "a"\n', "a", "pantau-collector-a"),
+    ('replica = "b"\n[broker]\nusername = "pantau-collector-b"\n', "b", "pantau-collector-b"),
+    ('replica = "b"\n[broker]\nusername = "x"\nclient_id = "x"\n', "b", "x"),
+])
+def test_replica_sets_the_client_id(
+    tmp_path: Path, body: str, replica: str, client_id: str
+) -> None:
+    config = load_collector_config(write(tmp_path, body), CliOverrides())
+    assert (config.replica, config.broker.client_id) == (replica, client_id)
+
+
+@pytest.mark.parametrize(("body", "message"), [
+    ('replica = "a"\n[broker]\nusername = "pantau-collector"\n',
+     "broker.username: replica 'a' must log in as its own broker account, named like its "
+     "client id 'pantau-collector-a', not 'pantau-collector': replicas sharing an account "
+     "kick each other off the broker (docs/replicas.md)"),
+    ('replica = "A/1"\n',
+     "replica: expected an id matching ^[a-z0-9][a-z0-9_-]{0,62}$ (lowercase letters, digits, "
+     "'-' and '_', at most 63 characters), got string \"A/1\""),
+])
+def test_bad_replica_config_is_refused_with_an_exact_message(
+    tmp_path: Path, body: str, message: str
+) -> None:
+    path = write(tmp_path, body)
+    with pytest.raises(ConfigError) as err:
+        load_collector_config(path, CliOverrides())
+    assert str(err.value) == f"{path}: {message}"

@@ -75,6 +75,9 @@ def publish_station(broker: MosquittoBroker, site: str, station: str) -> None:
         ts=1.0e9,
         interval_s=15.0,
         agent=wire.AgentInfo(version="0.1.0", uptime_s=5.0),
+        components=[],
+        checks=[],
+        unexpected=[],
     )
     topic = wire.topic_for(site, station, "heartbeat")
     client.publish(topic, wire.encode(hb), qos=1, retain=True).wait_for_publish(5)

@@ -60,3 +60,19 @@ def test_any_topic_gets_the_reference_outcome(pieces: list[str], root: str) -> N
 def test_the_parts_read_like_before() -> None:
     parts = wire.parse_topic("pantau/v1/medan/st-01/event")
     assert (parts.site, parts.station, parts.kind) == ("medan", "st-01", "event")
+
+
+SHARDS = [
+    ((), ["pantau/v1/+/+/status", "pantau/v1/+/+/event"]),
+    (("medan-baru", "binjai-kota"), ["pantau/v1/medan-baru/+/status",
+                                     "pantau/v1/medan-baru/+/event",
+                                     "pantau/v1/binjai-kota/+/status",
+                                     "pantau/v1/binjai-kota/+/event"]),
+]
+
+
+@pytest.mark.parametrize(("sites", "filters"), SHARDS, ids=["all-sites", "two-sites"])
+def test_a_sharded_collector_subscribes_to_its_sites_only(sites: tuple[str, ...],
+                                                          filters: list[str]) -> None:
+    """Collector `sites` (docs/scaling.md): a shard's broker traffic is its sites' alone."""
+    assert wire.subscription_filters(("status", "event"), sites) == filters
