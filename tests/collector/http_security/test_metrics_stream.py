@@ -32,14 +32,6 @@ SHAPES: dict[str, PieceMaker] = {
 }
 
 
-def ends_of(pieces: list[bytes]) -> list[int]:
-    out, total = [], 0
-    for p in pieces:
-        total += len(p)
-        out.append(total)
-    return out
-
-
 def slow_reader(sock: socket.socket, into: bytearray) -> threading.Thread:
     """Reads 4 KiB at a time, so the sender (4 KiB send buffer) meets a full one again and again."""
     def run() -> None:
@@ -58,7 +50,7 @@ def test_every_byte_arrives_in_order_through_partial_sends(shape: str) -> None:
     ours.setblocking(False)
     got = bytearray()
     reader = slow_reader(theirs, got)
-    send_pieces(ours.fileno(), pieces, ends_of(pieces), time.monotonic() + 60)
+    send_pieces(ours.fileno(), pieces, time.monotonic() + 60)
     ours.close()
     reader.join(60)
     assert bytes(got) == b"".join(pieces)
@@ -69,7 +61,7 @@ def test_a_scraper_that_stops_reading_is_dropped_at_the_deadline() -> None:
     ours, theirs = socket.socketpair()
     ours.setblocking(False)
     with pytest.raises(TimeoutError):
-        send_pieces(ours.fileno(), pieces, ends_of(pieces), time.monotonic() + 0.5)
+        send_pieces(ours.fileno(), pieces, time.monotonic() + 0.5)
     ours.close()
     theirs.close()
 
