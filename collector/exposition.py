@@ -157,7 +157,7 @@ class MetricsRenderer:
             if at >= 0:
                 parts += self._columns[at]
             else:
-                parts.append(live[-1 - at])
+                parts += live[-1 - at]
         own = _process_text(process) if process is not None else ""
         parts += [self._sites, extra, _collector_text(stats).encode(), self._build,
                   own.encode()]

@@ -8,7 +8,8 @@ pieces to the kernel with vectored `sendmsg` calls, so the only copy is the
 kernel's, and the event loop goes on applying messages meanwhile. Over TLS
 the bytes must pass through the SSL transport: they go in joined batches.
 With gzip the whole body is compressed first (level 1, in the worker thread;
-zlib releases the GIL) so the response carries its length. One thread does
+zlib releases the GIL) so the response carries its length; zlib's pieces are
+sent the same way. One thread does
 all of it: each thread gets its own malloc arena, which keeps its high-water
 mark, and the default executor's several threads kept ~3 KB per station.
 """
@@ -31,7 +32,7 @@ from collector.exposition_gzip import gzip_pieces
 
 SEND_TIMEOUT_S: Final = 60.0  # a scraper that stops reading is dropped, not waited on forever
 _IOV_MAX: Final = os.sysconf("SC_IOV_MAX")
-_BATCH_PIECES: Final = 4096  # pieces per write over TLS (~0.5 MB): fewer writes than pieces
+_BATCH_PIECES: Final = 256  # pieces per write over TLS (~60 KB): fewer writes than pieces
 
 
 class ExpositionSender:
@@ -47,8 +48,8 @@ class ExpositionSender:
                    gzip: bool) -> web.StreamResponse:
         loop = asyncio.get_running_loop()
         if gzip:
-            body = await loop.run_in_executor(self._thread, gzip_pieces, pieces)
-            return web.Response(body=body, headers={**headers, "Content-Encoding": "gzip"})
+            pieces = await loop.run_in_executor(self._thread, gzip_pieces, pieces)
+            headers = {**headers, "Content-Encoding": "gzip"}
         response = web.StreamResponse(headers=headers)
         response.content_length = sum(map(len, pieces))
         await response.prepare(request)

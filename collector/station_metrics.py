@@ -160,9 +160,9 @@ def check_fragments(lab: str, checks: tuple[wire.Check, ...]) -> tuple[str, ...]
     return "".join(up), "".join(latency)
 
 
-def live_lines(stations: Sequence[StationView], labs: Sequence[bytes]) -> list[bytes]:
+def live_lines(stations: Sequence[StationView], labs: Sequence[bytes]) -> list[list[bytes]]:
     """The heartbeat and host families (`LIVE_FAMILIES`) of every station, rendered fresh:
-    one byte string per family, its samples in station order.
+    per family its samples in station order, in chunks of `LINES_PER_CHUNK` lines.
 
     They move with nearly every heartbeat, so by the next scrape almost every
     station's are stale anyway: caching them would cost ~1 KB per station.
@@ -198,15 +198,27 @@ def live_lines(stations: Sequence[StationView], labs: Sequence[bytes]) -> list[b
     ]
 
 
+# ~60 KB a chunk: under glibc's 128 KB mmap threshold. A freed mmap'd chunk raises that
+# threshold for good, and later MB-sized bodies then left holes in the heap (~1 KB of RSS
+# per station after a scrape).
+LINES_PER_CHUNK: Final = 512
+
+
 def _lines(opening: bytes, values: Sequence[float | int | None],
-           *labels: Sequence[bytes]) -> bytes:
-    """`opening + labels... + "} " + value + "\n"` per value that is not None, one join."""
+           *labels: Sequence[bytes]) -> list[bytes]:
+    """`opening + labels... + "} " + value + "\n"` per value that is not None, joined
+    `LINES_PER_CHUNK` lines at a time."""
     if None in values:  # a C-level scan; most families have a value for every station
         present = [v is not None for v in values]
         labels = tuple(list(compress(part, present)) for part in labels)
         values = list(compress(values, present))
     tails = numbers(values, b"} ", b"\n")  # type: ignore[arg-type]  # the Nones are gone
-    return b"".join(chain.from_iterable(zip(repeat(opening), *labels, tails, strict=False)))
+    return [
+        b"".join(chain.from_iterable(zip(
+            repeat(opening), *(part[at:at + LINES_PER_CHUNK] for part in labels),
+            tails[at:at + LINES_PER_CHUNK], strict=False)))
+        for at in range(0, len(tails), LINES_PER_CHUNK)
+    ]
 
 
 @lru_cache(maxsize=256)  # a handful of mount points across the whole fleet

@@ -4,7 +4,8 @@
         [--scrapes 5]
 
 A private Mosquitto and a real `pantau-collector run` process (the fault suite's
-CollectorProcess). RSS is the process's VmRSS: `idle` once it is ready, `before scrape`
+CollectorProcess). The collector runs with the shipped systemd unit's Environment=
+settings. RSS is the process's VmRSS: `idle` once it is ready, `before scrape`
 after N stations sent `--rounds` heartbeat rounds (and `--events` events each), `after
 scrape` after the timed scrapes below, once their bodies are sent. Per station figures are
 (RSS - idle) / N. Scrapes are `curl -o /dev/null` (a C client, transfer included): `cold`
@@ -21,6 +22,7 @@ from __future__ import annotations
 import argparse
 import json
 import multiprocessing as mp
+import os
 import statistics
 import subprocess
 import tempfile
@@ -34,12 +36,20 @@ from tests.bench.collector import event_payload, heartbeat
 from tests.support.collector_process import CollectorProcess
 from tests.support.mosquitto import MosquittoBroker, wait_for
 
+UNIT = Path(__file__).resolve().parents[2] / "deploy/systemd/pantau-collector.service"
 T0 = 1.8e9  # heartbeat round r carries ts T0 + r: the API shows which round arrived
 PUBLISHERS = 2
 UNBOUNDED_QUEUES = (
     "queue_qos0_messages true\nmax_queued_messages 0\nmax_queued_bytes 0\n"
     "max_inflight_messages 0\n"
 )
+
+
+def unit_environment() -> dict[str, str]:
+    """The shipped collector unit's Environment= settings: the bench runs it as systemd does."""
+    pairs = [ln.split("=", 1)[1] for ln in UNIT.read_text().splitlines()
+             if ln.startswith("Environment=")]
+    return dict(pair.split("=", 1) for pair in pairs)
 
 
 def publish(port: int, lo: int, hi: int, rounds: list[int], event_seq: int) -> None:
@@ -127,6 +137,7 @@ class Scene:
 
 def measure(stations: int, rounds: int, events: int, scrapes: int) -> dict[str, object]:
     scene = Scene(stations)
+    os.environ.update(unit_environment())  # inherited by the collector process
     try:
         scene.collector.start(ready_timeout=60)
         idle = scene.rss()
