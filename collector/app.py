@@ -48,7 +48,8 @@ from collector.app_keys import (
 from collector.config import CollectorConfig
 from collector.dispatch import Dispatcher
 from collector.exposition import CONTENT_TYPE, MetricsRenderer
-from collector.exposition_gzip import accepts_gzip, gzip_body
+from collector.exposition_gzip import accepts_gzip
+from collector.exposition_stream import ExpositionSender
 from collector.fleet import Fleet
 from collector.history import History
 from collector.http_auth import install_basic_auth
@@ -80,6 +81,7 @@ HISTORY_KEY: Final = web.AppKey("pantau_history", History)
 INGEST_GC_THRESHOLD: Final = (20_000, 20, 20)
 INGEST_KEY: Final = web.AppKey("pantau_ingest", IngestSession)
 RENDERER_KEY: Final = web.AppKey("pantau_renderer", MetricsRenderer)
+SENDER_KEY: Final = web.AppKey("pantau_metrics_sender", ExpositionSender)
 SITE_METRICS_KEY: Final = web.AppKey("pantau_site_metrics", SiteMetrics)
 
 
@@ -114,13 +116,14 @@ def build_app(
     app[INGEST_KEY] = session = IngestSession(config, dispatcher, stats, health, clock=clock)
     history.durable_mark, session.on_unacked = session.durable_mark, history.wake
     app[RENDERER_KEY] = MetricsRenderer(__version__, source_revision())
+    app[SENDER_KEY] = ExpositionSender()
     app[RUNTIME_KEY], app[CLOCK_KEY] = Runtime(), clock
     _add_site_schedules(app, registry, schedule_clock)
     install_assets(app, config)
     app.cleanup_ctx.extend([
         _store_ctx, assets_ctx, _ingest_ctx, _history_ctx, _every(TICK_S, _tick),
         _every(PROCESS_SAMPLE_S, _sample_process), _every(FIGURES_POLL_S, figures_step),
-        _registry_reload_ctx,
+        _registry_reload_ctx, _metrics_sender_ctx,
     ])
     # After the asset store's context: started once it is open, stopped before it closes.
     install_repair_sync(app, app[INGEST_KEY], config, valid_write)
@@ -135,20 +138,17 @@ def build_app(
 
 # --- routes ------------------------------------------------------------------
 
-async def metrics_handler(request: web.Request) -> web.Response:
+async def metrics_handler(request: web.Request) -> web.StreamResponse:
     app = request.app
     schedules = app[SCHEDULES_KEY]
     capacity = app[CAPACITY_KEY].get(app[FLEET_KEY], schedules, app[CLOCK_KEY]())
-    hours = app[SITE_METRICS_KEY].render(schedules, capacity)  # no second copy of the body
-    body = app[RENDERER_KEY].render(app[FLEET_KEY], app[STATS_KEY], app[RUNTIME_KEY].process,
-                                    hours + metrics_text(app)
-                                    + app[REPAIR_SYNC_KEY].metrics_text().encode())
+    hours = app[SITE_METRICS_KEY].render(schedules, capacity)
+    extra = hours + metrics_text(app) + app[REPAIR_SYNC_KEY].metrics_text().encode()
+    pieces = app[RENDERER_KEY].render_pieces(app[FLEET_KEY], app[STATS_KEY],
+                                             app[RUNTIME_KEY].process, extra)
     headers = {"Content-Type": CONTENT_TYPE, "Vary": "Accept-Encoding"}
-    if accepts_gzip(request.headers.get("Accept-Encoding", "")):
-        # zlib releases the GIL: a worker thread keeps the loop (and ingest) going.
-        body = await asyncio.to_thread(gzip_body, body)
-        headers["Content-Encoding"] = "gzip"
-    return web.Response(body=body, headers=headers)
+    gzip = accepts_gzip(request.headers.get("Accept-Encoding", ""))
+    return await app[SENDER_KEY].send(request, pieces, headers, gzip)
 
 
 async def healthz_handler(request: web.Request) -> web.Response:
@@ -170,6 +170,11 @@ async def _store_ctx(app: web.Application) -> AsyncIterator[None]:
     await app[HISTORY_KEY].open()
     yield
     await app[STORE_KEY].close()
+
+
+async def _metrics_sender_ctx(app: web.Application) -> AsyncIterator[None]:
+    yield
+    await asyncio.to_thread(app[SENDER_KEY].close)  # a scrape still sending ends first
 
 
 async def _ingest_ctx(app: web.Application) -> AsyncIterator[None]:

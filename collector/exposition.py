@@ -130,8 +130,17 @@ class MetricsRenderer:
 
     def render(self, fleet: Fleet, stats: IngestStats, process: ProcessSample | None,
                extra: bytes = b"") -> bytes:
-        """The whole exposition; `extra` (whole families, e.g. the opening-hours rows of
-        site_schedule_metrics) goes in the one join after the site rollups."""
+        """The whole exposition as one body (tests, the gzip of small fleets)."""
+        return b"".join(self.render_pieces(fleet, stats, process, extra))
+
+    def render_pieces(self, fleet: Fleet, stats: IngestStats, process: ProcessSample | None,
+                      extra: bytes = b"") -> list[bytes]:
+        """The exposition as the byte pieces it is made of, in order, for a vectored send.
+
+        No join: at national scale the text is tens of MB, and the cached
+        per-station lines are sent from where they are kept. `extra` (whole
+        families, e.g. the opening-hours rows) goes after the site rollups.
+        """
         key = (id(fleet), fleet.generation)
         if key != self._fleet_key:
             # The site rollup reads every station: redo it only when a state,
@@ -152,9 +161,7 @@ class MetricsRenderer:
         own = _process_text(process) if process is not None else ""
         parts += [self._sites, extra, _collector_text(stats).encode(), self._build,
                   own.encode()]
-        # One join over pre-encoded fragments: at national scale the text is
-        # tens of MB and every extra copy costs milliseconds.
-        return b"".join(parts)
+        return parts
 
     def _refresh(self, facts: list[StationView]) -> bool:
         """Bring the cached columns up to date; True if any station's state or readiness moved."""
@@ -162,8 +169,11 @@ class MetricsRenderer:
         if moved:
             self._reslot(facts)
         all_frags, columns = self._frags, self._columns
-        for slot, station in enumerate(facts):
-            frags = all_frags[slot]
+        # Most heartbeats move only the live figures: one C-speed pass finds the rest.
+        stale = [slot for slot, (station, frags) in enumerate(zip(facts, all_frags, strict=True))
+                 if station.shape_version != frags.version]
+        for slot in stale:
+            station, frags = facts[slot], all_frags[slot]
             if frags.site != station.site:  # moved without changing the order: new labels
                 frags = all_frags[slot] = StationFragments(station)
             moved = frags.refresh(station, columns, slot) or moved

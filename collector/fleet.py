@@ -146,17 +146,19 @@ class Fleet:
             rec = self._adopt(hb.site, hb.station, "online", now, "heartbeat")
         elif rec.heartbeat_out_of_order(hb):
             return REFUSED_OUT_OF_ORDER
-        if rec.state != "online" and rec.revives_on(hb):
+        shape = rec.state != "online" and rec.revives_on(hb)
+        if shape:
             self._move(rec, "online", now, "heartbeat")
         parts = rec.components
-        rec.take_heartbeat(hb, now)
+        shape = rec.take_heartbeat(hb, now) or shape
         if rec.components is not parts:  # the record keeps the same tuple while nothing moved
             self._part_changes.append(
                 PartChange(rec.station, rec.site, parts, rec.components, hb.ts))
         if rec.site != hb.site:
             self._follow_site(rec, hb.site)
+            shape = True
         self._generation += 1
-        rec.changed(self._generation)
+        rec.changed(self._generation, shape)
         return ACCEPTED if rec.entry is not None else ACCEPTED_UNREGISTERED
 
     def apply_event(self, ev: wire.Event, now: float) -> EventOutcome:

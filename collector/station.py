@@ -43,14 +43,17 @@ class StationView:
     rules need, and keeps it current. Readers get it typed as `StationView`,
     treat it as read-only and read it on the fleet's thread (HTTP handlers and
     scrapes run on the event loop that applies messages), so a scrape of 10k
-    stations copies nothing. `version` increases on any change (render caches).
+    stations copies nothing. `version` increases on any change (render caches);
+    `shape_version` only when more than the heartbeat's live figures (timestamp,
+    clock offset, host figures) moved, so /metrics re-renders its cached lines
+    only for stations whose lines can differ.
     """
 
     __slots__ = (
         "agent_version", "birth", "boot_id", "checks", "clock_offset_s", "components",
         "components_ok", "dropped_events", "entry", "host", "hostname", "interval_s",
-        "last_heartbeat_ts", "last_seen", "oldest_queued_ts", "queued_events", "site", "state",
-        "state_since", "station", "unexpected", "version",
+        "last_heartbeat_ts", "last_seen", "oldest_queued_ts", "queued_events", "shape_version",
+        "site", "state", "state_since", "station", "unexpected", "version",
     )
 
     def __init__(
@@ -75,7 +78,7 @@ class StationView:
         self.queued_events: int | None = None
         self.dropped_events: int | None = None
         self.oldest_queued_ts: float | None = None
-        self.version = 0
+        self.version = self.shape_version = 0
 
     @property
     def registered(self) -> bool:
@@ -198,10 +201,12 @@ class StationRecord(StationView):
     def take_down(self, status: wire.Status) -> None:
         self.down_boot = status.boot_id
 
-    def take_heartbeat(self, hb: wire.Heartbeat, now: float) -> None:
+    def take_heartbeat(self, hb: wire.Heartbeat, now: float) -> bool:
+        """Take the heartbeat in; True if more than its live figures moved (`shape_version`)."""
         # Runs for every heartbeat of the fleet: plain attribute work, and the
         # previous objects kept whenever the new ones are equal (fewer
         # allocations, and the /metrics cache can skip unchanged parts by `is`).
+        shape = self.last_heartbeat_ts is None
         ts = hb.ts
         self.hb_boot = self.boot_id = hb.boot_id
         self.hb_seq, self.last_heartbeat_ts = hb.seq, ts
@@ -214,24 +219,38 @@ class StationRecord(StationView):
         host = hb.host
         if host != self.host:
             self.host = host
-            self.hostname = host.hostname if host is not None else ""
+            hostname = host.hostname if host is not None else ""
+            shape = shape or hostname != self.hostname
+            self.hostname = hostname
         agent = hb.agent
         if agent.version != self.agent_version:
             self.agent_version = sys.intern(agent.version)  # one copy fleet-wide
+            shape = True
+        # Live figures, like the host's: rendered at every scrape, no shape change.
         self.queued_events = _or_none(agent.queued_events)
         self.dropped_events = _or_none(agent.dropped_events)
         self.oldest_queued_ts = _or_none(agent.oldest_queued_ts)
-        self._take_parts(hb)
+        return self._take_parts(hb) or shape
 
-    def _take_parts(self, hb: wire.Heartbeat) -> None:
+    def _take_parts(self, hb: wire.Heartbeat) -> bool:
+        """Components, checks and unexpected devices; True if any of them moved."""
         components = _same_or_new(self.components, hb.components)
-        if components is not self.components:
+        moved = components is not self.components
+        if moved:
             self.components = components = tuple(map(_shared_text, components))
             self.components_ok = all(c.status == "ok" for c in components if c.required)
         if hb.checks or self.checks:
-            self.checks = _same_or_new(self.checks, hb.checks)
+            checks = _same_or_new(self.checks, hb.checks)
+            moved = moved or checks is not self.checks
+            self.checks = checks
         if hb.unexpected or self.unexpected:
-            self.unexpected = _same_or_new(self.unexpected, hb.unexpected)
+            unexpected = _same_or_new(self.unexpected, hb.unexpected)
+            moved = moved or unexpected is not self.unexpected
+            self.unexpected = unexpected
+        return moved
 
-    def changed(self, version: int) -> None:
+    def changed(self, version: int, shape: bool = True) -> None:
+        """A new `version`; `shape=False` when only the live figures moved."""
         self.version = version
+        if shape:
+            self.shape_version = version

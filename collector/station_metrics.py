@@ -128,12 +128,25 @@ def component_fragments(lab: str, components: tuple[wire.Component, ...]) -> tup
     since: list[str] = []
     required: list[str] = []
     for c in components:
-        cl = f'{lab},component="{escape_label(c.id)}"'
-        up.append(f"pantau_component_up{{{cl}}} {1 if c.status == 'ok' else 0}\n")
-        status.append(_STATUS_LINES[c.status].replace(_SLOT, cl))
-        since.append(f"pantau_component_status_since_timestamp_seconds{{{cl}}} {num(c.since)}\n")
-        required.append(f"pantau_component_required{{{cl}}} {1 if c.required else 0}\n")
-    return "".join(up), "".join(status), "".join(since), "".join(required)
+        texts = _component_texts(c.id, c.status, c.required)
+        up.append(texts[0])
+        status.append(texts[1])
+        since += (texts[2], num(c.since), "\n")
+        required.append(texts[3])
+    # One replace per family fills in the station's labels for all its components.
+    return tuple("".join(family).replace(_SLOT, lab) for family in (up, status, since, required))
+
+
+@lru_cache(maxsize=4096)  # a kit model's few components, fleet-wide
+def _component_texts(cid: str, status: wire.ComponentStatus, required: bool) -> tuple[str, ...]:
+    """A component's lines but for the station's labels (`_SLOT`) and its `since` value."""
+    cl = f'{_SLOT},component="{escape_label(cid)}"'
+    return (
+        f"pantau_component_up{{{cl}}} {1 if status == 'ok' else 0}\n",
+        _STATUS_LINES[status].replace(_SLOT, cl),
+        f"pantau_component_status_since_timestamp_seconds{{{cl}}} ",
+        f"pantau_component_required{{{cl}}} {1 if required else 0}\n",
+    )
 
 
 def check_fragments(lab: str, checks: tuple[wire.Check, ...]) -> tuple[str, ...]:
@@ -148,14 +161,14 @@ def check_fragments(lab: str, checks: tuple[wire.Check, ...]) -> tuple[str, ...]
 
 
 def live_lines(stations: Sequence[StationView], labs: Sequence[bytes]) -> list[list[bytes]]:
-    """The heartbeat and host families (`LIVE_FAMILIES`) of every station, rendered fresh.
+    """The heartbeat and host families (`LIVE_FAMILIES`) of every station, rendered fresh:
+    per family its samples in station order, in chunks of `LINES_PER_CHUNK` lines.
 
     They move with nearly every heartbeat, so by the next scrape almost every
     station's are stale anyway: caching them would cost ~1 KB per station.
-    Built column by column from C-level pieces (`numbers`, zip, chain) as a
-    list of small byte strings for the final join; `labs[i]` is `stations[i]`'s
-    label text. No tuple per station: 100k short-lived tuples would set off
-    full garbage collections over the whole fleet.
+    Built column by column from C-level pieces (`numbers`, zip, chain, one join
+    per family); `labs[i]` is `stations[i]`'s label text. No tuple per station:
+    100k short-lived tuples would set off full garbage collections over the fleet.
     """
     ts = [f.last_heartbeat_ts for f in stations]
     offsets = [f.clock_offset_s for f in stations]
@@ -164,35 +177,48 @@ def live_lines(stations: Sequence[StationView], labs: Sequence[bytes]) -> list[l
     hosts: list[wire.Host] = list(compress(all_hosts, has_host))  # type: ignore[arg-type]
     host_labs = list(compress(labs, has_host))
     disks = [d for h in hosts for d in h.disks]
-    disk_labs = [lab + _mount_label(d.mount) for lab, h in zip(host_labs, hosts, strict=True)
-                 for d in h.disks]
+    disk_labs = list(chain.from_iterable(
+        repeat(lab, len(h.disks)) for lab, h in zip(host_labs, hosts, strict=True)))
+    mounts = [_mount_label(d.mount) for d in disks]
     temps = [h.temperature_c for h in hosts]
     return [
-        _lines(b"pantau_station_last_heartbeat_timestamp_seconds{", labs, ts),
-        _lines(b"pantau_host_clock_offset_seconds{", labs, offsets),
-        _lines(b"pantau_host_cpu_ratio{", host_labs, [h.cpu_ratio for h in hosts]),
-        _lines(b"pantau_host_memory_used_ratio{", host_labs,
-               [h.memory_used_ratio for h in hosts]),
-        _lines(b"pantau_host_disk_used_ratio{", disk_labs, [d.used_ratio for d in disks]),
-        _lines(b"pantau_host_disk_free_bytes{", disk_labs, [d.free_bytes for d in disks]),
-        _lines(b"pantau_host_temperature_celsius{", host_labs, temps),
-        _lines(b"pantau_host_boot_time_seconds{", host_labs, [h.boot_time for h in hosts]),
-        _lines(b"pantau_agent_queued_events{", labs, [f.queued_events for f in stations]),
-        _lines(b"pantau_agent_dropped_events_total{", labs, [f.dropped_events for f in stations]),
-        _lines(b"pantau_agent_oldest_queued_timestamp_seconds{", labs,
-               [f.oldest_queued_ts for f in stations]),
+        _lines(b"pantau_station_last_heartbeat_timestamp_seconds{", ts, labs),
+        _lines(b"pantau_host_clock_offset_seconds{", offsets, labs),
+        _lines(b"pantau_host_cpu_ratio{", [h.cpu_ratio for h in hosts], host_labs),
+        _lines(b"pantau_host_memory_used_ratio{", [h.memory_used_ratio for h in hosts],
+               host_labs),
+        _lines(b"pantau_host_disk_used_ratio{", [d.used_ratio for d in disks], disk_labs, mounts),
+        _lines(b"pantau_host_disk_free_bytes{", [d.free_bytes for d in disks], disk_labs, mounts),
+        _lines(b"pantau_host_temperature_celsius{", temps, host_labs),
+        _lines(b"pantau_host_boot_time_seconds{", [h.boot_time for h in hosts], host_labs),
+        _lines(b"pantau_agent_queued_events{", [f.queued_events for f in stations], labs),
+        _lines(b"pantau_agent_dropped_events_total{", [f.dropped_events for f in stations], labs),
+        _lines(b"pantau_agent_oldest_queued_timestamp_seconds{",
+               [f.oldest_queued_ts for f in stations], labs),
     ]
 
 
-def _lines(
-    opening: bytes, labs: Sequence[bytes], values: Sequence[float | int | None]
-) -> list[bytes]:
-    """`opening + labels + "} " + value + "\\n"` per value that is not None, in 3 pieces."""
+# ~60 KB a chunk: under glibc's 128 KB mmap threshold. A freed mmap'd chunk raises that
+# threshold for good, and later MB-sized bodies then left holes in the heap (~1 KB of RSS
+# per station after a scrape).
+LINES_PER_CHUNK: Final = 512
+
+
+def _lines(opening: bytes, values: Sequence[float | int | None],
+           *labels: Sequence[bytes]) -> list[bytes]:
+    """`opening + labels... + "} " + value + "\n"` per value that is not None, joined
+    `LINES_PER_CHUNK` lines at a time."""
     if None in values:  # a C-level scan; most families have a value for every station
         present = [v is not None for v in values]
-        labs, values = list(compress(labs, present)), list(compress(values, present))
+        labels = tuple(list(compress(part, present)) for part in labels)
+        values = list(compress(values, present))
     tails = numbers(values, b"} ", b"\n")  # type: ignore[arg-type]  # the Nones are gone
-    return list(chain.from_iterable(zip(repeat(opening), labs, tails, strict=False)))
+    return [
+        b"".join(chain.from_iterable(zip(
+            repeat(opening), *(part[at:at + LINES_PER_CHUNK] for part in labels),
+            tails[at:at + LINES_PER_CHUNK], strict=False)))
+        for at in range(0, len(tails), LINES_PER_CHUNK)
+    ]
 
 
 @lru_cache(maxsize=256)  # a handful of mount points across the whole fleet
@@ -240,9 +266,9 @@ class StationFragments:
 
     def refresh(self, facts: StationView, columns: Columns, slot: int) -> bool:
         """Re-render what moved; True if the meta or the components did (site rollup inputs)."""
-        if facts.version == self.version:
+        if facts.shape_version == self.version:
             return False
-        self.version = facts.version
+        self.version = facts.shape_version
         key = meta_key(facts)
         same_meta = key == self.key
         same_components = facts.components is self.components

@@ -24,6 +24,8 @@ RUN pip install --no-cache-dir --no-compile --constraint constraints.txt '.[coll
     && rm -rf /src
 
 USER 10001:10001
+# As the systemd unit: a fixed mmap threshold keeps RSS per station down (docs/performance.md).
+ENV MALLOC_MMAP_THRESHOLD_=131072
 WORKDIR /var/lib/pantau-collector
 HEALTHCHECK --interval=15s --timeout=5s --start-period=20s --retries=3 \
     CMD ["python", "/usr/local/lib/pantau-healthcheck.py"]

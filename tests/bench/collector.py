@@ -24,6 +24,9 @@ the station families, the capacity tally (at most once a second) and the site ro
 --broker-list: only the collector's ingest, with one broker URL and with a
 list of two nodes (the live one first; the second is never reached), runs
 interleaved on the same queued stream: a broker list costs nothing per message.
+"/metrics as a scraper sees it" (tests/bench/scrape.py; alone: --scrape-only) times a
+real pantau-collector process with curl, plain and gzip, and prints its RSS per station
+from idle to after 6 heartbeat rounds before and after a scrape, with and without events.
 """
 
 from __future__ import annotations
@@ -293,7 +296,7 @@ def run_render(stations: int, out: Path, schedule: bool = False, events: int = 0
 
     from collector.asset_feed import AssetFeed
     from collector.exposition import MetricsRenderer
-    from collector.exposition_gzip import gzip_body
+    from collector.exposition_gzip import gzip_pieces
     from collector.fleet import Fleet
     from collector.registry import Registry
     from collector.site_capacity import CapacityTally
@@ -369,7 +372,7 @@ def run_render(stations: int, out: Path, schedule: bool = False, events: int = 0
         took, body = timed_render()
         warm_all.append(took)
         t0 = time.perf_counter()
-        gzip_bytes = len(gzip_body(body))  # what /metrics adds when the scraper asks
+        gzip_bytes = sum(map(len, gzip_pieces([body])))  # what /metrics adds when the scraper asks
         gzip_s.append(took + time.perf_counter() - t0)
         del body
     print(
@@ -465,6 +468,8 @@ def main() -> None:
                         help="only RSS per station, heartbeats only and with events flowing")
     parser.add_argument("--broker-list", action="store_true",
                         help="only ingest, with one broker URL vs a list of two")
+    parser.add_argument("--scrape-only", action="store_true",
+                        help="only /metrics timed by curl and RSS per station (tests/bench/scrape)")
     parser.add_argument("--role")
     parser.add_argument("args", nargs="*")
     opts = parser.parse_args()
@@ -479,6 +484,8 @@ def main() -> None:
         return run_render(int(opts.args[0]), Path(opts.args[1]), "schedule" in flags, events)
     if opts.memory_only:
         return memory_report(opts.stations)
+    if opts.scrape_only:
+        return scrape_report(opts.stations)
     why_not = None if opts.skip_exporter or opts.broker_list else exporter_venv()
     broker = MosquittoBroker(
         Path(tempfile.mkdtemp(prefix="pantau-bench-mq-")),
@@ -524,6 +531,15 @@ def memory_report(sizes: list[int]) -> None:
         print("  (goals: heartbeats only <= 8192 B, with events <= 12288 B)")
 
 
+def scrape_report(sizes: list[int]) -> None:
+    from tests.bench import scrape  # it builds its messages with this module's heartbeat()
+
+    for n in sizes:
+        rows = [scrape.measure(n, rounds=6, events=e, scrapes=5) for e in (0, 20)]
+        print(f"  /metrics as a scraper sees it (curl, a real collector process), {n} stations:")
+        print("    " + scrape.table(rows).replace("\n", "\n    "))
+
+
 def report(
     broker: MosquittoBroker, sizes: list[int], skip_exporter: bool, why_not: str | None,
     repeat: int,
@@ -553,6 +569,7 @@ def report(
         print(f"  /metrics with opening hours (500 sites, 50 stations in maintenance): {hours}")
         print("    (goal at 10k: warm <= 0.100 s; gzip <= 2x plain time and <= 1/8 of its bytes;"
               " RSS goal <= 8192 B/station, steady)")
+        scrape_report([n])
         with_events = child("render", str(n), str(CACHE / f"metrics-{n}-events.txt"),
                             f"events={EVENTS_PER_STATION}")
         print(f"  with {EVENTS_PER_STATION} events per station: {with_events}")

@@ -52,3 +52,14 @@ def test_what_the_service_reads_from_proc_is_visible_in_its_sandbox(name: str, c
         pytest.skip(f"cannot mount /proc in a new namespace here (needs root): {done.stderr}")
     assert done.returncode == 0 and done.stdout.strip() == "ok", \
         f"{name} with /proc mounted -o {options}:\n{done.stderr}"
+
+
+def test_the_collector_image_sets_the_units_allocator_environment() -> None:
+    """docs/performance.md: RSS per station is measured with the unit's Environment=; the
+    container image must run the collector the same way."""
+    wanted = set(unit("pantau-collector.service").all("Environment"))
+    assert wanted == {"MALLOC_MMAP_THRESHOLD_=131072"}
+    dockerfile = (UNITS.parent / "docker" / "collector.Dockerfile").read_text()
+    image = {ln.removeprefix("ENV ").strip() for ln in dockerfile.splitlines()
+             if ln.startswith("ENV ")}
+    assert wanted <= image

@@ -88,6 +88,22 @@ CASES: list[tuple[str, Change, bytes]] = [
      b'pantau_site_stations_ready{site="medan-baru"} 1\n'),
     ("many stations tick stale", lambda f: f.tick(T0 + 2000.0),
      b'pantau_station_state{site="medan-baru",station="st-02",state="stale"} 1'),
+    # The heartbeat cases below move cached lines along with the live figures: the
+    # renderer must not take them for a live-only heartbeat (StationView.shape_version).
+    ("the host was renamed",
+     lambda f: f.apply_heartbeat(heartbeat("st-01", seq=2, ts=T0 + 1002.0,
+                                           host_info=host("pc-01b")), T0 + 1002.0),
+     b'station="st-01",hostname="pc-01b",'),
+    ("the agent was upgraded",
+     lambda f: f.apply_heartbeat(heartbeat("st-01", seq=2, ts=T0 + 1002.0, version="0.2.0",
+                                           host_info=host()), T0 + 1002.0),
+     b'agent_version="0.2.0"'),
+    ("an unexpected device was plugged in",
+     lambda f: f.apply_heartbeat(heartbeat("st-01", seq=2, ts=T0 + 1002.0, host_info=host(),
+                                           unexpected=[wire.UnexpectedDevice(vid="abcd",
+                                                                              pid="0001")]),
+                                 T0 + 1002.0),
+     b'pantau_station_unexpected_devices{site="medan-baru",station="st-01"} 1'),
 ]
 
 
@@ -122,3 +138,14 @@ def test_changes_across_several_scrapes_stay_exact() -> None:
         assert renderer.render(fleet, stats, None) == MetricsRenderer("t").render(
             fleet, stats, None
         )
+
+
+def test_a_heartbeat_that_revives_a_stale_station_renders_its_state() -> None:
+    fleet, stats = warm_fleet(), IngestStats()
+    renderer = MetricsRenderer("t")
+    fleet.tick(T0 + 2000.0)
+    assert b'station="st-01",state="stale"} 1' in renderer.render(fleet, stats, None)
+    fleet.apply_heartbeat(beat("st-01", 2), T0 + 2001.0)
+    warm = renderer.render(fleet, stats, None)
+    assert b'station="st-01",state="online"} 1' in warm
+    assert warm == MetricsRenderer("t").render(fleet, stats, None)
