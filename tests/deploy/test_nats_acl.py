@@ -28,7 +28,7 @@ pytestmark = pytest.mark.broker
 
 SITE = "medan-baru"
 A, B = "medan-baru-01", "medan-baru-02"
-COLLECTOR, ADMIN = "pantau-collector", "pantau-admin"
+COLLECTOR, ADMIN, REPLICA = "pantau-collector", "pantau-admin", "pantau-collector-a"
 
 
 def topic(station: str, kind: str, site: str = SITE) -> str:
@@ -38,7 +38,7 @@ def topic(station: str, kind: str, site: str = SITE) -> str:
 def enroll(cluster: NatsCluster, name: str) -> None:
     """A station (name like medan-baru-NN) or a central account, by the shipped tooling."""
     out = cluster.workdir / name
-    args = (["--service", name] if name in (COLLECTOR, ADMIN) else
+    args = (["--service", name] if name in (COLLECTOR, ADMIN, REPLICA) else
             ["--site", SITE, "--station", name, "--ca-file", str(cluster.ca),
              "--install-dir", str(out)])
     result = run_script("pantau-enroll-station", "--nats-users", str(cluster.users),
@@ -53,7 +53,7 @@ def password(cluster: NatsCluster, name: str) -> str:
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[NatsCluster]:
     nats = NatsCluster(tmp_path_factory.mktemp("nats")).prepare()
-    for name in (A, B, COLLECTOR, ADMIN):
+    for name in (A, B, COLLECTOR, ADMIN, REPLICA):
         enroll(nats, name)
     yield nats.start()
     nats.stop()
@@ -135,6 +135,28 @@ def test_station_gets_no_retained_or_live_message_of_another(
     assert {m.topic for m in fresh.messages} == {topic(A, "status"), topic(A, "ack")}
     for client in (a, b, fresh):
         client.close()
+
+
+def test_a_replica_account_reads_the_fleet_and_shares_repair_writes(
+        cluster: NatsCluster, collector: Client) -> None:
+    """docs/replicas.md: replica accounts have the collector's rights, the repairs topic
+    included, and a station can neither read nor write that topic."""
+    replica = connect(cluster.nodes[2], REPLICA, cluster)
+    replica.subscribe("pantau/v1/+/+/+")
+    replica.subscribe("pantau/collector/repairs")
+    a = connect(cluster.nodes[1], A, cluster)
+    a.subscribe("pantau/collector/repairs")  # SUBACK may say "refused": nothing may arrive
+    a.subscribe(topic(A, "ack"))
+    a.publish("pantau/collector/repairs", b"forged by a station")
+    deliver_then_marker(a, replica, topic(A, "event"))
+    collector.publish("pantau/collector/repairs", b"from the other replica")
+    wait_for(lambda: b"from the other replica" in replica.received("pantau/collector/repairs"),
+             10, what="a repair write between replicas")
+    deliver_then_marker(collector, a, topic(A, "ack"))
+    assert replica.received("pantau/collector/repairs") == [b"from the other replica"]
+    assert a.received("pantau/collector/repairs") == []
+    replica.close()
+    a.close()
 
 
 def test_collector_cannot_forge_station_status(cluster: NatsCluster, collector: Client) -> None:

@@ -138,7 +138,8 @@ ENROLL_NATS_REFUSALS = [
     ("cert-and-nats", _nats_users, ["--site", SITE, "--station", "s-01", "--cert", "/x"],
      "--cert and --nats-users do not go together: NATS accounts here are passwords"),
     ("bad-service", _nats_users, ["--service", "pantau-nobody"],
-     "--service 'pantau-nobody' must be pantau-collector or pantau-admin"),
+     "--service 'pantau-nobody' must be pantau-collector, pantau-collector-a, "
+     "pantau-collector-b or pantau-admin"),
 ]
 
 
