@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import replace
 
 import pytest
+from msgspec import structs
 
 from agent.mqtt.publisher import Publisher
 from tests.faults.checks import assert_exact, assert_online, settle
@@ -116,8 +117,8 @@ def test_late_will_of_a_previous_boot_never_marks_a_restarted_station_lost(
     station = rig.stations[0]
     # keepalive 10 s: the first node's Will comes 13-15 s after the cut, well after the
     # new boot's birth (~4 s: one connect timeout on the silent node, then the second).
-    station.config = replace(station.config, broker=replace(station.config.broker,
-                                                            keepalive_s=10))
+    station.config = structs.replace(
+        station.config, broker=replace(station.config.broker, keepalive_s=10))
     station.start()
     wait_for(lambda: rig.collector.all_in(rig.names, "online"), 15, what="station online")
     sampler = StateSampler()
