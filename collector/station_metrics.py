@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from functools import lru_cache
 from itertools import chain, compress, repeat
+from operator import attrgetter
 from typing import Final
 
 from collector.exposition_text import Family, escape_label, num, numbers
@@ -75,16 +76,16 @@ _AGENT: Final = (
 STATION_FAMILIES: Final = (*_META, *_HEARTBEAT, *_COMPONENTS, *_CHECKS, *_HOST, *_AGENT)
 CACHED_FAMILIES: Final = (*_META, *_COMPONENTS, *_CHECKS)  # per station, in `Columns`
 LIVE_FAMILIES: Final = (*_HEARTBEAT, *_HOST, *_AGENT)  # rendered at every scrape: `live_lines`
-_SLOT: Final = "\x00"  # stands for the label text in the enum templates below
+_SLOT: Final = b"\x00"  # stands for the label text in the templates below
 
 
-def _enum_templates(family: str, label: str, values: tuple[str, ...]) -> dict[str, str]:
+def _enum_templates(family: str, label: str, values: tuple[str, ...]) -> dict[str, bytes]:
     """Per current value, all enum lines with the labels left as `_SLOT`: one
-    `str.replace` then renders the whole set for a station or component."""
+    `bytes.replace` then renders the whole set for a station or component."""
     return {
         current: "".join(
-            f'{family}{{{_SLOT},{label}="{v}"}} {1 if v == current else 0}\n' for v in values
-        )
+            f'{family}{{\x00,{label}="{v}"}} {1 if v == current else 0}\n' for v in values
+        ).encode()
         for current in values
     }
 
@@ -93,10 +94,11 @@ _STATE_LINES: Final = _enum_templates("pantau_station_state", "state", STATION_S
 _STATUS_LINES: Final = _enum_templates(
     "pantau_component_status", "status", wire.COMPONENT_STATUSES
 )
+_UP: Final = {True: b"} 1\n", False: b"} 0\n"}
 
 
-def station_labels(facts: StationView) -> str:
-    return f'site="{escape_label(facts.site)}",station="{escape_label(facts.station)}"'
+def station_labels(facts: StationView) -> bytes:
+    return f'site="{escape_label(facts.site)}",station="{escape_label(facts.station)}"'.encode()
 
 
 def meta_key(facts: StationView) -> tuple[object, ...]:
@@ -104,60 +106,70 @@ def meta_key(facts: StationView) -> tuple[object, ...]:
             len(facts.unexpected), facts.last_heartbeat_ts is None)
 
 
-def meta_fragments(lab: str, facts: StationView) -> tuple[str, ...]:
+def meta_fragments(lab: bytes, facts: StationView) -> tuple[bytes, ...]:
     info_labels = (
-        f'hostname="{escape_label(facts.hostname)}",'
+        f',hostname="{escape_label(facts.hostname)}",'
         f'agent_version="{escape_label(facts.agent_version)}",'
         f'profile="{escape_label(facts.profile)}"'
-    )
+    ).encode()
     unexpected = (
-        "" if facts.last_heartbeat_ts is None
-        else f"pantau_station_unexpected_devices{{{lab}}} {len(facts.unexpected)}\n"
+        b"" if facts.last_heartbeat_ts is None
+        else b"pantau_station_unexpected_devices{%b} %d\n" % (lab, len(facts.unexpected))
     )
     return (
-        f"pantau_station_up{{{lab}}} {1 if facts.up else 0}\n",
+        b"pantau_station_up{" + lab + _UP[facts.up],
         _STATE_LINES[facts.state].replace(_SLOT, lab),
-        f"pantau_station_info{{{lab},{info_labels}}} 1\n",
+        b"pantau_station_info{" + lab + info_labels + b"} 1\n",
         unexpected,
     )
 
 
-def component_fragments(lab: str, components: tuple[wire.Component, ...]) -> tuple[str, ...]:
-    up: list[str] = []
-    status: list[str] = []
-    since: list[str] = []
-    required: list[str] = []
-    for c in components:
-        texts = _component_texts(c.id, c.status, c.required)
-        up.append(texts[0])
-        status.append(texts[1])
-        since += (texts[2], num(c.since), "\n")
-        required.append(texts[3])
+def component_fragments(lab: bytes, components: tuple[wire.Component, ...]) -> tuple[bytes, ...]:
+    up, status, since_openings, required = _components_texts(
+        tuple(map(_COMPONENT_SHAPE, components)))
+    sinces = [num(c.since).encode() for c in components]
+    since = b"".join(chain.from_iterable(zip(since_openings, sinces, repeat(b"\n"))))
     # One replace per family fills in the station's labels for all its components.
-    return tuple("".join(family).replace(_SLOT, lab) for family in (up, status, since, required))
+    return (up.replace(_SLOT, lab), status.replace(_SLOT, lab), since.replace(_SLOT, lab),
+            required.replace(_SLOT, lab))
+
+
+_COMPONENT_SHAPE: Final = attrgetter("id", "status", "required")
+
+
+@lru_cache(maxsize=1024)  # per kit model and fault pattern, fleet-wide
+def _components_texts(
+    shape: tuple[tuple[str, wire.ComponentStatus, bool], ...],
+) -> tuple[bytes, bytes, tuple[bytes, ...], bytes]:
+    """A station's component lines but for its labels (`_SLOT`) and the `since` values:
+    most stations of a kit model share one shape, so a cold render looks it up once."""
+    texts = [_component_texts(*component) for component in shape]
+    return (b"".join(t[0] for t in texts), b"".join(t[1] for t in texts),
+            tuple(t[2] for t in texts), b"".join(t[3] for t in texts))
 
 
 @lru_cache(maxsize=4096)  # a kit model's few components, fleet-wide
-def _component_texts(cid: str, status: wire.ComponentStatus, required: bool) -> tuple[str, ...]:
+def _component_texts(cid: str, status: wire.ComponentStatus, required: bool) -> tuple[bytes, ...]:
     """A component's lines but for the station's labels (`_SLOT`) and its `since` value."""
-    cl = f'{_SLOT},component="{escape_label(cid)}"'
+    cl = _SLOT + f',component="{escape_label(cid)}"'.encode()
     return (
-        f"pantau_component_up{{{cl}}} {1 if status == 'ok' else 0}\n",
+        b"pantau_component_up{" + cl + _UP[status == "ok"],
         _STATUS_LINES[status].replace(_SLOT, cl),
-        f"pantau_component_status_since_timestamp_seconds{{{cl}}} ",
-        f"pantau_component_required{{{cl}}} {1 if required else 0}\n",
+        b"pantau_component_status_since_timestamp_seconds{" + cl + b"} ",
+        b"pantau_component_required{" + cl + _UP[required],
     )
 
 
-def check_fragments(lab: str, checks: tuple[wire.Check, ...]) -> tuple[str, ...]:
-    up: list[str] = []
-    latency: list[str] = []
+def check_fragments(lab: bytes, checks: tuple[wire.Check, ...]) -> tuple[bytes, ...]:
+    up: list[bytes] = []
+    latency: list[bytes] = []
     for k in checks:
-        kl = f'{lab},check="{escape_label(k.id)}"'
-        up.append(f"pantau_check_up{{{kl}}} {1 if k.status == 'ok' else 0}\n")
+        kl = lab + f',check="{escape_label(k.id)}"'.encode()
+        up.append(b"pantau_check_up{" + kl + _UP[k.status == "ok"])
         if k.latency_s is not None:
-            latency.append(f"pantau_check_latency_seconds{{{kl}}} {num(k.latency_s)}\n")
-    return "".join(up), "".join(latency)
+            latency.append(b"pantau_check_latency_seconds{%b} %b\n"
+                           % (kl, num(k.latency_s).encode()))
+    return b"".join(up), b"".join(latency)
 
 
 def live_lines(stations: Sequence[StationView], labs: Sequence[bytes]) -> list[list[bytes]]:
@@ -243,9 +255,9 @@ _COMPONENTS_AT: Final = _META_AT + len(_META)
 _CHECKS_AT: Final = _COMPONENTS_AT + len(_COMPONENTS)
 
 
-def _put(columns: Columns, first: int, slot: int, fragments: tuple[str, ...]) -> None:
+def _put(columns: Columns, first: int, slot: int, fragments: tuple[bytes, ...]) -> None:
     for family, text in enumerate(fragments, first):
-        columns[family][slot] = text.encode() if text else b""
+        columns[family][slot] = text
 
 
 class StationFragments:
