@@ -14,12 +14,9 @@ if Alertmanager honours `location` (it is 7 hours off in UTC).
 from __future__ import annotations
 
 import copy
-import json
 import shutil
-import threading
 from collections.abc import Iterator
 from datetime import datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -28,35 +25,13 @@ import pytest
 import yaml
 
 from tests.deploy.binaries import ALERTMANAGER, AMTOOL, REPO, Server, http_json, run_tool
+from tests.support.alert_webhook import Webhook
 from tests.support.mosquitto import wait_for
 
 AM_DIR = REPO / "deploy" / "alertmanager"
 SHIPPED: dict[str, Any] = yaml.safe_load((AM_DIR / "alertmanager.yml").read_text())
 JAKARTA = ZoneInfo("Asia/Jakarta")
 DAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
-
-
-class Webhook:
-    """Alertmanager's webhook deliveries: (receiver path, alertname) pairs."""
-
-    def __init__(self) -> None:
-        self.got: list[tuple[str, str]] = []
-        lock, hook = threading.Lock(), self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-                with lock:
-                    hook.got += [(self.path, a["labels"]["alertname"]) for a in body["alerts"]]
-                self.send_response(200)
-                self.end_headers()
-
-            def log_message(self, *args: object) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
 
 
 def test_shipped_business_hours_are_weekdays_eight_to_four_in_jakarta() -> None:
@@ -116,7 +91,7 @@ def _alertmanager(tmp: Path, webhook: Webhook, inside: bool) -> Server:
     workdir = tmp / ("inside" if inside else "outside")
     shutil.copytree(AM_DIR / "templates", workdir / "templates")
     config = workdir / "alertmanager.yml"
-    config.write_text(yaml.safe_dump(_config(webhook.url, inside), sort_keys=False))
+    config.write_text(yaml.safe_dump(_config(webhook.base, inside), sort_keys=False))
     checked = run_tool(AMTOOL, "check-config", str(config))
     assert checked.returncode == 0, checked.stdout + checked.stderr
 
@@ -144,16 +119,16 @@ def test_tickets_wait_for_business_hours_and_pages_do_not(
     am = _alertmanager(tmp_path, webhook, inside)
     try:
         _post(am, (page, "page"), (ticket, "ticket"))
-        wait_for(lambda: ("/pantau/page", page) in webhook.got, 30, what=f"{page} delivered")
+        wait_for(lambda: ("/pantau/page", page) in webhook.deliveries, 30, what=f"{page} delivered")
         if inside:
-            wait_for(lambda: ("/pantau/ticket", ticket) in webhook.got, 30,
+            wait_for(lambda: ("/pantau/ticket", ticket) in webhook.deliveries, 30,
                      what=f"{ticket} delivered in business hours")
             assert _held_back(am) == 0
         else:
             # Alertmanager says (debug log) each time it flushes a group outside its
             # active time: after two such flushes the ticket was held back, not late.
             wait_for(lambda: _held_back(am) >= 2, 30, what="the ticket group held back twice")
-            assert ("/pantau/ticket", ticket) not in webhook.got
+            assert ("/pantau/ticket", ticket) not in webhook.deliveries
     finally:
         am.stop()
 

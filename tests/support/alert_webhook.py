@@ -16,6 +16,7 @@ class Webhook:
 
     def __init__(self) -> None:
         self.alerts: list[tuple[float, dict[str, Any]]] = []
+        self.deliveries: list[tuple[str, str]] = []  # (receiver path, alertname)
         self._lock = threading.Lock()
         hook = self
 
@@ -24,6 +25,8 @@ class Webhook:
                 body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
                 with hook._lock:
                     hook.alerts += [(time.monotonic(), a) for a in body["alerts"]]
+                    hook.deliveries += [(self.path, a["labels"]["alertname"])
+                                        for a in body["alerts"]]
                 self.send_response(200)
                 self.end_headers()
 
@@ -32,7 +35,8 @@ class Webhook:
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/alerts"
+        self.base = f"http://127.0.0.1:{self.server.server_address[1]}"  # any path goes
+        self.url = f"{self.base}/alerts"
 
     def find(self, status: str, alertname: str, **labels: str) -> float | None:
         with self._lock:
