@@ -22,9 +22,10 @@ from collector.api_sites import fleet_json, site_json
 from collector.app_keys import ASSETS_KEY, FLEET_KEY, STORE_KEY, now
 from collector.offices import fleet_line, office_list
 from collector.parts import PartIssue, part_issues, parts_csv, site_rollup, station_problems
+from collector.recent_events import read_recent_events
 from collector.rfc3339 import utc_text
 from collector.store import StoredEvent, StoreError
-from pantau.wire import ID_PATTERN, is_valid_id
+from pantau.wire import ID_PATTERN, PROTOCOL_VERSION, is_valid_id
 
 if TYPE_CHECKING:
     from collector.fleet import SiteView, StationView
@@ -139,14 +140,27 @@ def station_summary(view: StationView) -> dict[str, object]:
     }
 
 
-def station_detail(view: StationView, events: Iterable[object]) -> dict[str, object]:
-    return {
+def station_detail(view: StationView, events: Iterable[StoredEvent],
+                   events_error: str) -> dict[str, object]:
+    """`recent_events` as the agents sent them (wire.Event); `recent_events_error` only
+    when the history store could not be read (the rest of the view is live state)."""
+    detail: dict[str, object] = {
         **station_summary(view),
         "boot_id": view.boot_id, "session": view.session, "last_seen": view.last_seen,
         "interval_s": view.interval_s,
         "components": view.components, "checks": view.checks, "host": view.host,
-        "unexpected": view.unexpected, "recent_events": list(events),
+        "unexpected": view.unexpected, "recent_events": [as_sent(e) for e in events],
     }
+    if events_error:
+        detail["recent_events_error"] = events_error
+    return detail
+
+
+def as_sent(ev: StoredEvent) -> dict[str, object]:
+    """The event as its wire.Event JSON (the agent's queue mark left out)."""
+    return {"v": PROTOCOL_VERSION, "site": ev.site, "station": ev.station,
+            "boot_id": ev.boot_id, "seq": ev.seq, "ts": ev.ts, "component": ev.component,
+            "from": ev.from_, "to": ev.to, "detail": ev.detail}
 
 
 async def stations_handler(request: web.Request) -> web.Response:
@@ -169,13 +183,13 @@ async def station_handler(request: web.Request) -> web.Response:
     if not is_valid_id(station_id):
         fail(web.HTTPBadRequest,
              f"{station_id[:80]!r} is not a valid station id: must match {ID_PATTERN}")
-    fleet = request.app[FLEET_KEY]
-    view = fleet.station(station_id)
+    view = request.app[FLEET_KEY].station(station_id)
     if view is None:
         fail(web.HTTPNotFound,
              f"no station {station_id!r}: it is not in the registry and has never reported; "
              "check the id against /api/v1/stations or fleet.toml")
-    return json_response(station_detail(view, fleet.recent_events(station_id)))
+    events, events_error = await read_recent_events(request.app, station_id)
+    return json_response(station_detail(view, events, events_error))
 
 
 async def sites_handler(request: web.Request) -> web.Response:

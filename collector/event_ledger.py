@@ -1,4 +1,5 @@
-"""Exactly-once bookkeeping for station events, and the last few per station.
+"""Exactly-once bookkeeping for station events (a station's recent ones are read from
+the history store: collector/recent_events.py).
 
 An event is identified by `(station, boot_id, seq)`. Per `(station, boot_id)`
 the ledger keeps the contiguous high-water mark (every seq up to it is stored,
@@ -36,15 +37,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Final
 
-import msgspec
-from msgspec import UNSET
-from msgspec.structs import replace
-
 from pantau import wire
 
-RECENT_EVENTS: Final = 20
-_KEPT_ENCODER: Final = msgspec.json.Encoder()
-_KEPT_DECODER: Final = msgspec.json.Decoder(wire.Event)
 # Old boots' marks are dropped beyond this; an agent replays at most its
 # current and a few previous boots' queues, and a repeat after eviction is
 # only a duplicate row (the store de-duplicates by key too).
@@ -128,25 +122,16 @@ class LedgerResult:
 class EventLedger:
     def __init__(self) -> None:
         self._marks: dict[str, dict[str, _BootMark]] = {}
-        # Per station its last RECENT_EVENTS events as JSON lines in one bytes object:
-        # one allocation per station that lives outside Python's small-object arenas.
-        # As Structs (with their float and int objects) 200k kept events were scattered
-        # through arenas the transient objects of ingest share, so no arena was ever
-        # empty enough to return: ~10 KB of RSS per station at 20 events each.
-        self._recent: dict[str, bytes] = {}
 
     def record(self, ev: wire.Event) -> LedgerResult:
         oldest = ev.oldest_pending if isinstance(ev.oldest_pending, int) else None
-        result = self.record_seq(ev.station, ev.boot_id, ev.seq, oldest)
-        if result.new:
-            self._remember(ev)
-        return result
+        return self.record_seq(ev.station, ev.boot_id, ev.seq, oldest)
 
     def record_seq(
         self, station: str, boot_id: str, seq: int, oldest_pending: int | None
     ) -> LedgerResult:
         """`record` for an event known only by its key (one the decoder refused, see
-        collector.rejected); it is not among the station's recent events."""
+        collector.rejected)."""
         boot = self._boot(station, boot_id)
         gap = 0
         if oldest_pending is not None:  # None: an older agent makes no claim
@@ -166,16 +151,6 @@ class EventLedger:
         boot.add(seq)
         return LedgerResult(True, _ack(boot), gap=gap)
 
-    def _remember(self, ev: wire.Event) -> None:
-        line = _KEPT_ENCODER.encode(ev)  # JSON never holds a raw newline: one event a line
-        kept = self._recent.get(ev.station)
-        if kept is None:
-            self._recent[ev.station] = line
-            return
-        if kept.count(b"\n") >= RECENT_EVENTS - 1:
-            kept = kept[kept.index(b"\n") + 1:]
-        self._recent[ev.station] = b"\n".join((kept, line))
-
     def restore(self, marks: Mapping[tuple[str, str], int]) -> None:
         """Marks persisted by the store; never moves a mark backwards."""
         for (station, boot_id), mark in marks.items():
@@ -184,14 +159,6 @@ class EventLedger:
     def mark(self, station: str, boot_id: str) -> int | None:
         boot = self._marks.get(station, {}).get(boot_id)
         return None if boot is None else _ack(boot)
-
-    def recent(self, station: str) -> list[wire.Event]:
-        """For the station page and API (oldest first); the agents' queue marks left out."""
-        kept = self._recent.get(station)
-        if kept is None:
-            return []
-        return [replace(_KEPT_DECODER.decode(line), oldest_pending=UNSET)
-                for line in kept.split(b"\n")]
 
     def _boot(self, station: str, boot_id: str) -> _BootMark:
         boots = self._marks.setdefault(station, {})

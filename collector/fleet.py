@@ -172,7 +172,6 @@ class Fleet:
         if not result.new:
             return EventOutcome(True, False, result.ack_seq, "duplicate", unregistered,
                                 result.gap)
-        self._generation += 1  # recent_events changed
         return EventOutcome(True, True, result.ack_seq, "", unregistered, result.gap)
 
     def apply_rejected_event(
@@ -245,9 +244,6 @@ class Fleet:
 
     def sites(self) -> list[SiteView]:
         return site_views(self._registry, self._in_order())
-
-    def recent_events(self, station_id: str) -> list[wire.Event]:
-        return self._ledger.recent(station_id)
 
     def event_mark(self, station_id: str, boot_id: str) -> int | None:
         """The contiguous high-water mark of (station, boot_id), for acks and tests."""

@@ -106,6 +106,8 @@ EN: Final[dict[str, str]] = {
     "unexpected": "Unexpected USB devices",
     "col_port": "Port",
     "events": "Recent events",
+    "events_unreadable": "Recent events are not shown: {reason}. The live state above is "
+                         "current; /readyz says what the history store needs.",
     "col_time": "Time",
     "col_change": "Change",
     "none": "None.",
@@ -274,6 +276,9 @@ ID: Final[dict[str, str]] = {
     "unexpected": "Perangkat USB tak dikenal",
     "col_port": "Port",
     "events": "Kejadian terbaru",
+    "events_unreadable": "Kejadian terbaru tidak ditampilkan: {reason}. Keadaan di atas "
+                         "tetap terkini; /readyz menjelaskan apa yang dibutuhkan penyimpanan "
+                         "riwayat.",
     "col_time": "Waktu",
     "col_change": "Perubahan",
     "none": "Tidak ada.",

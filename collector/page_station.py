@@ -29,11 +29,13 @@ from collector.page_html import (
     when,
 )
 from collector.page_parts import part_changes_section
+from collector.recent_events import read_recent_events
 from pantau import wire
 from pantau.wire import is_valid_id
 
 if TYPE_CHECKING:
     from collector.station import StationView
+    from collector.store import StoredEvent
 
 
 async def station_page_handler(request: web.Request) -> web.Response:
@@ -55,7 +57,8 @@ async def station_page_handler(request: web.Request) -> web.Response:
         section(lang, "checks", checks(lang, view.checks)),
         section(lang, "host", host(lang, view.host, at)),
         section(lang, "unexpected", unexpected(lang, view.unexpected)),
-        section(lang, "events", events(lang, fleet.recent_events(station_id), at)),
+        section(lang, "events", events(lang, *await read_recent_events(request.app, station_id),
+                                       at)),
         await part_changes_section(request, lang, station_id, at),
     )
     title = text(lang, "station_title", station=view.station)
@@ -174,7 +177,9 @@ def unexpected(lang: Lang, items: Sequence[wire.UnexpectedDevice]) -> Markup:
     return table(headers, rows, lang)
 
 
-def events(lang: Lang, items: Sequence[wire.Event], at: float) -> Markup:
+def events(lang: Lang, items: Sequence[StoredEvent], error: str, at: float) -> Markup:
+    if error:  # the live sections above still stand; /readyz and the store alerts say more
+        return Markup(f"<p>{h(lang, 'events_unreadable', reason=error)}</p>")
     headers = [h(lang, k) for k in ("col_time", "col_component", "col_change", "col_detail")]
     rows = [
         (e.to != "ok",

@@ -294,6 +294,10 @@ class Store:
         sql = f"SELECT {_EVENT_COLUMNS} FROM events{where} ORDER BY id DESC LIMIT ?"
         return [StoredEvent(*row) for row in self._query(sql, [*args, max(0, limit)])]
 
+    def recent_events(self, station: str, count: int) -> list[StoredEvent]:
+        """The station's last `count` events, oldest first."""
+        return self.events(station=station, limit=count)[::-1]
+
     def transitions(
         self, station: str | None = None, since: float | None = None, limit: int = 100
     ) -> list[StoredTransition]:

@@ -29,6 +29,8 @@ CREATE TABLE IF NOT EXISTS events (
     UNIQUE (station, boot_id, seq)
 );
 CREATE INDEX IF NOT EXISTS events_site ON events (site, id);
+-- A station's newest events: its page and API detail read them (collector/recent_events.py).
+CREATE INDEX IF NOT EXISTS events_station ON events (station, id);
 CREATE INDEX IF NOT EXISTS events_received ON events (received);
 CREATE TABLE IF NOT EXISTS transitions (
     id INTEGER PRIMARY KEY,

@@ -16,9 +16,8 @@ It fails (exit 1, and says why) unless, at the end, every lite station is
 online at the collector again, every event a lite station still holds is
 acked, none was dropped, and neither process grew by more than its ceiling
 from its first sample after --warmup s (--collector-growth-mib,
---agent-growth-mib): the collector keeps the last 20 events per station
-(collector/event_ledger.py), so a warm-up shorter than 20 x --event-every
-leaves that ledger filling and the ceiling has to allow for it.
+--agent-growth-mib). The collector keeps no events in memory (a station's
+recent ones are read from its history store), only each boot's ack mark.
 tests/load/test_soak_short.py runs a short one in `make test`.
 """
 

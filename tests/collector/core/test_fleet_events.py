@@ -5,7 +5,6 @@ from __future__ import annotations
 import msgspec
 import pytest
 
-from collector.event_ledger import RECENT_EVENTS
 from collector.fleet import EventOutcome, Fleet
 from collector.registry import Registry, SiteInfo, StationEntry
 from pantau import wire
@@ -111,25 +110,14 @@ def test_retired_station_events_are_refused() -> None:
     fleet = Fleet(REGISTRY, now=0.0)
     out = fleet.apply_event(event(1, station="old-01"), 1.0)
     assert outcome(out) == (False, False, None, "retired")
-    assert fleet.recent_events("old-01") == []
+    assert fleet.event_mark("old-01", "boot-a") is None
 
 
 def test_unregistered_station_events_are_kept_and_flagged() -> None:
     fleet = Fleet(REGISTRY, now=0.0)
     out = fleet.apply_event(event(1, station="stray-1", site="lain"), 1.0)
     assert (out.accepted, out.new, out.unregistered) == (True, True, True)
-    assert [e.seq for e in fleet.recent_events("stray-1")] == [1]
-
-
-def test_recent_events_keep_the_newest_few() -> None:
-    fleet = Fleet(REGISTRY, now=0.0)
-    gen = fleet.generation
-    for seq in range(1, 31):
-        fleet.apply_event(event(seq), 1.0)
-    fleet.apply_event(event(30), 1.0)  # duplicate: not kept twice
-    assert [e.seq for e in fleet.recent_events("st-01")] == list(range(31 - RECENT_EVENTS, 31))
-    assert fleet.generation > gen
-    assert fleet.recent_events("nobody") == []
+    assert fleet.event_mark("stray-1", "boot-a") == 1
 
 
 @pytest.mark.parametrize(

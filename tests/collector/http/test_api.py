@@ -14,6 +14,7 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
 from collector.fleet import Fleet
+from collector.store import Store
 from tests.collector.http.conftest import make_app
 from tests.collector.http.scenario import HOSTILE, NOW, birth, build_fleet
 
@@ -188,3 +189,19 @@ async def test_api_follows_the_fleet_live(client: Client, fleet_and_rows: tuple[
     after = await get_json(client, listing)
     assert {s["station"]: s["state"] for s in after["stations"]}["medan-kota-02"] == "online"
     assert after["count"] == before["count"]
+
+
+async def test_station_detail_stands_when_the_history_cannot_be_read(
+    client: Client, store: Store
+) -> None:
+    store.path.unlink()  # a data directory wiped under the running collector
+    body = await get_json(client, "/api/v1/stations/medan-baru-02")
+    assert body["recent_events"] == []
+    assert body["recent_events_error"].startswith("event history cannot be read: ")
+    assert str(store.path) in body["recent_events_error"]
+    assert body["problems"] and body["state"] == "online"  # the live view is all there
+
+
+async def test_station_detail_has_no_error_field_when_the_history_reads(client: Client) -> None:
+    body = await get_json(client, "/api/v1/stations/medan-baru-02")
+    assert len(body["recent_events"]) > 0 and "recent_events_error" not in body

@@ -14,6 +14,7 @@ from aiohttp.test_utils import TestClient, TestServer
 from collector.fleet import Fleet
 from collector.i18n import EN, ID
 from collector.registry import Registry
+from collector.store import Store
 from tests.collector.http.conftest import make_app
 from tests.collector.http.scenario import HOSTILE, NOW, birth, build_fleet
 
@@ -175,6 +176,20 @@ async def test_station_page_sections(client: Client) -> None:
                      "0781:5567 USB flash drive", "05ba:000a Acme iris #SN-iris 1-2 high",
                      "missing → ok"):
         assert fragment in text, fragment
+
+
+@pytest.mark.parametrize(("lang", "says"), [
+    ("en", "Recent events are not shown: event history cannot be read: "),
+    ("id", "Kejadian terbaru tidak ditampilkan: event history cannot be read: "),
+])
+async def test_station_page_stands_when_the_history_cannot_be_read(
+    client: Client, store: Store, lang: str, says: str
+) -> None:
+    store.path.unlink()  # a data directory wiped under the running collector
+    page = await get_page(client, f"/stations/medan-baru-02?lang={lang}")
+    text = re.sub(r"\s+", " ", html.unescape(re.sub(r"<[^>]+>", " ", page)))
+    assert says in text and str(store.path) in text
+    assert "05ba:000a Acme iris" in text  # the live sections are all there
 
 
 async def test_disk_is_a_row_of_the_host_health_box(client: Client) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sqlite3
+from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -62,6 +64,25 @@ async def test_events_are_paged_newest_first(
             for e in (event(s, ts=100.0 + s) for s in range(5))]
     await store.write(rows, [])
     assert [e.seq for e in store.events(**query)] == expected  # type: ignore[arg-type]
+
+
+async def test_recent_events_are_a_stations_newest_oldest_first(store: Store) -> None:
+    history = History(store)
+    for seq in range(1, 31):  # interleaved with another station's, as they arrive
+        history.add_event(event(seq), received=200.0)
+        history.add_event(event(seq, station="st-2"), received=200.0)
+    history.add_event(event(30), received=201.0)  # a duplicate is not shown twice
+    assert await history.flush(lambda *a: None)
+    assert [e.seq for e in store.recent_events("st-1", 20)] == list(range(11, 31))
+    assert {e.station for e in store.recent_events("st-1", 20)} == {"st-1"}
+    assert store.recent_events("nobody", 20) == []
+
+
+async def test_recent_events_use_the_station_index(store: Store) -> None:
+    with closing(sqlite3.connect(store.path)) as conn:  # the query Store.events runs
+        plan = conn.execute("EXPLAIN QUERY PLAN SELECT * FROM events WHERE station = ? "
+                            "ORDER BY id DESC LIMIT ?", ["st-1", 20]).fetchall()
+    assert "USING INDEX events_station" in " ".join(str(row[-1]) for row in plan)
 
 
 async def test_transitions_are_stored_and_pruned_by_retention(store: Store) -> None:
