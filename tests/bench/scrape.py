@@ -26,12 +26,14 @@ import os
 import statistics
 import subprocess
 import tempfile
+import time
 import uuid
 from pathlib import Path
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
+from pantau import wire
 from tests.bench.collector import event_payload, heartbeat
 from tests.support.collector_process import CollectorProcess
 from tests.support.mosquitto import MosquittoBroker, wait_for
@@ -68,6 +70,32 @@ def publish(port: int, lo: int, hi: int, rounds: list[int], event_seq: int) -> N
     client.loop_stop()
 
 
+class AckWatch:
+    """The collector's acks to a few stations, as their agents would receive them. Acks
+    go out per commit in arrival order, so a wave's last stations' acks come last."""
+
+    def __init__(self, port: int, stations: list[int]) -> None:
+        self.seqs: dict[str, int] = {}
+        self._topics = [wire.topic_for(f"site-{i % 500:03d}", f"st-{i:06d}", "ack")
+                        for i in stations]
+        self._client = mqtt.Client(CallbackAPIVersion.VERSION2,
+                                   client_id=f"scrape-acks-{uuid.uuid4().hex[:6]}")
+        self._client.on_message = self._on_message
+        self._client.connect("127.0.0.1", port)
+        self._client.loop_start()
+        self._client.subscribe([(t, 1) for t in self._topics])
+
+    def _on_message(self, client: mqtt.Client, userdata: object, msg: mqtt.MQTTMessage) -> None:
+        self.seqs[msg.topic] = json.loads(msg.payload)["seq"]
+
+    def all_at(self, seq: int) -> bool:
+        return all(self.seqs.get(t, -1) >= seq for t in self._topics)
+
+    def close(self) -> None:
+        self._client.disconnect()
+        self._client.loop_stop()
+
+
 class Scene:
     """The broker, the collector and the stations' publishers of one sitting."""
 
@@ -81,8 +109,10 @@ class Scene:
         # history backlog must never defer one of the waves of 10k+ events.
         with self.collector.config.open("a") as config:
             config.write("[state]\nmax_pending_rows = 1000000\n")
+        self.acks = AckWatch(self.broker.port, [hi - 1 for _, hi in self._chunks()])
 
     def close(self) -> None:
+        self.acks.close()
         self.collector.stop()
         self.broker.stop()
 
@@ -107,6 +137,9 @@ class Scene:
         lasts = [hi - 1 for _, hi in self._chunks()]
         wait_for(lambda: all(self._arrived(i, rounds[-1] if rounds else 0, event_seq)
                              for i in lasts), 600, interval=0.1, what="the stations' messages")
+        if event_seq:  # and the collector is done with the wave: its acks are out, as agents see
+            wait_for(lambda: self.acks.all_at(event_seq), 600, interval=0.1,
+                     what="the collector's acks")
 
     def _arrived(self, i: int, round_no: int, event_seq: int) -> bool:
         status, body = self.collector.http(f"/api/v1/stations/st-{i:06d}")
@@ -116,6 +149,23 @@ class Scene:
         if event_seq:
             return event_seq in [e.get("seq") for e in detail["recent_events"]]
         return bool(detail["last_heartbeat_ts"] == T0 + round_no)
+
+    def cpu_ticks(self) -> int:
+        assert self.collector.proc is not None
+        fields = Path(f"/proc/{self.collector.proc.pid}/stat").read_text().rsplit(")", 1)[1]
+        return sum(int(f) for f in fields.split()[11:13])  # utime + stime, in clock ticks
+
+    def settle(self) -> None:
+        """Wait until the collector is idle (< 2 % of a core over 0.5 s): the broker's
+        PUBACKs for a wave's 10k acks keep its loop busy ~0.3 s after the last ack is out,
+        and a "cold" figure is the render's, not that backlog's."""
+        seen: list[tuple[float, int]] = []
+
+        def idle() -> bool:
+            seen.append((time.monotonic(), self.cpu_ticks()))
+            old = [tick for at, tick in seen if at <= seen[-1][0] - 0.5]
+            return bool(old) and seen[-1][1] - old[-1] <= 1
+        wait_for(idle, 120, interval=0.05, what="the collector to go idle")
 
     def rss(self) -> int:
         assert self.collector.proc is not None
@@ -143,6 +193,7 @@ def measure(stations: int, rounds: int, events: int, scrapes: int) -> dict[str, 
         idle = scene.rss()
         scene.send(list(range(1, rounds + 1)), events)
         before = scene.rss()
+        scene.settle()
         cold_s, plain_bytes = scene.curl(gzip=False)
         plain, gz, gz_bytes = [], [], 0
         for k in range(scrapes):
