@@ -29,6 +29,7 @@ from typing import Final
 from aiohttp import web
 
 from collector.exposition_gzip import gzip_pieces
+from collector.heap_trim import trim_heap
 
 SEND_TIMEOUT_S: Final = 60.0  # a scraper that stops reading is dropped, not waited on forever
 _IOV_MAX: Final = os.sysconf("SC_IOV_MAX")
@@ -46,6 +47,16 @@ class ExpositionSender:
 
     async def send(self, request: web.Request, pieces: list[bytes], headers: dict[str, str],
                    gzip: bool) -> web.StreamResponse:
+        """`pieces` as the body. The list is emptied once sent, and the pages its text
+        held in the C heap go back to the kernel (collector.heap_trim), in the worker."""
+        try:
+            return await self._send(request, pieces, headers, gzip)
+        finally:
+            pieces.clear()
+            asyncio.get_running_loop().run_in_executor(self._thread, trim_heap)
+
+    async def _send(self, request: web.Request, pieces: list[bytes], headers: dict[str, str],
+                    gzip: bool) -> web.StreamResponse:
         loop = asyncio.get_running_loop()
         if gzip:
             pieces = await loop.run_in_executor(self._thread, gzip_pieces, pieces)

@@ -7,8 +7,8 @@ A private Mosquitto and a real `pantau-collector run` process (the fault suite's
 CollectorProcess). The collector runs with the shipped systemd unit's Environment=
 settings. RSS is the process's VmRSS: `idle` once it is ready, `before scrape`
 after N stations sent `--rounds` heartbeat rounds (and `--events` events each), `after
-scrape` after the timed scrapes below, once their bodies are sent. Per station figures are
-(RSS - idle) / N. Scrapes are `curl -o /dev/null` (a C client, transfer included): `cold`
+scrape` after the timed scrapes below, once the collector is idle again (bodies sent).
+Per station figures are (RSS - idle) / N. Scrapes are `curl -o /dev/null` (a C client, transfer included): `cold`
 is the first scrape of the fleet; each `warm` one follows a heartbeat round of every
 station (as a 15 s scrape interval sees it), plain and with `Accept-Encoding: gzip` as
 Prometheus sends it. Ingest is waited on through the one-station API (cheap, and it builds
@@ -202,6 +202,7 @@ def measure(stations: int, rounds: int, events: int, scrapes: int) -> dict[str, 
             scene.send([rounds + 2 + 2 * k])
             took, gz_bytes = scene.curl(gzip=True)
             gz.append(took)
+        scene.settle()
         after = scene.rss()
     finally:
         scene.close()

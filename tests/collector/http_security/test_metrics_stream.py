@@ -71,11 +71,13 @@ BODY = [b"# HELP a A.\n# TYPE a gauge\n"] + [b'a{station="st-%05d"} %d\n' % (i, 
 
 
 SENDER = web.AppKey("sender", ExpositionSender)
+GIVEN: list[list[bytes]] = []  # every body handed to the sender, as the handler made it
 
 
 async def handler(request: web.Request) -> web.StreamResponse:
     gz = accepts_gzip(request.headers.get("Accept-Encoding", ""))
-    return await request.app[SENDER].send(request, list(BODY), {"Content-Type": "text/plain"}, gz)
+    GIVEN.append(pieces := list(BODY))
+    return await request.app[SENDER].send(request, pieces, {"Content-Type": "text/plain"}, gz)
 
 
 @asynccontextmanager
@@ -116,6 +118,16 @@ async def test_http_bodies_are_the_exposition_plain_gzip_and_head(tls: bool, pki
         async with http.head(url, headers={"Accept-Encoding": "identity"}) as head:
             assert head.headers["Content-Length"] == str(len(b"".join(BODY)))
             assert await head.read() == b""
+
+
+async def test_the_sender_lets_go_of_each_body_once_sent() -> None:
+    """The text can be freed at once, and the heap trimmed (collector.heap_trim)."""
+    GIVEN.clear()
+    async with serving(None) as url, ClientSession(auto_decompress=False) as http:
+        for coding in ("identity", "gzip"):
+            async with http.get(url, headers={"Accept-Encoding": coding}) as resp:
+                assert len(await resp.read()) > 0
+    assert [len(pieces) for pieces in GIVEN] == [0, 0]
 
 
 async def test_a_scraper_hanging_up_halfway_leaves_the_server_serving() -> None:
