@@ -141,7 +141,7 @@ class MetricsRenderer:
         per-station lines are sent from where they are kept. `extra` (whole
         families, e.g. the opening-hours rows) goes after the site rollups.
         """
-        key = (id(fleet), fleet.generation)
+        key = (id(fleet), fleet.shape_generation)  # the live families are rendered anyway
         if key != self._fleet_key:
             # The site rollup reads every station: redo it only when a state,
             # a readiness input, the station set or the registry changed.

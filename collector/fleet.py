@@ -111,6 +111,7 @@ class Fleet:
         self._transitions: list[StationTransition] = []
         self._part_changes: list[PartChange] = []
         self._generation = 0
+        self._shape_generation = 0
         for entry in registry.stations.values():
             if entry.lifecycle != "retired":
                 self._add(StationRecord(entry.id, entry.site, entry, _initial_state(entry), now))
@@ -159,6 +160,8 @@ class Fleet:
             shape = True
         self._generation += 1
         rec.changed(self._generation, shape)
+        if shape:
+            self._shape_generation = self._generation
         return ACCEPTED if rec.entry is not None else ACCEPTED_UNREGISTERED
 
     def apply_event(self, ev: wire.Event, now: float) -> EventOutcome:
@@ -231,6 +234,7 @@ class Fleet:
                 self._add(rec)
                 self._record(rec, None, now, "added to registry")
         self._generation += 1
+        self._shape_generation = self._generation
 
     # --- queries -------------------------------------------------------------
 
@@ -251,7 +255,17 @@ class Fleet:
 
     @property
     def generation(self) -> int:
+        """Moves at every change of any station's view."""
         return self._generation
+
+    @property
+    def shape_generation(self) -> int:
+        """Moves with `generation` except when a heartbeat moved only its live figures
+        (timestamp, clock offset, host and agent-queue figures: see
+        `StationView.shape_version`). The site rollups, the capacity tally and the cached
+        /metrics lines read nothing else, and at fleet scale nearly every change is such a
+        heartbeat."""
+        return self._shape_generation
 
     @property
     def registry(self) -> Registry:
@@ -325,6 +339,7 @@ class Fleet:
 
     def _touch(self, rec: StationRecord) -> None:
         self._generation += 1
+        self._shape_generation = self._generation
         rec.changed(self._generation)
 
 

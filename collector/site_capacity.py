@@ -74,9 +74,10 @@ def capacity_by_site(
 
 
 class CapacityTally:
-    """`capacity_by_site`, tallied again only when the fleet or the hours moved, and for
-    fleet changes at most once per `MIN_PERIOD_S`: a scrape, an API call and a page
-    view in the same second share one pass over the stations."""
+    """`capacity_by_site`, tallied again only when the hours or more than heartbeats' live
+    figures moved (`Fleet.shape_generation`), and for fleet changes at most once per
+    `MIN_PERIOD_S`: a scrape, an API call and a page view in the same second share one
+    pass over the stations."""
 
     def __init__(self) -> None:
         self._key: tuple[int, int, int] = (-1, -1, -1)
@@ -84,7 +85,7 @@ class CapacityTally:
         self._value: Mapping[str, SiteCapacity] = MappingProxyType({})
 
     def get(self, fleet: Fleet, schedules: SiteSchedules, now: float) -> Mapping[str, SiteCapacity]:
-        key = (id(fleet), fleet.generation, schedules.generation)
+        key = (id(fleet), fleet.shape_generation, schedules.generation)
         if key == self._key:
             return self._value
         hours_moved = key[0] != self._key[0] or key[2] != self._key[2]

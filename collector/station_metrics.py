@@ -172,6 +172,10 @@ def check_fragments(lab: bytes, checks: tuple[wire.Check, ...]) -> tuple[bytes, 
     return b"".join(up), b"".join(latency)
 
 
+# C-level getters: map() over them builds the fleet-long lists without a Python frame.
+_DISKS, _MOUNT = attrgetter("disks"), attrgetter("mount")
+
+
 def live_lines(stations: Sequence[StationView], labs: Sequence[bytes]) -> list[list[bytes]]:
     """The heartbeat and host families (`LIVE_FAMILIES`) of every station, rendered fresh:
     per family its samples in station order, in chunks of `LINES_PER_CHUNK` lines.
@@ -188,10 +192,10 @@ def live_lines(stations: Sequence[StationView], labs: Sequence[bytes]) -> list[l
     has_host = [h is not None for h in all_hosts]
     hosts: list[wire.Host] = list(compress(all_hosts, has_host))  # type: ignore[arg-type]
     host_labs = list(compress(labs, has_host))
-    disks = [d for h in hosts for d in h.disks]
-    disk_labs = list(chain.from_iterable(
-        repeat(lab, len(h.disks)) for lab, h in zip(host_labs, hosts, strict=True)))
-    mounts = [_mount_label(d.mount) for d in disks]
+    per_host = list(map(_DISKS, hosts))
+    disks = list(chain.from_iterable(per_host))
+    disk_labs = list(chain.from_iterable(map(repeat, host_labs, map(len, per_host))))
+    mounts = list(map(_mount_label, map(_MOUNT, disks)))
     temps = [h.temperature_c for h in hosts]
     return [
         _lines(b"pantau_station_last_heartbeat_timestamp_seconds{", ts, labs),

@@ -7,6 +7,7 @@ the table gives the state it must end in and the outcome of every step
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import pytest
@@ -289,6 +290,33 @@ def test_views_and_generation_move_on_every_change_only() -> None:
     fleet.apply_heartbeat(heartbeat(seq=2), 1003)
     # unchanged components keep the same tuple object (render caches use `is`)
     assert view.components is after
+
+
+@pytest.mark.parametrize(("change", "shape_moves"), [
+    ("a later heartbeat, same parts", False),  # live figures only: timestamp, offset, host
+    ("a part goes missing", True),
+    ("a will: lost", True),
+    ("silent past its window: stale", True),
+    ("the registry reloaded", True),
+])
+def test_shape_generation_moves_unless_only_live_figures_did(change: str,
+                                                             shape_moves: bool) -> None:
+    fleet = Fleet(one("active"), now=START)
+    fleet.apply_status(SITE, "st-01", status("online", ts=START), START)
+    fleet.apply_heartbeat(heartbeat(seq=1, ts=START), START)
+    gen, shape = fleet.generation, fleet.shape_generation
+    changes: dict[str, Callable[[], object]] = {
+        "a later heartbeat, same parts": lambda: fleet.apply_heartbeat(
+            heartbeat(seq=2, ts=START + 15), START + 15),
+        "a part goes missing": lambda: fleet.apply_heartbeat(heartbeat(
+            seq=2, ts=START + 15, components=[component("fingerprint", "missing")]), START + 15),
+        "a will: lost": lambda: fleet.apply_status(SITE, "st-01", status("lost"), START + 15),
+        "silent past its window: stale": lambda: fleet.tick(START + 3600),
+        "the registry reloaded": lambda: fleet.set_registry(one("active"), START + 15),
+    }
+    changes[change]()
+    assert fleet.generation > gen
+    assert (fleet.shape_generation > shape) is shape_moves
 
 
 def test_set_registry_keeps_state() -> None:

@@ -113,3 +113,18 @@ def test_the_tally_runs_at_most_once_a_second_unless_the_hours_move(registry: Re
     schedules.refresh(registry, wib("2026-12-08T08:00"))  # opening: the hours moved
     opened = tally.get(fleet, schedules, evening + 1.3)
     assert opened is not again and opened["s"].kits == 3  # open: only kits online and ready
+
+
+def test_the_tally_is_kept_while_heartbeats_move_only_live_figures(registry: Registry) -> None:
+    fleet, schedules, tally = monday(registry), SiteSchedules(), CapacityTally()
+    evening = wib("2026-12-07T18:00")
+    schedules.refresh(registry, evening)
+    first = tally.get(fleet, schedules, evening)
+
+    def beat(at: float, part: wire.ComponentStatus = "ok") -> None:
+        fleet.apply_heartbeat(heartbeat("ready", seq=int(at), ts=at, site="s",
+                                        components=[component("fingerprint", part)]), at)
+    beat(evening + 1)  # a later heartbeat, the same parts: live figures only
+    assert tally.get(fleet, schedules, evening + 5) is first
+    beat(evening + 6, part="failed")  # a part failed: the kit no longer counts
+    assert tally.get(fleet, schedules, evening + 10)["s"].kits == first["s"].kits - 1
