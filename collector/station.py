@@ -111,10 +111,6 @@ class StationView:
         )
 
 
-def _or_none(value: _T | msgspec.UnsetType) -> _T | None:
-    return None if value is msgspec.UNSET else value
-
-
 def _same_or_new(old: tuple[_T, ...], new: list[_T]) -> tuple[_T, ...]:
     fresh = tuple(new)
     return old if fresh == old else fresh
@@ -227,9 +223,11 @@ class StationRecord(StationView):
             self.agent_version = sys.intern(agent.version)  # one copy fleet-wide
             shape = True
         # Live figures, like the host's: rendered at every scrape, no shape change.
-        self.queued_events = _or_none(agent.queued_events)
-        self.dropped_events = _or_none(agent.dropped_events)
-        self.oldest_queued_ts = _or_none(agent.oldest_queued_ts)
+        # Inline, not a helper: three calls a heartbeat are ~2 % of the ingest path.
+        queued, dropped, oldest = agent.queued_events, agent.dropped_events, agent.oldest_queued_ts
+        self.queued_events = None if queued is msgspec.UNSET else queued
+        self.dropped_events = None if dropped is msgspec.UNSET else dropped
+        self.oldest_queued_ts = None if oldest is msgspec.UNSET else oldest
         return self._take_parts(hb) or shape
 
     def _take_parts(self, hb: wire.Heartbeat) -> bool:
