@@ -290,7 +290,8 @@ def run_render(stations: int, out: Path, schedule: bool = False, events: int = 0
     Heartbeats are made on the fly so no freed input buffers flatter the figures.
     With `events`, each station also sends that many events (decoded and applied as
     ingest does: the fleet keeps each boot's ack mark; the events themselves go to the
-    history store, which this in-process bench leaves out) after its first heartbeat, so `fleet` and `steady` include them.
+    history store, which this in-process bench leaves out) after its first heartbeat, so
+    `fleet` and `steady` include them.
     """
     import gc
 

@@ -8,14 +8,15 @@ CollectorProcess). The collector runs with the shipped systemd unit's Environmen
 settings. RSS is the process's VmRSS: `idle` once it is ready, `before scrape`
 after N stations sent `--rounds` heartbeat rounds (and `--events` events each), `after
 scrape` after the timed scrapes below, once the collector is idle again (bodies sent).
-Per station figures are (RSS - idle) / N. Scrapes are `curl -o /dev/null` (a C client, transfer included): `cold`
-is the first scrape of the fleet; each `warm` one follows a heartbeat round of every
-station (as a 15 s scrape interval sees it), plain and with `Accept-Encoding: gzip` as
-Prometheus sends it. Ingest is waited on through the one-station API (cheap, and it builds
-none of /metrics' caches), and every scrape waits for the collector to be idle after the
-burst (`Scene.settle`), never by sleeping. Goals (issue 15, 10k stations): warm plain
-<= 0.100 s, gzip <= 0.200 s and <= 1/8 of the plain bytes, cold <= 0.300 s; RSS per
-station before a scrape <= 8 KB, after <= 10 KB, with events after <= 12 KB.
+Per station figures are (RSS - idle) / N. Scrapes are `curl -o /dev/null` (a C client,
+transfer included): `cold` is the first scrape of the fleet; each `warm` one follows a
+heartbeat round of every station (as a 15 s scrape interval sees it), plain and with
+`Accept-Encoding: gzip` as Prometheus sends it. Ingest is waited on through the
+one-station API (cheap, and it builds none of /metrics' caches), and every scrape waits
+for the collector to be idle after the burst (`Scene.settle`), never by sleeping. Goals
+(issue 15, 10k stations): warm plain <= 0.100 s, gzip <= 0.200 s and <= 1/8 of the plain
+bytes, cold <= 0.300 s; RSS per station before a scrape <= 8 KB, after <= 10 KB, with
+events after <= 12 KB.
 """
 
 from __future__ import annotations
