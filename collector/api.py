@@ -13,7 +13,7 @@ import asyncio
 import sqlite3
 import time
 from collections.abc import Iterable, Mapping
-from typing import TYPE_CHECKING, Final, NoReturn
+from typing import TYPE_CHECKING, Final, NoReturn, cast
 
 import msgspec
 from aiohttp import web
@@ -25,7 +25,8 @@ from collector.parts import PartIssue, part_issues, parts_csv, site_rollup, stat
 from collector.recent_events import read_recent_events
 from collector.rfc3339 import utc_text
 from collector.store import StoredEvent, StoreError
-from pantau.wire import ID_PATTERN, PROTOCOL_VERSION, is_valid_id
+from pantau import wire
+from pantau.wire import ID_PATTERN, is_valid_id
 
 if TYPE_CHECKING:
     from collector.fleet import SiteView, StationView
@@ -156,11 +157,13 @@ def station_detail(view: StationView, events: Iterable[StoredEvent],
     return detail
 
 
-def as_sent(ev: StoredEvent) -> dict[str, object]:
-    """The event as its wire.Event JSON (the agent's queue mark left out)."""
-    return {"v": PROTOCOL_VERSION, "site": ev.site, "station": ev.station,
-            "boot_id": ev.boot_id, "seq": ev.seq, "ts": ev.ts, "component": ev.component,
-            "from": ev.from_, "to": ev.to, "detail": ev.detail}
+def as_sent(ev: StoredEvent) -> wire.Event:
+    """The stored event as the agent sent it (its queue mark left out); the store keeps
+    only statuses the wire allowed."""
+    return wire.Event(v=wire.PROTOCOL_VERSION, site=ev.site, station=ev.station,
+                      boot_id=ev.boot_id, seq=ev.seq, ts=ev.ts, component=ev.component,
+                      from_=cast(wire.ComponentStatus, ev.from_),
+                      to=cast(wire.ComponentStatus, ev.to), detail=ev.detail)
 
 
 async def stations_handler(request: web.Request) -> web.Response:

@@ -51,14 +51,14 @@ async def station_page_handler(request: web.Request) -> web.Response:
         return render(lang, text(lang, "title"), header, main, status=404)
     at = now(request.app)
     site = fleet.registry.sites.get(view.site)
+    recent, recent_error = await read_recent_events(request.app, station_id)
     sections = (
         summary(lang, view, site.name if site else view.site, at),
         section(lang, "components", components(lang, view.components, at)),
         section(lang, "checks", checks(lang, view.checks)),
         section(lang, "host", host(lang, view.host, at)),
         section(lang, "unexpected", unexpected(lang, view.unexpected)),
-        section(lang, "events", events(lang, *await read_recent_events(request.app, station_id),
-                                       at)),
+        section(lang, "events", events(lang, recent, recent_error, at)),
         await part_changes_section(request, lang, station_id, at),
     )
     title = text(lang, "station_title", station=view.station)
